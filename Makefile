@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-postgres lint i18n clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/medvirk run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# The domain and end-to-end tests again, on PostgreSQL.
+test-postgres: $(STAMP)
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest -q -m postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Re-extract UI strings and merge them into the three catalogues.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o handlers/locales/medvirk.pot --no-location --omit-header .
+	for lang in nb nn en; do \
+		$(BIN)/pybabel update -i handlers/locales/medvirk.pot -d handlers/locales -D medvirk -l $$lang --no-fuzzy-matching --omit-header; \
+	done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

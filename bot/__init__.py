@@ -1,0 +1,1 @@
+"""Medvirk's runtime: settings, database, application wiring, sandbox and CLI."""

@@ -1,0 +1,61 @@
+"""Telegram adapters: one module per feature; ``register`` holds the order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from handlers import callbacks as cb
+from handlers import consult, fallback, start
+
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+
+CITIZEN_COMMANDS = {
+    "start": start.start,
+    "help": start.show_help,
+    "language": start.choose_language,
+    "privacy": start.show_privacy,
+    "consultations": consult.list_consultations,
+    "cancel": consult.cancel,
+}
+
+BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
+    cb.GiveConsent: start.on_consent,
+    cb.PickLanguage: start.on_language,
+    cb.OpenConsultation: consult.on_open,
+    cb.Choose: consult.on_choose,
+    cb.Toggle: consult.on_toggle,
+    cb.Done: consult.on_done,
+    cb.Rate: consult.on_rate,
+    cb.Skip: consult.on_skip,
+    cb.Back: consult.on_back,
+    cb.Edit: consult.on_edit,
+}
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add every handler; the first that matches an update takes it, so order matters."""
+    for name, callback in CITIZEN_COMMANDS.items():
+        application.add_handler(CommandHandler(name, callback, filters=PRIVATE))
+    for data_class, on_press in BUTTONS.items():
+        application.add_handler(CallbackQueryHandler(on_press, pattern=data_class.pattern()))
+    # After the known buttons: anything else is stale, garbled or forged.
+    application.add_handler(CallbackQueryHandler(fallback.unknown_button))
+    # Typed answers; commands are excluded so an unknown one gets its own answer below.
+    application.add_handler(
+        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, consult.on_text)
+    )
+    application.add_handler(MessageHandler(PRIVATE & filters.COMMAND, fallback.unknown_command))
+    application.add_handler(MessageHandler(PRIVATE, consult.on_attachment))
+    application.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, fallback.edited_message
+        )
+    )
+    application.add_handler(
+        MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, fallback.group_command)
+    )
+    application.add_error_handler(fallback.on_error)  # type: ignore[arg-type]

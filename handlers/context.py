@@ -1,0 +1,43 @@
+"""What handlers get from the runtime: a typed context with the database and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from models.base import utcnow
+
+RUNTIME_KEY = "runtime"
+
+
+@dataclass
+class Runtime:
+    """Wiring handed from ``bot`` to the handlers: configuration, not conversation state."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    default_language: str = "nb"
+    admin_ids: frozenset[int] = frozenset()
+    # Injected in tests to move time; everything the domain decides uses this clock.
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The callback context, with typed access to the runtime."""
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime this application was built with."""
+        return cast(Runtime, self.application.bot_data[RUNTIME_KEY])
+
+
+def install_runtime(
+    application: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
+) -> None:
+    """Make ``runtime`` available to every handler of ``application``."""
+    application.bot_data[RUNTIME_KEY] = runtime

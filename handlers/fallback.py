@@ -1,0 +1,99 @@
+"""Everything no other handler took, and errors: always a polite answer, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+
+from handlers.callbacks import InvalidCallback
+from handlers.common import Outgoing, Reply, answer
+from handlers.context import BotContext
+from handlers.i18n import _
+from models.participant import Participant
+
+logger = logging.getLogger(__name__)
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """Answer a button this bot does not know (old, garbled or forged)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(_("This button does not work any more. Send /consultations to continue."))
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """Answer a command this bot does not have."""
+
+    async def action(
+        session: AsyncSession, participant: Participant | None, now: datetime
+    ) -> Reply:
+        return Reply(
+            send=[Outgoing(_("I do not know that command. Send /help to see what I can do."))]
+        )
+
+    await answer(update, context, action)
+
+
+async def edited_message(update: Update, context: BotContext) -> None:
+    """Say that edits are not read, so nobody believes an edited answer was changed."""
+
+    async def action(
+        session: AsyncSession, participant: Participant | None, now: datetime
+    ) -> Reply:
+        return Reply(
+            send=[
+                Outgoing(
+                    _(
+                        "I do not read edited messages. To change an answer, use the buttons "
+                        "in the summary at the end."
+                    )
+                )
+            ]
+        )
+
+    await answer(update, context, action)
+
+
+async def group_command(update: Update, context: BotContext) -> None:
+    """Citizens talk to the bot in private: say so in a group."""
+    message = update.effective_message
+    assert message is not None
+    await message.reply_text(_("Please write to me in a private chat."))
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure without personal data and tell the person to try again."""
+    error = context.error
+    if not isinstance(update, Update):
+        logger.error("Error outside an update: %s", type(error).__name__, exc_info=error)
+        return
+    query = update.callback_query
+    if isinstance(error, InvalidCallback) and query is not None:
+        logger.info("Invalid callback data in update %s", update.update_id)
+        await _safely(
+            query.answer(_("This button does not work any more. Send /consultations to continue."))
+        )
+        return
+    # Ids and the exception only: texts and names could be personal data.
+    logger.error("Update %s failed: %s", update.update_id, type(error).__name__, exc_info=error)
+    if isinstance(error, Forbidden | RetryAfter | NetworkError | TimedOut):
+        return  # Telegram is the problem; another message would fail the same way.
+    if query is not None:
+        await _safely(query.answer(_("Sorry, something went wrong. Please try again.")))
+    elif update.effective_chat is not None:
+        await _safely(
+            context.bot.send_message(
+                update.effective_chat.id, _("Sorry, something went wrong. Please try again.")
+            )
+        )
+
+
+async def _safely(awaitable: object) -> None:
+    try:
+        await awaitable  # type: ignore[misc]
+    except Exception:  # the error handler must not fail itself
+        logger.warning("Could not tell the person about an error", exc_info=True)

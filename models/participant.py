@@ -1,0 +1,136 @@
+"""Participants and their consent: the only personal data Medvirk keeps.
+
+A participant is a Telegram user id and the chat id needed to reply, the chosen language and
+where they first came from. No names, no usernames.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.base import TelegramId, UTCDateTime, utcnow
+
+# Bump when the privacy notice changes in substance: everyone is asked again.
+PRIVACY_NOTICE_VERSION = "1"
+PRIVACY = "privacy"
+
+
+class Participant(SQLModel, table=True):
+    """A person who has talked to the bot."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_column=Column(TelegramId, unique=True, nullable=False))
+    chat_id: int = Field(sa_column=Column(TelegramId, nullable=False))
+    language: str | None = Field(default=None, max_length=5)
+    source: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    unreachable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The response whose current question a typed message answers. Deliberately not a foreign
+    # key: responses point at participants, and a cycle would complicate erasure.
+    active_response_id: int | None = Field(default=None, sa_column=Column(Integer))
+
+
+class Consent(SQLModel, table=True):
+    """One decision: given or declined, for a version of the notice; later maybe withdrawn."""
+
+    __table_args__ = (Index("ix_consent_participant_kind", "participant_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("participant.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(sa_column=Column(String(64), nullable=False))
+    version: str = Field(max_length=16)
+    granted: bool
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+async def find_participant(session: AsyncSession, telegram_user_id: int) -> Participant | None:
+    """Return the participant with this Telegram user id, if any."""
+    result = await session.exec(
+        select(Participant).where(Participant.telegram_user_id == telegram_user_id)
+    )
+    return result.first()
+
+
+async def get_or_create_participant(
+    session: AsyncSession, telegram_user_id: int, chat_id: int
+) -> Participant:
+    """Return the participant, creating the row on first contact."""
+    participant = await find_participant(session, telegram_user_id)
+    if participant is None:
+        participant = Participant(telegram_user_id=telegram_user_id, chat_id=chat_id)
+        session.add(participant)
+        await session.flush()
+    elif participant.chat_id != chat_id:
+        participant.chat_id = chat_id
+    return participant
+
+
+async def latest_consent(
+    session: AsyncSession, participant: Participant, kind: str = PRIVACY
+) -> Consent | None:
+    """Return the participant's most recent decision of this kind."""
+    result = await session.exec(
+        select(Consent)
+        .where(Consent.participant_id == participant.id, Consent.kind == kind)
+        .order_by(col(Consent.decided_at).desc(), col(Consent.id).desc())
+        .limit(1)
+    )
+    return result.first()
+
+
+async def has_consented(session: AsyncSession, participant: Participant | None) -> bool:
+    """Tell whether the participant accepts the current privacy notice."""
+    if participant is None:
+        return False
+    consent = await latest_consent(session, participant)
+    return (
+        consent is not None
+        and consent.granted
+        and consent.withdrawn_at is None
+        and consent.version == PRIVACY_NOTICE_VERSION
+    )
+
+
+async def record_privacy_decision(
+    session: AsyncSession,
+    telegram_user_id: int,
+    chat_id: int,
+    *,
+    granted: bool,
+    language: str | None = None,
+    source: str | None = None,
+    now: datetime | None = None,
+) -> Participant:
+    """Store a decision on the privacy notice.
+
+    A decline stores only the bare participant row and the decision, so that the bot can
+    answer "you declined" later; language and source are kept only with consent.
+    """
+    participant = await get_or_create_participant(session, telegram_user_id, chat_id)
+    if granted:
+        participant.language = language or participant.language
+        participant.source = participant.source or source
+    session.add(
+        Consent(
+            participant_id=participant.id,  # type: ignore[arg-type]
+            kind=PRIVACY,
+            version=PRIVACY_NOTICE_VERSION,
+            granted=granted,
+            decided_at=now or utcnow(),
+        )
+    )
+    await session.flush()
+    return participant
+
+
+async def set_language(session: AsyncSession, participant: Participant, language: str) -> None:
+    """Remember the participant's language."""
+    participant.language = language
+    await session.flush()
