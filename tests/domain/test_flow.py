@@ -52,7 +52,9 @@ async def test_the_branch_is_skipped_when_its_condition_fails(session: AsyncSess
     position = await flow.start(session, person, consultation.id, source="poster", now=NOW)
     assert _keys(position) == "use"
     assert position.progress() == (1, 5)
-    position = await flow.choose(session, person, position.question.id, _option(position, "never"), NOW)
+    position = await flow.choose(
+        session, person, position.question.id, _option(position, "never"), NOW
+    )
     # "activities" is only for those who would use the park.
     assert _keys(position) == "agree"
     assert position.progress() == (2, 4)
@@ -62,7 +64,9 @@ async def test_the_branch_is_asked_when_its_condition_holds(session: AsyncSessio
     consultation = await add_consultation(session)
     person = await _person(session)
     position = await flow.start(session, person, consultation.id, source=None, now=NOW)
-    position = await flow.choose(session, person, position.question.id, _option(position, "often"), NOW)
+    position = await flow.choose(
+        session, person, position.question.id, _option(position, "often"), NOW
+    )
     assert _keys(position) == "activities"
     assert position.progress() == (2, 5)
 
@@ -261,7 +265,9 @@ async def test_reimport_is_refused_when_it_changes_an_answered_question(
     p = await flow.start(session, person, consultation.id, source=None, now=NOW)
     await flow.choose(session, person, p.question.id, _option(p, "never"), NOW)
     await session.commit()
-    changed = parse_consultation_file(EVERY_TYPE.replace("Ville du brukt parken?", "Liker du parker?"))
+    changed = parse_consultation_file(
+        EVERY_TYPE.replace("Ville du brukt parken?", "Liker du parker?")
+    )
     with pytest.raises(ImportRefused, match="use"):
         await import_consultation(session, changed)
     await session.rollback()
@@ -271,5 +277,11 @@ async def test_reimport_is_refused_when_it_changes_an_answered_question(
     await session.commit()
     view = await load_consultation(session, consultation.id)
     assert view.by_key("idea").question.text["nb"] == "Noe mer?"
-    assert [q.question.key for q in view.questions] == ["use", "activities", "agree", "trees", "idea"]
+    assert [q.question.key for q in view.questions] == [
+        "use",
+        "activities",
+        "agree",
+        "trees",
+        "idea",
+    ]
     assert (await session.exec(select(func.count()).select_from(Answer))).one() == 1
