@@ -13,8 +13,9 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 import handlers
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.settings import Settings
-from handlers.context import BotContext, Runtime, install_runtime
+from handlers.context import BotContext, Clock, Runtime, install_runtime
 from handlers.menu import publish_commands
+from models.base import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,9 @@ def build_application(settings: Settings, runtime: Runtime) -> BotApplication:
     return application
 
 
-async def serve_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+async def serve_polling(
+    settings: Settings, *, stop: asyncio.Event | None = None, clock: Clock | None = None
+) -> None:
     """Migrate, connect and answer updates by long polling until SIGINT/SIGTERM or ``stop``."""
     engine = create_engine(settings.database_url)
     try:
@@ -53,12 +56,14 @@ async def serve_polling(settings: Settings, *, stop: asyncio.Event | None = None
             create_sessionmaker(engine),
             default_language=settings.default_language,
             admin_ids=settings.admin_ids,
+            clock=clock or utcnow,
         )
         application = build_application(settings, runtime)
-        stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
         async with application:
             await publish_commands(application.bot, settings.default_language)
             await application.start()

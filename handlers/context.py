@@ -15,6 +15,8 @@ from models.base import utcnow
 
 RUNTIME_KEY = "runtime"
 
+Clock = Callable[[], datetime]
+
 
 @dataclass
 class Runtime:
@@ -24,7 +26,7 @@ class Runtime:
     default_language: str = "nb"
     admin_ids: frozenset[int] = frozenset()
     # Injected in tests to move time; everything the domain decides uses this clock.
-    clock: Callable[[], datetime] = field(default=utcnow)
+    clock: Clock = field(default=utcnow)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -175,7 +175,7 @@ async def on_consent(update: Update, context: BotContext) -> None:
             source=data.source or None,
             now=now,
         )
-        reply = Reply(edit=Outgoing(_("Thank you! You can change your mind at any time.")))
+        reply = Reply(edit=Outgoing(_("Thank you! /privacy tells you what we store.")))
         if data.consultation_id:
             opened = await open_consultation(
                 session, participant, data.consultation_id, data.source or None, now
