@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint i18n clean
+.PHONY: run test test-postgres lint i18n migration clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ i18n: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# After changing a table: write the next migration (review it before committing).
+migration: $(STAMP)
+	$(BIN)/python -c "import asyncio, sys; from bot.db import autogenerate; asyncio.run(autogenerate(sys.argv[1]))" "$(MESSAGE)"

@@ -82,3 +82,27 @@ async def schema_is_current(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         current, heads = await connection.run_sync(_current_heads)
     return current == heads
+
+
+async def autogenerate(message: str) -> None:
+    """Write a new migration from the difference between the models and a fresh database."""
+    import tempfile
+
+    from alembic.script import ScriptDirectory
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(f"sqlite+aiosqlite:///{folder}/schema.db")
+        try:
+            await upgrade(engine)
+
+            def revise(connection: Connection) -> None:
+                config = _alembic_config()
+                config.attributes["connection"] = connection
+                head = ScriptDirectory.from_config(config).get_current_head()
+                number = f"{int(head or 0) + 1:04d}"
+                command.revision(config, message=message, autogenerate=True, rev_id=number)
+
+            async with engine.begin() as connection:
+                await connection.run_sync(revise)
+        finally:
+            await engine.dispose()

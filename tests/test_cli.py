@@ -1,0 +1,104 @@
+"""The ``medvirk`` command as an operator uses it: real processes, plain errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+HOLMEN = ROOT / "examples" / "holmen-frivilligsentral.yaml"
+
+
+def medvirk(
+    *args: str, database: Path, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m bot`` with a database of the test's own and no .env."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
+    if token:
+        env["BOT_TOKEN"] = token
+    return subprocess.run(  # noqa: S603 (our own CLI)
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=database.parent,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """Where the CLI keeps its SQLite file."""
+    return tmp_path / "medvirk.db"
+
+
+def test_import_list_open_close(database: Path) -> None:
+    result = medvirk("consultation", "import", str(HOLMEN), database=database)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Imported holmen-frivilligsentral (draft)."
+
+    listed = medvirk("consultation", "list", database=database)
+    assert "holmen-frivilligsentral" in listed.stdout
+    assert "draft" in listed.stdout
+
+    assert (
+        medvirk("consultation", "open", "holmen-frivilligsentral", database=database).returncode
+        == 0
+    )
+    assert " open " in medvirk("consultation", "list", database=database).stdout
+    closed = medvirk("consultation", "close", "holmen-frivilligsentral", database=database)
+    assert closed.stdout.strip() == "holmen-frivilligsentral is now closed."
+
+    again = medvirk("consultation", "import", str(HOLMEN), "--open", database=database)
+    assert again.stdout.strip() == "Updated holmen-frivilligsentral (open)."
+
+
+def test_a_broken_file_is_refused_with_every_problem(database: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "slug: Holmen Senter\n"
+        "title: {nb: Test}\n"
+        "questions:\n"
+        "  - {id: a, type: single_choice, text: Hva?, options: [{id: x, text: X}]}\n"
+        "  - {id: b, type: colour, text: Farge?}\n",
+        encoding="utf-8",
+    )
+    result = medvirk("consultation", "import", str(broken), database=database)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "refused; nothing was stored" in result.stderr
+    assert "slug:" in result.stderr
+    assert "questions[0].options: needs at least 2" in result.stderr
+    assert "questions[1].type:" in result.stderr
+    assert "No consultations yet" in medvirk("consultation", "list", database=database).stdout
+
+
+def test_errors_are_one_plain_line(database: Path, tmp_path: Path) -> None:
+    missing = medvirk("consultation", "import", str(tmp_path / "nope.yaml"), database=database)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("medvirk: cannot read")
+    assert "Traceback" not in missing.stderr
+    unknown = medvirk("consultation", "open", "finnes-ikke", database=database)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().count("\n") == 0
+    assert "no consultation with the slug 'finnes-ikke'" in unknown.stderr
+
+
+def test_run_without_a_token_explains_how_to_get_one(database: Path) -> None:
+    result = medvirk("run", database=database)
+    assert result.returncode == 1
+    assert "@BotFather" in result.stderr
+    assert ".env" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_creates_the_schema(database: Path) -> None:
+    result = medvirk("db", "upgrade", database=database)
+    assert result.returncode == 0, result.stderr
+    assert database.exists()
