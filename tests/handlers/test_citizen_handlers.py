@@ -173,7 +173,7 @@ async def test_a_stale_button_shows_where_the_person_is(
     async with sessionmaker() as session:
         await add_consultation(session)
     person = await _consented(harness, start="/start c_park")
-    first_message, never = person.button("Aldri")
+    first_message, _ = person.button("Aldri")
     _, often = person.button("Ofte")
     await harness.press(person, "Aldri")
     before = await _answers(sessionmaker)
