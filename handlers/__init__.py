@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers import callbacks as cb
-from handlers import consult, fallback, start
+from handlers import consult, fallback, staff, start
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -20,6 +20,12 @@ CITIZEN_COMMANDS = {
     "privacy": start.show_privacy,
     "consultations": consult.list_consultations,
     "cancel": consult.cancel,
+}
+
+# Each checks the sender's role itself, on every update.
+STAFF_COMMANDS = {
+    "grant": staff.grant_role,
+    "revoke": staff.revoke_role,
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
@@ -38,7 +44,7 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add every handler; the first that matches an update takes it, so order matters."""
-    for name, callback in CITIZEN_COMMANDS.items():
+    for name, callback in {**CITIZEN_COMMANDS, **STAFF_COMMANDS}.items():
         application.add_handler(CommandHandler(name, callback, filters=PRIVATE))
     for data_class, on_press in BUTTONS.items():
         application.add_handler(CallbackQueryHandler(on_press, pattern=data_class.pattern()))

@@ -250,6 +250,8 @@ def _pending_consent(markup: object) -> cb.GiveConsent | None:
 
 async def show_privacy(update: Update, context: BotContext) -> None:
     """Explain what is stored and show the person's consent status."""
+    assert update.effective_user is not None
+    user_id = update.effective_user.id
 
     async def action(
         session: AsyncSession, participant: Participant | None, now: datetime
@@ -264,7 +266,8 @@ async def show_privacy(update: Update, context: BotContext) -> None:
             status = _("You said no. Send /start if you change your mind.")
         else:
             status = _("You have not accepted this yet. Send /start to begin.")
-        return Reply(send=[Outgoing(f"{privacy_notice()}\n\n{status}")])
+        number = _("Your Telegram user number: {number}").format(number=user_id)
+        return Reply(send=[Outgoing(f"{privacy_notice()}\n\n{status}\n{number}")])
 
     await answer(update, context, action)
 
