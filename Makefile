@@ -28,12 +28,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Re-extract UI strings and merge them into the three catalogues.
+# Re-extract UI strings and merge them into the three catalogues; English is filled in as its
+# own translation. Then translate the new empty entries in nb and nn.
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -o handlers/locales/medvirk.pot --no-location --omit-header .
+	$(BIN)/pybabel extract -F babel.cfg -o handlers/locales/medvirk.pot --no-location --omit-header --no-wrap .
 	for lang in nb nn en; do \
-		$(BIN)/pybabel update -i handlers/locales/medvirk.pot -d handlers/locales -D medvirk -l $$lang --no-fuzzy-matching --omit-header; \
+		$(BIN)/pybabel update -i handlers/locales/medvirk.pot -d handlers/locales -D medvirk -l $$lang \
+			--no-fuzzy-matching --no-wrap --ignore-obsolete; \
 	done
+	$(BIN)/python -c "from handlers.i18n import fill_english; fill_english()"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -73,6 +73,21 @@ def language(code: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def fill_english() -> None:
+    """Make every English entry its own translation (``make i18n`` calls this)."""
+    from babel.messages.pofile import write_po
+
+    path = LOCALES / "en" / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as po:
+        catalog = read_po(po, locale="en")
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.id and not all(strings):
+            message.string = message.id if isinstance(message.id, str) else tuple(message.id)
+    with path.open("wb") as po:
+        write_po(po, catalog, no_location=True, width=0)
+
+
 def guess_language(language_code: str | None, default: str) -> str:
     """Map Telegram's ``language_code`` (an IETF tag) to a supported language."""
     if not language_code:
