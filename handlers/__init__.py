@@ -6,10 +6,17 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    PollAnswerHandler,
+    filters,
+)
 
+from handlers import authoring, consult, fallback, manage, polls, staff, start
 from handlers import callbacks as cb
-from handlers import consult, fallback, staff, start
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -24,6 +31,10 @@ CITIZEN_COMMANDS = {
 
 # Each checks the sender's role itself, on every update.
 STAFF_COMMANDS = {
+    "manage": manage.manage,
+    "newpoll": authoring.new_poll,
+    "results": manage.results,
+    "export": manage.export,
     "grant": staff.grant_role,
     "revoke": staff.revoke_role,
 }
@@ -39,7 +50,16 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.Skip: consult.on_skip,
     cb.Back: consult.on_back,
     cb.Edit: consult.on_edit,
+    cb.PreviewOnly: authoring.on_preview_button,
+    cb.ManageList: manage.on_manage_list,
+    cb.ManageOne: manage.on_manage_one,
+    cb.SetStatus: manage.on_set_status,
+    cb.ShowResults: manage.on_results,
+    cb.ExportAs: manage.on_export,
 }
+
+# How often scheduled work runs; what is due is read from the database each time.
+TICK_SECONDS = 30
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -55,7 +75,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, consult.on_text)
     )
     application.add_handler(MessageHandler(PRIVATE & filters.COMMAND, fallback.unknown_command))
+    # Staff upload consultation files; for anyone else a file is just an attachment.
+    application.add_handler(MessageHandler(PRIVATE & filters.Document.ALL, authoring.on_document))
     application.add_handler(MessageHandler(PRIVATE, consult.on_attachment))
+    application.add_handler(PollAnswerHandler(polls.on_poll_answer))
     application.add_handler(
         MessageHandler(
             filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, fallback.edited_message
@@ -65,3 +88,5 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, fallback.group_command)
     )
     application.add_error_handler(fallback.on_error)  # type: ignore[arg-type]
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(polls.stop_closed_polls, TICK_SECONDS, first=1)

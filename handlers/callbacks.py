@@ -142,3 +142,53 @@ class Edit(CallbackData):
 
     prefix: ClassVar[str] = "e"
     question_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PreviewOnly(CallbackData):
+    """A button in a staff preview: shows what citizens will see, does nothing."""
+
+    prefix: ClassVar[str] = "v"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ManageList(CallbackData):
+    """Staff: the list of consultations."""
+
+    prefix: ClassVar[str] = "ml"
+    page: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ManageOne(CallbackData):
+    """Staff: one consultation with its actions."""
+
+    prefix: ClassVar[str] = "mo"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SetStatus(CallbackData):
+    """Staff: open (``open``), close (``closed``) or open as a native poll (``poll``)."""
+
+    prefix: ClassVar[str] = "ms"
+    consultation_id: int
+    status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ShowResults(CallbackData):
+    """Staff: results and charts of a consultation."""
+
+    prefix: ClassVar[str] = "mr"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportAs(CallbackData):
+    """Staff: export a consultation as csv, xlsx or json."""
+
+    prefix: ClassVar[str] = "mx"
+    consultation_id: int
+    format: str

@@ -2,29 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 
 from handlers.context import BotContext
 from handlers.i18n import _, guess_language, set_language
 from models.participant import Participant, find_participant, has_consented
+from models.polls import record_poll
+from models.updates import claim_update
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A reply that failed on a 5xx or a timeout is tried this often in all, with a growing pause:
+# the answer is already stored, so giving up would leave the person without their next step.
+SEND_ATTEMPTS = 3
+SEND_BACKOFF = 0.5
+
+# The update whose claim this task has committed, so a handler that runs two transactions for
+# one update does not take its own claim for a redelivery.
+_claimed_update: ContextVar[int | None] = ContextVar("claimed_update", default=None)
+
+
+@dataclass
+class PollOut:
+    """A native Telegram poll for one question of a person's response."""
+
+    question: str
+    options: list[str]
+    multiple: bool
+    response_id: int
+    question_id: int
 
 
 @dataclass
 class Outgoing:
-    """One message: HTML text and an optional inline keyboard."""
+    """One message: HTML text and an optional inline keyboard, or a native poll."""
 
     text: str
     keyboard: InlineKeyboardMarkup | None = None
+    poll: PollOut | None = None
 
 
 @dataclass
@@ -34,6 +65,8 @@ class Reply:
     edit: Outgoing | None = None  # replaces the message the pressed button was on
     send: list[Outgoing] = field(default_factory=list)
     notice: str | None = None  # a short toast on a button press (a message otherwise)
+    # A redelivered update whose first run committed: nothing was done, nothing is sent.
+    handled_before: bool = False
 
 
 class Abort(Exception):
@@ -53,19 +86,43 @@ async def run(update: Update, context: BotContext, action: Action) -> Reply:
     Sets the reply language first: the stored choice, else Telegram's language code, else
     the default. The reply is rendered inside the transaction, while rows are loaded, and
     returned to be sent after the commit: a person never sees a step that was not stored.
+
+    The transaction first claims the update (:func:`models.updates.claim_update`): an update
+    Telegram delivers again after its first run committed returns a reply with
+    ``handled_before`` set and changes nothing. A refused (``Abort``) or failed run keeps no
+    claim, so a redelivery runs it again.
     """
     runtime = context.runtime
     user = update.effective_user
     assert user is not None
     set_language(guess_language(user.language_code, runtime.default_language))
+    lock = runtime.transaction_lock or contextlib.nullcontext()
     try:
-        async with runtime.sessionmaker() as session, session.begin():
+        async with lock, runtime.sessionmaker() as session, session.begin():
+            now = runtime.clock()
+            if not await _claim(session, update, now):
+                logger.info("Update %s was handled before; ignored", update.update_id)
+                return Reply(handled_before=True)
             participant = await find_participant(session, user.id)
             if participant is not None and participant.language:
                 set_language(participant.language)
-            return await action(session, participant, runtime.clock())
+            reply = await action(session, participant, now)
     except Abort as abort:
         return abort.reply
+    _claimed_update.set(update.update_id)
+    return reply
+
+
+async def _claim(session: AsyncSession, update: Update, now: datetime) -> bool:
+    if _claimed_update.get() == update.update_id:
+        return True  # a second transaction of the same delivery
+    return await claim_update(session, update.update_id, update_digest(update), now)
+
+
+def update_digest(update: Update) -> str:
+    """A short digest of an update's content, to tell a redelivery from a reused id."""
+    content = json.dumps(update.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
 
 
 async def consented(session: AsyncSession, participant: Participant | None) -> Participant:
@@ -82,31 +139,91 @@ async def consented(session: AsyncSession, participant: Participant | None) -> P
 
 
 async def deliver(update: Update, context: BotContext, reply: Reply) -> None:
-    """Send a reply: answer the button, edit its message, send the rest."""
+    """Send a reply: answer the button, edit its message, send the rest.
+
+    Each call is retried on a 5xx or a timeout (429 is retried by the rate limiter), so a
+    Telegram hiccup does not strand the person after their answer was stored. A timed-out
+    send may have arrived, so a retry can show a message twice; that beats losing it.
+    """
+    if reply.handled_before:
+        return
     query = update.callback_query
-    chat = update.effective_chat
-    assert chat is not None
+    # A poll answer has no chat; in a private chat the chat id is the user id.
+    chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id  # type: ignore[union-attr]
     if query is not None:
-        await query.answer(reply.notice)
+        try:
+            await _retried(lambda: query.answer(reply.notice))
+        except BadRequest as error:
+            # A retry after a timeout finds the query already answered; the messages matter.
+            if "query is too old" not in str(error).lower():
+                raise
+            logger.warning("Update %s: the button press was answered late", update.update_id)
     elif reply.notice:
         reply.send.insert(0, Outgoing(reply.notice))
     if reply.edit is not None and query is not None and query.message is not None:
+        edit = reply.edit
         try:
-            await query.edit_message_text(
-                reply.edit.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=reply.edit.keyboard,
+            await _retried(
+                lambda: query.edit_message_text(
+                    edit.text, parse_mode=ParseMode.HTML, reply_markup=edit.keyboard
+                )
             )
         except BadRequest as error:
             # Pressing the same button twice re-renders identical content; Telegram refuses.
             if "not modified" not in str(error).lower():
                 raise
     for message in reply.send:
-        await context.bot.send_message(
-            chat.id,
-            message.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=message.keyboard,
+        if message.poll is not None:
+            await _send_poll(context, chat_id, message.poll)
+            continue
+        await _retried(
+            lambda message=message: context.bot.send_message(  # type: ignore[misc]
+                chat_id,
+                message.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=message.keyboard,
+            )
+        )
+
+
+async def _retried(call: Callable[[], Awaitable[T]]) -> T:
+    """Make a Bot API call, again after a pause when Telegram answered 5xx or timed out."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await call()
+        except NetworkError as error:  # 5xx and TimedOut; not BadRequest, a mistake of ours
+            if isinstance(error, BadRequest) or attempt == SEND_ATTEMPTS:
+                raise
+            logger.warning(
+                "Telegram call failed (%s), attempt %d of %d",
+                type(error).__name__,
+                attempt,
+                SEND_ATTEMPTS,
+            )
+            await asyncio.sleep(SEND_BACKOFF * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+async def _send_poll(context: BotContext, chat_id: int, poll: PollOut) -> None:
+    """Send a native poll and remember it, so votes find their person after a restart."""
+    sent = await context.bot.send_poll(
+        chat_id,
+        poll.question,
+        poll.options,
+        is_anonymous=False,  # the bot gets each person's vote only from non-anonymous polls
+        allows_multiple_answers=poll.multiple,
+    )
+    assert sent.poll is not None
+    runtime = context.runtime
+    async with runtime.sessionmaker() as session, session.begin():
+        await record_poll(
+            session,
+            poll.response_id,
+            poll.question_id,
+            poll_id=sent.poll.id,
+            chat_id=chat_id,
+            message_id=sent.message_id,
+            now=runtime.clock(),
         )
 
 

@@ -16,6 +16,7 @@ from handlers.i18n import _
 from models import response as flow
 from models.consultation import open_consultations
 from models.participant import Participant
+from models.polls import can_be_poll
 from models.response import Position
 
 
@@ -54,6 +55,10 @@ async def open_consultation(
         return Reply(send=[Outgoing(_closed_text())])
     except flow.UnknownQuestion:
         return Reply(send=[Outgoing(_invalid_text())])
+    if position.view.consultation.as_poll and can_be_poll(position.view):
+        if position.at_summary:
+            return Reply(send=[render.summary_message(position)])
+        return Reply(send=[render.poll_message(position)])
     if existing is None:
         return Reply(send=[render.intro_message(position.view), *render.after_step(position)])
     if position.at_summary:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,9 @@ class Runtime:
     admin_ids: frozenset[int] = frozenset()
     # Injected in tests to move time; everything the domain decides uses this clock.
     clock: Clock = field(default=utcnow)
+    # SQLite has one writer at a time: update transactions queue on this lock in the process
+    # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
+    transaction_lock: asyncio.Lock | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

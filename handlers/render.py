@@ -7,7 +7,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers import callbacks as cb
-from handlers.common import Outgoing, Reply
+from handlers.common import Outgoing, PollOut, Reply
 from handlers.i18n import _, current_language, ngettext
 from models.base import localized
 from models.consultation import Consultation, ConsultationView, QuestionView
@@ -90,6 +90,24 @@ def question_message(position: Position) -> Outgoing:
     if hint:
         parts.append(f"<i>{hint}</i>")
     return Outgoing("\n\n".join(parts), _question_keyboard(position))
+
+
+def poll_message(position: Position) -> Outgoing:
+    """The current question as a native Telegram poll (plain text: polls take no HTML)."""
+    question = position.question
+    assert question is not None
+    view = position.view
+    language, first = current_language(), view.consultation.languages[0]
+    return Outgoing(
+        "",
+        poll=PollOut(
+            question=localized(question.question.text, language, first),
+            options=[localized(o.text, language, first) for o in question.options],
+            multiple=question.type == QuestionType.MULTIPLE_CHOICE,
+            response_id=position.response.id or 0,
+            question_id=question.id,
+        ),
+    )
 
 
 def _question_keyboard(position: Position) -> InlineKeyboardMarkup:

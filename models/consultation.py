@@ -33,6 +33,8 @@ class Consultation(SQLModel, table=True):
     languages: list[str] = Field(sa_column=Column(JSON, nullable=False))
     arena_slug: str | None = Field(default=None, max_length=40)
     status: str = Field(default=Status.DRAFT, sa_column=Column(String(16), nullable=False))
+    # A one-question poll sent as a native Telegram poll instead of buttons.
+    as_poll: bool = False
     opens_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -141,6 +143,13 @@ def is_open(consultation: Consultation, now: datetime) -> bool:
 
 class ImportRefused(ValueError):
     """An import that would change questions that already have answers."""
+
+    def __init__(self, slug: str, keys: list[str]) -> None:
+        super().__init__(
+            f"{slug}: these questions already have answers and cannot be changed or removed: "
+            f"{', '.join(keys)}"
+        )
+        self.keys = keys
 
 
 async def find_consultation(session: AsyncSession, slug: str) -> Consultation | None:
@@ -282,10 +291,7 @@ async def import_consultation(
             and (q.question.key not in specs or not _same_question(q, specs[q.question.key]))
         ]
         if changed:
-            raise ImportRefused(
-                f"{spec.slug}: these questions already have answers and cannot be changed "
-                f"or removed: {', '.join(changed)}"
-            )
+            raise ImportRefused(spec.slug, changed)
     consultation.title = dict(spec.title)
     consultation.intro = dict(spec.intro) if spec.intro else None
     consultation.languages = list(spec.languages)

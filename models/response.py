@@ -537,6 +537,35 @@ async def show_summary(
     return Position(view, response, answers, None)
 
 
+async def record_choices(
+    session: AsyncSession,
+    view: ConsultationView,
+    response: Response,
+    question: QuestionView,
+    option_ids: list[int],
+    now: datetime,
+) -> Position:
+    """Store choices made outside the button flow (a native poll); none withdraws the answer.
+
+    Withdrawing makes the response incomplete again and brings the person back to the question.
+    """
+    if not is_open(view.consultation, now):
+        raise ConsultationNotOpen
+    if option_ids:
+        response.current_question_id = question.id
+        await _store(session, response, question.id, now, option_ids=option_ids)
+        return await _advance(session, view, response, now)
+    await session.exec(  # type: ignore[call-overload]
+        delete(Answer).where(
+            col(Answer.response_id) == response.id, col(Answer.question_id) == question.id
+        )
+    )
+    response.completed_at = None
+    response.current_question_id = question.id
+    await session.flush()
+    return await _position(session, view, response)
+
+
 async def type_answer(
     session: AsyncSession, participant: Participant, text: str, now: datetime
 ) -> Position:

@@ -19,6 +19,7 @@ from handlers.context import Runtime
 from tests.auxil.citizen import Citizen
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
+ADMIN_ID = 9000
 
 
 class Harness:
@@ -90,7 +91,9 @@ async def harness(
             telegram_api_url=sandbox.url,
         )
         holder: dict[str, Any] = {}
-        runtime = Runtime(sessionmaker, clock=lambda: holder["harness"].now)
+        runtime = Runtime(
+            sessionmaker, admin_ids=frozenset({ADMIN_ID}), clock=lambda: holder["harness"].now
+        )
         app = build_application(settings, runtime)
         async with app:
             harness = Harness(app, sandbox)
