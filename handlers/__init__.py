@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import authoring, consult, fallback, manage, polls, staff, start
+from handlers import authoring, consult, fallback, manage, polls, privacy, staff, start
 from handlers import callbacks as cb
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -24,7 +24,9 @@ CITIZEN_COMMANDS = {
     "start": start.start,
     "help": start.show_help,
     "language": start.choose_language,
-    "privacy": start.show_privacy,
+    "privacy": privacy.show_privacy,
+    "mydata": privacy.my_data,
+    "delete": privacy.delete_data,
     "consultations": consult.list_consultations,
     "cancel": consult.cancel,
 }
@@ -50,6 +52,7 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.Skip: consult.on_skip,
     cb.Back: consult.on_back,
     cb.Edit: consult.on_edit,
+    cb.PrivacyChoice: privacy.on_privacy_choice,
     cb.PreviewOnly: authoring.on_preview_button,
     cb.ManageList: manage.on_manage_list,
     cb.ManageOne: manage.on_manage_one,
@@ -60,6 +63,7 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
 
 # How often scheduled work runs; what is due is read from the database each time.
 TICK_SECONDS = 30
+RETENTION_SECONDS = 3600
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -90,3 +94,4 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_error_handler(fallback.on_error)  # type: ignore[arg-type]
     if application.job_queue is not None:
         application.job_queue.run_repeating(polls.stop_closed_polls, TICK_SECONDS, first=1)
+        application.job_queue.run_repeating(privacy.apply_retention, RETENTION_SECONDS, first=60)

@@ -192,3 +192,11 @@ class ExportAs(CallbackData):
     prefix: ClassVar[str] = "mx"
     consultation_id: int
     format: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PrivacyChoice(CallbackData):
+    """The person's data: ``data``, ``delete``, ``delete-yes``, ``withdraw``, ``withdraw-yes``."""
+
+    prefix: ClassVar[str] = "pv"
+    action: str

@@ -19,8 +19,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError
 
 from handlers.context import BotContext
-from handlers.i18n import _, guess_language, set_language
-from models.participant import Participant, find_participant, has_consented
+from handlers.i18n import guess_language, set_language
+from models.participant import Participant, find_participant, touch
 from models.polls import record_poll
 from models.updates import claim_update
 
@@ -104,8 +104,10 @@ async def run(update: Update, context: BotContext, action: Action) -> Reply:
                 logger.info("Update %s was handled before; ignored", update.update_id)
                 return Reply(handled_before=True)
             participant = await find_participant(session, user.id)
-            if participant is not None and participant.language:
-                set_language(participant.language)
+            if participant is not None:
+                touch(participant, runtime.clock())
+                if participant.language:
+                    set_language(participant.language)
             reply = await action(session, participant, now)
     except Abort as abort:
         return abort.reply
@@ -123,19 +125,6 @@ def update_digest(update: Update) -> str:
     """A short digest of an update's content, to tell a redelivery from a reused id."""
     content = json.dumps(update.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
-
-
-async def consented(session: AsyncSession, participant: Participant | None) -> Participant:
-    """Return the participant if they accepted the privacy notice; else abort politely."""
-    if participant is None or not await has_consented(session, participant):
-        raise Abort(
-            Reply(
-                send=[
-                    Outgoing(_("First, please read and accept the privacy notice: send /start."))
-                ]
-            )
-        )
-    return participant
 
 
 async def deliver(update: Update, context: BotContext, reply: Reply) -> None:

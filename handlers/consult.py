@@ -10,9 +10,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Abort, Outgoing, Reply, answer, consented
+from handlers.common import Abort, Outgoing, Reply, answer
 from handlers.context import BotContext
 from handlers.i18n import _
+from handlers.privacy import consented
 from models import response as flow
 from models.consultation import open_consultations
 from models.participant import Participant

@@ -28,6 +28,10 @@ class Runtime:
     admin_ids: frozenset[int] = frozenset()
     # Injected in tests to move time; everything the domain decides uses this clock.
     clock: Clock = field(default=utcnow)
+    # Who citizens contact about their data, and how long data is kept (see docs/privacy.md).
+    privacy_contact: str = ""
+    free_text_retention_days: int = 180
+    inactive_retention_months: int = 24
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None

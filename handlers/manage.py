@@ -23,6 +23,7 @@ from models.base import localized
 from models.consultation import (
     Consultation,
     Status,
+    change_status,
     find_consultation,
     is_open,
     list_consultations,
@@ -204,8 +205,7 @@ async def on_set_status(update: Update, context: BotContext) -> None:
             consultation.as_poll = True
         elif data.status == "open":
             consultation.as_poll = False
-        consultation.status = Status.CLOSED if data.status == "closed" else Status.OPEN
-        consultation.updated_at = now
+        change_status(consultation, Status.CLOSED if data.status == "closed" else Status.OPEN, now)
         await audit(
             session, actor, f"consultation.{consultation.status}", consultation.slug, now=now
         )

@@ -13,6 +13,8 @@ def citizen_commands() -> list[BotCommand]:
         BotCommand("consultations", _("Consultations you can answer")),
         BotCommand("language", _("Change language")),
         BotCommand("privacy", _("What we store about you")),
+        BotCommand("mydata", _("Get a copy of your data")),
+        BotCommand("delete", _("Delete your data")),
         BotCommand("cancel", _("Take a break")),
         BotCommand("help", _("What you can do")),
         BotCommand("start", _("Start again")),

@@ -9,9 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
 
-from handlers.common import Abort, Outgoing, Reply, answer, consented
+from handlers.common import Abort, Outgoing, Reply, answer
 from handlers.context import BotContext
 from handlers.i18n import _
+from handlers.privacy import consented
 from models import polls
 from models.participant import Participant
 from models.response import ConsultationNotOpen

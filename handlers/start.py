@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 
 from handlers import callbacks as cb
-from handlers.common import Outgoing, Reply, answer, consented
+from handlers.common import Outgoing, Reply, answer
 from handlers.consult import consultation_list, open_consultation
 from handlers.context import BotContext
-from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, set_language
+from handlers.i18n import LANGUAGES, _, set_language
+from handlers.privacy import language_row, welcome
 from models.consultation import find_consultation
 from models.participant import (
     Participant,
     has_consented,
-    latest_consent,
     record_privacy_decision,
 )
 from models.participant import set_language as store_language
@@ -48,56 +48,6 @@ def parse_deep_link(payload: str | None) -> DeepLink | None:
     return DeepLink(match["kind"], match["slug"], match["source"])
 
 
-def privacy_notice() -> str:
-    """The privacy notice in plain language."""
-    return _(
-        "<b>Before we start</b>\n"
-        "• We store your answers, the language you choose, and your Telegram user number "
-        "so we can reply to you. We do not store your name or username.\n"
-        "• Your answers can show your opinions. The municipality only sees them as totals "
-        "or without your identity, to learn what residents think.\n"
-        "• You decide: you can stop at any time. /privacy tells you more."
-    )
-
-
-def welcome(consultation_id: int = 0, source: str = "") -> Outgoing:
-    """The first message: who we are, the privacy notice, consent and language buttons."""
-    language = current_language()
-    text = "\n\n".join(
-        [
-            _(
-                "Hi! This is Medvirk, the municipality's chat where you can have your say. "
-                "We ask short questions about plans and services in your area."
-            ),
-            privacy_notice(),
-            _("Do you agree that we store your answers this way?"),
-        ]
-    )
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("✅ Yes, I agree"),
-                    callback_data=cb.GiveConsent(1, language, consultation_id, source).pack(),
-                ),
-                InlineKeyboardButton(
-                    _("No thanks"),
-                    callback_data=cb.GiveConsent(0, language, consultation_id, source).pack(),
-                ),
-            ],
-            _language_row(),
-        ]
-    )
-    return Outgoing(text, keyboard)
-
-
-def _language_row() -> list[InlineKeyboardButton]:
-    return [
-        InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=cb.PickLanguage(code).pack())
-        for code in LANGUAGES
-    ]
-
-
 def help_text() -> str:
     """What a citizen can do."""
     return _(
@@ -105,6 +55,8 @@ def help_text() -> str:
         "/consultations - see what you can answer now\n"
         "/language - change language\n"
         "/privacy - what we store about you\n"
+        "/mydata - get a copy of your data\n"
+        "/delete - delete your data\n"
         "/cancel - take a break; continue later where you left off\n"
         "/help - this message"
     )
@@ -207,7 +159,7 @@ async def choose_language(update: Update, context: BotContext) -> None:
         session: AsyncSession, participant: Participant | None, now: datetime
     ) -> Reply:
         return Reply(
-            send=[Outgoing(_("Choose your language:"), InlineKeyboardMarkup([_language_row()]))]
+            send=[Outgoing(_("Choose your language:"), InlineKeyboardMarkup([language_row()]))]
         )
 
     await answer(update, context, action)
@@ -246,39 +198,3 @@ def _pending_consent(markup: object) -> cb.GiveConsent | None:
             except (ValueError, TypeError):
                 continue
     return None
-
-
-async def show_privacy(update: Update, context: BotContext) -> None:
-    """Explain what is stored and show the person's consent status."""
-    assert update.effective_user is not None
-    user_id = update.effective_user.id
-
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
-        consent = await latest_consent(session, participant) if participant else None
-        if await has_consented(session, participant):
-            assert consent is not None
-            status = _("You accepted this on {date}.").format(
-                date=consent.decided_at.strftime("%d.%m.%Y")
-            )
-        elif consent is not None and not consent.granted:
-            status = _("You said no. Send /start if you change your mind.")
-        else:
-            status = _("You have not accepted this yet. Send /start to begin.")
-        number = _("Your Telegram user number: {number}").format(number=user_id)
-        return Reply(send=[Outgoing(f"{privacy_notice()}\n\n{status}\n{number}")])
-
-    await answer(update, context, action)
-
-
-__all__ = [
-    "choose_language",
-    "consented",
-    "on_consent",
-    "on_language",
-    "parse_deep_link",
-    "show_help",
-    "show_privacy",
-    "start",
-]

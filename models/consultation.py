@@ -37,6 +37,8 @@ class Consultation(SQLModel, table=True):
     as_poll: bool = False
     opens_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When staff closed it by hand (retention counts from the earlier of this and closes_at).
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -341,11 +343,19 @@ async def _store_questions(
     await session.flush()
 
 
-async def set_status(session: AsyncSession, slug: str, status: Status) -> Consultation | None:
-    """Open or close a consultation; None when the slug is unknown."""
+def change_status(consultation: Consultation, status: Status, now: datetime) -> None:
+    """Open or close a consultation, remembering when it was closed."""
+    consultation.status = status
+    consultation.closed_at = now if status == Status.CLOSED else None
+    consultation.updated_at = now
+
+
+async def set_status(
+    session: AsyncSession, slug: str, status: Status, now: datetime | None = None
+) -> Consultation | None:
+    """Open or close a consultation by slug; None when the slug is unknown."""
     consultation = await find_consultation(session, slug)
     if consultation is not None:
-        consultation.status = status
-        consultation.updated_at = utcnow()
+        change_status(consultation, status, now or utcnow())
         await session.flush()
     return consultation

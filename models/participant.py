@@ -6,7 +6,7 @@ where they first came from. No names, no usernames.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel, col, select
@@ -28,6 +28,8 @@ class Participant(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=5)
     source: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Updated at most hourly; people inactive for long are erased (retention).
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     unreachable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The response whose current question a typed message answers. Deliberately not a foreign
     # key: responses point at participants, and a cycle would complicate erasure.
@@ -128,6 +130,12 @@ async def record_privacy_decision(
     )
     await session.flush()
     return participant
+
+
+def touch(participant: Participant, now: datetime) -> None:
+    """Note that the person was here, at most once an hour to spare writes."""
+    if participant.last_seen_at is None or now - participant.last_seen_at > timedelta(hours=1):
+        participant.last_seen_at = now
 
 
 async def set_language(session: AsyncSession, participant: Participant, language: str) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 01:07:46.356052
+Create Date: 2026-11-27 01:13:14.235438
 """
 
 from collections.abc import Sequence
@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("as_poll", sa.Boolean(), nullable=False),
         sa.Column("opens_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closes_at", models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -68,6 +69,7 @@ def upgrade() -> None:
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=5), nullable=True),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("unreachable_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("active_response_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
