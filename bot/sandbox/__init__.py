@@ -16,7 +16,8 @@ Start one in a test, point PTB at it and act as users::
         reply = await sandbox.wait_for_message(user.id, "Velkommen", after=cursor)
 
 See :mod:`bot.sandbox.server` for the Python API and :mod:`bot.sandbox.driver` for the
-JSON routes under ``/sandbox/api/``.
+JSON routes under ``/sandbox/api/``. ``medvirk sandbox`` (:mod:`bot.sandbox.launch`) runs it with
+the real bot and a web chat page (:mod:`bot.sandbox.webchat`) to try the bot in a browser.
 """
 
 from bot.sandbox.driver import event_json, file_url
