@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint i18n migration clean
+.PHONY: run test test-postgres lint i18n migration clean browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/medvirk run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# Debian's Chromium (and an emoji font, so the bot's buttons render) for the browser tests;
+# Playwright drives it by path and downloads no browser. Needs root; without it the browser
+# tests skip, except in CI, where they fail.
+CHROMIUM := /usr/bin/chromium
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(EMOJI_FONT) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -q chromium fonts-noto-color-emoji \
+				|| { apt-get update -q && apt-get install -y -q chromium fonts-noto-color-emoji; }; \
+		else \
+			echo "Chromium is missing: as root, apt-get install chromium fonts-noto-color-emoji"; \
+		fi; \
+	fi
 
 # The domain and end-to-end tests again, on PostgreSQL.
 test-postgres: $(STAMP)

@@ -9,13 +9,29 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     PollAnswerHandler,
     filters,
 )
 
-from handlers import authoring, consult, fallback, manage, polls, privacy, staff, start
+from handlers import (
+    arenas,
+    authoring,
+    broadcast,
+    consult,
+    events,
+    fallback,
+    followups,
+    manage,
+    members,
+    moderation,
+    polls,
+    privacy,
+    staff,
+    start,
+)
 from handlers import callbacks as cb
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -29,6 +45,8 @@ CITIZEN_COMMANDS = {
     "delete": privacy.delete_data,
     "consultations": consult.list_consultations,
     "cancel": consult.cancel,
+    "arenas": arenas.show_arenas,
+    "stop": followups.stop,
 }
 
 # Each checks the sender's role itself, on every update.
@@ -39,6 +57,10 @@ STAFF_COMMANDS = {
     "export": manage.export,
     "grant": staff.grant_role,
     "revoke": staff.revoke_role,
+    "review": moderation.review,
+    "broadcast": broadcast.broadcast,
+    "event": events.event_command,
+    "outcome": followups.outcome_command,
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
@@ -59,6 +81,23 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.SetStatus: manage.on_set_status,
     cb.ShowResults: manage.on_results,
     cb.ExportAs: manage.on_export,
+    cb.ExportAllTexts: manage.on_export_all_texts,
+    cb.Moderate: moderation.on_moderate,
+    cb.UndoDecision: moderation.on_undo,
+    cb.BroadcastNew: broadcast.on_new,
+    cb.BroadcastPick: broadcast.on_pick,
+    cb.BroadcastAudience: broadcast.on_audience,
+    cb.BroadcastOption: broadcast.on_option,
+    cb.BroadcastControl: broadcast.on_control,
+    cb.ArenaToggle: arenas.on_toggle,
+    cb.ArenaConsent: arenas.on_consent,
+    cb.FollowUp: arenas.on_followup,
+    cb.RsvpChoice: events.on_rsvp,
+    cb.EventNew: events.on_new,
+    cb.EventDraftOption: events.on_draft_option,
+    cb.EventAdmin: events.on_admin,
+    cb.OutcomePick: followups.on_outcome_pick,
+    cb.OutcomeOption: followups.on_outcome_option,
 }
 
 # How often scheduled work runs; what is due is read from the database each time.
@@ -70,19 +109,34 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add every handler; the first that matches an update takes it, so order matters."""
     for name, callback in {**CITIZEN_COMMANDS, **STAFF_COMMANDS}.items():
         application.add_handler(CommandHandler(name, callback, filters=PRIVATE))
+    # Admins send it in the group that should get new texts, so it is taken in groups too,
+    # before the group fallback below answers every other command there.
+    application.add_handler(
+        CommandHandler(
+            "moderationgroup", moderation.moderation_group, filters=filters.UpdateType.MESSAGE
+        )
+    )
     for data_class, on_press in BUTTONS.items():
         application.add_handler(CallbackQueryHandler(on_press, pattern=data_class.pattern()))
     # After the known buttons: anything else is stale, garbled or forged.
     application.add_handler(CallbackQueryHandler(fallback.unknown_button))
     # Typed answers; commands are excluded so an unknown one gets its own answer below.
+    # followups.on_text takes a staff member's text when their newest event or outcome draft
+    # waits for it; else broadcast.on_text takes it for a broadcast draft (an announcement, a
+    # time) and hands everything else to consult.on_text.
     application.add_handler(
-        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, consult.on_text)
+        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, followups.on_text)
     )
     application.add_handler(MessageHandler(PRIVATE & filters.COMMAND, fallback.unknown_command))
     # Staff upload consultation files; for anyone else a file is just an attachment.
-    application.add_handler(MessageHandler(PRIVATE & filters.Document.ALL, authoring.on_document))
+    # (followups.on_document first takes the attachment an outcome draft waits for.)
+    application.add_handler(MessageHandler(PRIVATE & filters.Document.ALL, followups.on_document))
     application.add_handler(MessageHandler(PRIVATE, consult.on_attachment))
     application.add_handler(PollAnswerHandler(polls.on_poll_answer))
+    # Someone blocked or unblocked the bot: broadcasts leave out who cannot be reached.
+    application.add_handler(
+        ChatMemberHandler(members.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     application.add_handler(
         MessageHandler(
             filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, fallback.edited_message
@@ -91,7 +145,18 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(
         MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, fallback.group_command)
     )
+    # After a typed answer committed (group 0 above): post any new free text to the moderation
+    # group. A separate group, so it runs in addition to the handler that took the message.
+    application.add_handler(
+        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, moderation.after_text), group=1
+    )
     application.add_error_handler(fallback.on_error)  # type: ignore[arg-type]
     if application.job_queue is not None:
         application.job_queue.run_repeating(polls.stop_closed_polls, TICK_SECONDS, first=1)
+        # Texts a crash or a Telegram error left unposted to the moderation group.
+        application.job_queue.run_repeating(moderation.announce_job, TICK_SECONDS, first=5)
         application.job_queue.run_repeating(privacy.apply_retention, RETENTION_SECONDS, first=60)
+        # Reminders to finish a consultation (every replica looks; a unique key lets one write).
+        application.job_queue.run_repeating(
+            followups.remind_unfinished, followups.FINISH_REMINDER_TICK, first=3
+        )

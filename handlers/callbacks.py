@@ -50,7 +50,7 @@ class CallbackData:
         converted: list[int | str] = []
         for f, value in zip(fields, values, strict=True):
             if f.type in (int, "int"):
-                if not value.isdigit() or len(value) > 12:
+                if not value.isdecimal() or len(value) > 12:  # int() refuses "²"
                     raise InvalidCallback(f"{f.name} is not a number")
                 converted.append(int(value))
             else:
@@ -200,3 +200,170 @@ class PrivacyChoice(CallbackData):
 
     prefix: ClassVar[str] = "pv"
     action: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Moderate(CallbackData):
+    """Moderators: decide on a text (``approve``, ``flag``, a reject reason) or switch buttons.
+
+    ``reasons`` shows the reject reasons, ``back`` the decisions again. ``version`` is the
+    text's version the buttons were made for: a button never acts on a newer state.
+    """
+
+    prefix: ClassVar[str] = "md"
+    item_id: int
+    version: int
+    choice: str
+
+
+@dataclasses.dataclass(frozen=True)
+class UndoDecision(CallbackData):
+    """Moderators: take back their own decision on a text."""
+
+    prefix: ClassVar[str] = "mu"
+    item_id: int
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportAllTexts(CallbackData):
+    """Staff: export with every free text and its moderation status (not only approved)."""
+
+    prefix: ClassVar[str] = "mxa"
+    consultation_id: int
+    format: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BroadcastNew(CallbackData):
+    """Staff: start a broadcast of this consultation (from /manage)."""
+
+    prefix: ClassVar[str] = "bn"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BroadcastPick(CallbackData):
+    """Staff: the draft's content: a consultation, or 0 to write an announcement."""
+
+    prefix: ClassVar[str] = "bp"
+    broadcast_id: int
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BroadcastAudience(CallbackData):
+    """Staff: the draft's audience: a kind and its reference (empty: show the choices)."""
+
+    prefix: ClassVar[str] = "ba"
+    broadcast_id: int
+    kind: str
+    ref: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BroadcastOption(CallbackData):
+    """Staff, on a draft: ``send``, ``schedule``, ``now``, ``urgent``, ``audience``, ``drop``.
+
+    ``lang-<code>`` asks for the announcement in one more language.
+    """
+
+    prefix: ClassVar[str] = "bo"
+    broadcast_id: int
+    option: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BroadcastControl(CallbackData):
+    """Staff: a confirmed broadcast: ``show``, ``pause``, ``resume``, ``cancel``, ``cancel!``."""
+
+    prefix: ClassVar[str] = "bx"
+    broadcast_id: int
+    action: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ArenaToggle(CallbackData):
+    """Join (1) or leave (0) an arena.
+
+    ``where`` is the message the button is on, re-rendered after the tap: ``l`` the /arenas
+    list, ``o`` the offer at the end of a consultation, ``c`` an arena's own card.
+    """
+
+    prefix: ClassVar[str] = "ar"
+    arena_id: int
+    join: int
+    where: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ArenaConsent(CallbackData):
+    """Accept (1) or decline (0) the privacy notice from an arena's link; carries it through."""
+
+    prefix: ClassVar[str] = "pa"
+    granted: int
+    language: str
+    arena_id: int
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowUp(CallbackData):
+    """Hear (1) or not (0) what came of a consultation; ``where``: ``o`` offer, ``l`` list."""
+
+    prefix: ClassVar[str] = "fu"
+    consultation_id: int
+    wanted: int
+    where: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RsvpChoice(CallbackData):
+    """Answer an invitation: ``yes``, ``maybe``, ``no``, or ``wait`` (the waiting list)."""
+
+    prefix: ClassVar[str] = "rv"
+    event_id: int
+    answer: str
+
+
+@dataclasses.dataclass(frozen=True)
+class EventNew(CallbackData):
+    """Staff: start an event of this arena."""
+
+    prefix: ClassVar[str] = "en"
+    arena_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EventDraftOption(CallbackData):
+    """Staff, on an event draft: ``skip`` (description), ``nolimit``, ``publish``, ``drop``."""
+
+    prefix: ClassVar[str] = "ed"
+    event_id: int
+    option: str
+
+
+@dataclasses.dataclass(frozen=True)
+class EventAdmin(CallbackData):
+    """Staff, on a published event: ``show``, ``csv``, ``cancel``, ``cancel!``, ``list``."""
+
+    prefix: ClassVar[str] = "ex"
+    event_id: int
+    action: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OutcomePick(CallbackData):
+    """Staff: write what came of this consultation."""
+
+    prefix: ClassVar[str] = "op"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class OutcomeOption(CallbackData):
+    """Staff, on an outcome draft: ``skip`` (no document), ``send``, ``drop``."""
+
+    prefix: ClassVar[str] = "oo"
+    outcome_id: int
+    option: str

@@ -1,7 +1,8 @@
 """Result charts: one PNG per choice or scale question, made to be read on a phone.
 
-The picture is portrait and 1080 pixels wide, the width Telegram shows a photo at on most
-phones, with large type. Each option gets its label on its own line, full width, and below it a
+The picture is 1080 pixels wide, the width Telegram shows a photo at on most phones, with
+large type, and as tall as its content: about square for three short options, portrait from
+four or five. Each option gets its label on its own line, full width, and below it a
 horizontal bar with the count and the share of those who answered. Bars are drawn on a light
 track that stands for 100 %, so a glance tells "most" from "a few" even when the bars of a
 multiple-choice question add up to more than 100 %.

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError
 
@@ -140,13 +140,7 @@ async def deliver(update: Update, context: BotContext, reply: Reply) -> None:
     # A poll answer has no chat; in a private chat the chat id is the user id.
     chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id  # type: ignore[union-attr]
     if query is not None:
-        try:
-            await _retried(lambda: query.answer(reply.notice))
-        except BadRequest as error:
-            # A retry after a timeout finds the query already answered; the messages matter.
-            if "query is too old" not in str(error).lower():
-                raise
-            logger.warning("Update %s: the button press was answered late", update.update_id)
+        await answer_button(query, reply.notice)
     elif reply.notice:
         reply.send.insert(0, Outgoing(reply.notice))
     if reply.edit is not None and query is not None and query.message is not None:
@@ -160,7 +154,10 @@ async def deliver(update: Update, context: BotContext, reply: Reply) -> None:
         except BadRequest as error:
             # Pressing the same button twice re-renders identical content; Telegram refuses.
             if "not modified" not in str(error).lower():
-                raise
+                # The message cannot be edited (gone, or not a text): the step is stored, so
+                # show it as a new message rather than not at all.
+                logger.info("Update %s: edit refused (%s); sent instead", update.update_id, error)
+                reply.send.insert(0, edit)
     for message in reply.send:
         if message.poll is not None:
             await _send_poll(context, chat_id, message.poll)
@@ -173,6 +170,20 @@ async def deliver(update: Update, context: BotContext, reply: Reply) -> None:
                 reply_markup=message.keyboard,
             )
         )
+
+
+async def answer_button(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press (with a toast), tolerating a press that was answered already.
+
+    A retry after a timeout, or Telegram delivering the update again, finds the query
+    answered or expired; the toast is lost, and nothing else is wrong.
+    """
+    try:
+        await _retried(lambda: query.answer(text))
+    except BadRequest as error:
+        if "query is too old" not in str(error).lower():
+            raise
+        logger.info("A button press was answered already or too late")
 
 
 async def _retried(call: Callable[[], Awaitable[T]]) -> T:

@@ -115,7 +115,15 @@ async def _step(
             position = await step(session, person, now)
         except flow.FlowError as error:
             raise Abort(flow_error_reply(error, on_button=on_button)) from error
-        return show(position)
+        reply = show(position)
+        if position.just_completed:
+            # Imported here: handlers.arenas reaches back to this module through the events.
+            from handlers.arenas import after_completion
+
+            # No reminder to finish any more; ask whether to hear back and to join the arena,
+            # after the thanks and before the summary, which stays last (answers change there).
+            reply.send[-1:-1] = await after_completion(session, person, position, now)
+        return reply
 
     await answer(update, context, action)
 

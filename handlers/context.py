@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from models.base import utcnow
+from models.outbox import QuietHours
 
 RUNTIME_KEY = "runtime"
 
@@ -32,6 +33,16 @@ class Runtime:
     privacy_contact: str = ""
     free_text_retention_days: int = 180
     inactive_retention_months: int = 24
+    # Broadcasts: times are shown in this zone; progress estimates use the rate and the quiet
+    # hours (see docs/broadcasts.md).
+    timezone: str = "Europe/Oslo"
+    broadcast_rate: float = 25.0
+    quiet_hours: QuietHours | None = None
+    # Reminders (docs/arenas.md): hours before an event; hours without an answer before the
+    # reminder to finish (0: never); how many hours late a reminder may still be sent.
+    event_reminder_hours: tuple[float, ...] = (24.0, 2.0)
+    finish_reminder_hours: float = 24.0
+    reminder_max_age_hours: float = 12.0
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.callbacks import InvalidCallback
-from handlers.common import Outgoing, Reply, answer
+from handlers.common import Outgoing, Reply, answer, answer_button
 from handlers.context import BotContext
 from handlers.i18n import _
 from models.participant import Participant
@@ -22,7 +22,9 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     """Answer a button this bot does not know (old, garbled or forged)."""
     query = update.callback_query
     assert query is not None
-    await query.answer(_("This button does not work any more. Send /consultations to continue."))
+    await answer_button(
+        query, _("This button does not work any more. Send /consultations to continue.")
+    )
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

@@ -31,6 +31,8 @@ from models.consultation import (
 )
 from models.consultation_file import QuestionType
 from models.export import FORMATS, Format, write_export
+from models.moderation import Status as ModerationStatus
+from models.moderation import text_counts
 from models.participant import Participant
 from models.polls import can_be_poll
 from models.results import ConsultationResults, QuestionResult, consultation_results
@@ -125,9 +127,16 @@ async def _detail(session: AsyncSession, consultation: Consultation, now: dateti
     keyboard = [
         status_row,
         [InlineKeyboardButton(_("📊 Results"), callback_data=cb.ShowResults(cid).pack())],
+        [InlineKeyboardButton(_("📣 Broadcast"), callback_data=cb.BroadcastNew(cid).pack())],
         [
             InlineKeyboardButton(f"⬇ {fmt.upper()}", callback_data=cb.ExportAs(cid, fmt).pack())
             for fmt in FORMATS
+        ],
+        [
+            InlineKeyboardButton(
+                "⬇ " + _("XLSX with all texts and their moderation"),
+                callback_data=cb.ExportAllTexts(cid, "xlsx").pack(),
+            )
         ],
         [InlineKeyboardButton(_("◀ All consultations"), callback_data=cb.ManageList(0).pack())],
     ]
@@ -216,12 +225,29 @@ async def on_set_status(update: Update, context: BotContext) -> None:
     await answer(update, context, action)
 
 
-def _question_lines(question: QuestionResult, language: str, fallback: str) -> str:
+def _moderation_line(counts: dict[ModerationStatus, int]) -> str:
+    """Free texts by moderation status, e.g. "approved: 5, waiting for review: 2"."""
+    labels = {
+        ModerationStatus.APPROVED: _("approved"),
+        ModerationStatus.PENDING: _("waiting for review"),
+        ModerationStatus.REJECTED: _("rejected"),
+        ModerationStatus.FLAGGED: _("flagged for staff"),
+    }
+    return ", ".join(f"{label}: {counts[s]}" for s, label in labels.items() if counts.get(s))
+
+
+def _question_lines(
+    question: QuestionResult,
+    language: str,
+    fallback: str,
+    moderation: dict[ModerationStatus, int] | None = None,
+) -> str:
     lines = [f"<b>{escape(localized(question.text, language, fallback))}</b>"]
     if question.type is QuestionType.FREE_TEXT:
-        lines.append(
-            "  " + ngettext("{n} text", "{n} texts", question.answered).format(n=question.answered)
-        )
+        line = ngettext("{n} text", "{n} texts", question.answered).format(n=question.answered)
+        if moderation:
+            line += f" ({_moderation_line(moderation)})"
+        lines.append("  " + line)
     elif question.type is QuestionType.SCALE:
         if question.mean is not None:
             lines.append("  " + _("Average: {mean}").format(mean=f"{question.mean:.1f}"))
@@ -242,8 +268,14 @@ def _question_lines(question: QuestionResult, language: str, fallback: str) -> s
     return "\n".join(lines)
 
 
-def results_text(results: ConsultationResults) -> str:
-    """Counts, percentages, completion, drop-off and sources, in the reader's language."""
+def results_text(
+    results: ConsultationResults,
+    moderation: dict[int, dict[ModerationStatus, int]] | None = None,
+) -> str:
+    """Counts, percentages, completion, drop-off and sources, in the reader's language.
+
+    ``moderation``: free texts per question id and moderation status (texts are only counted).
+    """
     language = current_language()
     fallback = results.languages[0]
     parts = [
@@ -254,7 +286,10 @@ def results_text(results: ConsultationResults) -> str:
             rate=f"{results.completion_rate * 100:.0f}",
         ),
     ]
-    parts.extend(_question_lines(q, language, fallback) for q in results.questions)
+    parts.extend(
+        _question_lines(q, language, fallback, (moderation or {}).get(q.question_id))
+        for q in results.questions
+    )
     if results.sources:
         sources = [
             "  "
@@ -299,7 +334,9 @@ async def _send_results(
         counted = await consultation_results(session, consultation.id or 0)
         assert counted is not None
         found["results"] = counted
-        return Reply(send=[Outgoing(results_text(counted))])
+        free_texts = [q.question_id for q in counted.questions if q.type is QuestionType.FREE_TEXT]
+        moderation = await text_counts(session, free_texts)
+        return Reply(send=[Outgoing(results_text(counted, moderation))])
 
     reply = await run(update, context, action)
     await deliver(update, context, reply)
@@ -336,17 +373,56 @@ async def on_export(update: Update, context: BotContext) -> None:
     )
 
 
+async def on_export_all_texts(update: Update, context: BotContext) -> None:
+    """Export from the /manage message with every free text and its moderation status."""
+    data = cb.ExportAllTexts.unpack(_data(update))
+    if data.format not in FORMATS:
+        raise cb.InvalidCallback("unknown format")
+    await _send_export(
+        update,
+        context,
+        data.consultation_id,
+        cast(Format, data.format),
+        "manage.export",
+        all_texts=True,
+    )
+
+
+# The word after /export SLUG [FORMAT] that asks for every free text, not only approved ones.
+ALL_TEXTS_WORDS = frozenset({"all", "alle"})
+
+
 async def export(update: Update, context: BotContext) -> None:
-    """``/export SLUG [csv|xlsx|json]``: the responses as a file."""
-    args = list(context.args or [])
-    fmt = args[1].lower() if len(args) > 1 else "xlsx"
-    if fmt not in FORMATS:
+    """``/export SLUG [csv|xlsx|json] [all]``: the responses as a file.
+
+    Free texts are masked; only approved ones are included unless ``all`` is added, which
+    includes every text with its moderation status.
+    """
+    args = [a.lower() for a in context.args or []]
+    all_texts = bool(args) and args[-1] in ALL_TEXTS_WORDS
+    if all_texts:
+        args = args[:-1]
+    fmt = args[1] if len(args) > 1 else "xlsx"
+    if fmt not in FORMATS or len(args) > 2:
         fmt = ""
-    await _send_export(update, context, args[0] if args else None, cast(Format, fmt), "/export")
+    await _send_export(
+        update,
+        context,
+        args[0] if args else None,
+        cast(Format, fmt),
+        "/export",
+        all_texts=all_texts,
+    )
 
 
 async def _send_export(
-    update: Update, context: BotContext, which: int | str | None, fmt: Format, what: str
+    update: Update,
+    context: BotContext,
+    which: int | str | None,
+    fmt: Format,
+    what: str,
+    *,
+    all_texts: bool = False,
 ) -> None:
     chat_id = update.effective_chat.id if update.effective_chat else 0
     actor = update.effective_user.id if update.effective_user else None
@@ -365,13 +441,15 @@ async def _send_export(
                 return Reply(
                     send=[Outgoing(_("There is no consultation with that name. See /manage."))]
                 )
-            rows = await write_export(session, consultation.id or 0, fmt, cast(BinaryIO, file))
+            rows = await write_export(
+                session, consultation.id or 0, fmt, cast(BinaryIO, file), all_texts=all_texts
+            )
             await audit(
                 session,
                 actor,
                 "consultation.export",
                 consultation.slug,
-                {"format": fmt, "rows": rows},
+                {"format": fmt, "rows": rows, **({"all_texts": True} if all_texts else {})},
                 now=now,
             )
             written.update(slug=consultation.slug, rows=rows)
@@ -392,10 +470,17 @@ async def _send_export(
 
 
 def _export_usage() -> str:
-    return _(
-        "Write /export followed by the consultation's name and csv, xlsx or json, "
-        "for example /export {example} xlsx. /manage lists them."
-    ).format(example="holmen-frivilligsentral")
+    return (
+        _(
+            "Write /export followed by the consultation's name and csv, xlsx or json, "
+            "for example /export {example} xlsx. /manage lists them."
+        ).format(example="holmen-frivilligsentral")
+        + "\n"
+        + _(
+            "Written answers are included only when a moderator approved them. Add the word "
+            "all at the end to get every written answer with its moderation status."
+        )
+    )
 
 
 def _data(update: Update) -> str | None:

@@ -16,6 +16,8 @@ def citizen_commands() -> list[BotCommand]:
         BotCommand("mydata", _("Get a copy of your data")),
         BotCommand("delete", _("Delete your data")),
         BotCommand("cancel", _("Take a break")),
+        BotCommand("arenas", _("Meetings and groups to join")),
+        BotCommand("stop", _("No more messages from us")),
         BotCommand("help", _("What you can do")),
         BotCommand("start", _("Start again")),
     ]

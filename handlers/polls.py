@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
 
+from handlers.arenas import after_completion
 from handlers.common import Abort, Outgoing, Reply, answer
 from handlers.context import BotContext
 from handlers.i18n import _
@@ -45,7 +46,13 @@ async def on_poll_answer(update: Update, context: BotContext) -> None:
             ) from error
         if result.retracted:
             return Reply(send=[Outgoing(_("Your vote is withdrawn."))])
-        return Reply(send=[Outgoing(_("Thank you! Your answer is saved."))])
+        thanks = _("Thank you! Your answer is saved.")
+        if not result.position.just_completed:
+            return Reply(send=[Outgoing(thanks)])
+        # No reminder to finish any more; the thanks asks whether to hear back (and the arena
+        # of the consultation, if any, is offered after it).
+        followup, *more = await after_completion(session, person, result.position, now)
+        return Reply(send=[Outgoing(f"{thanks}\n\n{followup.text}", followup.keyboard), *more])
 
     await answer(update, context, action)
 

@@ -43,7 +43,8 @@ async def authorized(
 
 
 def _parse_role_args(args: list[str]) -> tuple[int, Role] | None:
-    if len(args) != 2 or not args[0].isdigit():
+    # isdecimal: int() refuses "²"; 15 digits: Telegram ids fit, the database's BIGINT too.
+    if len(args) != 2 or not args[0].isdecimal() or len(args[0]) > 15:
         return None
     try:
         return int(args[0]), Role(args[1].lower())

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 
 from handlers import callbacks as cb
+from handlers.arenas import arena_link, resume
 from handlers.common import Outgoing, Reply, answer
 from handlers.consult import consultation_list, open_consultation
 from handlers.context import BotContext
@@ -50,6 +51,10 @@ def parse_deep_link(payload: str | None) -> DeepLink | None:
 
 def help_text() -> str:
     """What a citizen can do."""
+    taking_part = _(
+        "/arenas - meetings and groups you can join, and news you asked for\n"
+        "/stop - no more messages from us (/start brings them back)"
+    )
     return _(
         "<b>What you can do</b>\n"
         "/consultations - see what you can answer now\n"
@@ -59,7 +64,7 @@ def help_text() -> str:
         "/delete - delete your data\n"
         "/cancel - take a break; continue later where you left off\n"
         "/help - this message"
-    )
+    ) + ("\n" + taking_part)
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -70,6 +75,10 @@ async def start(update: Update, context: BotContext) -> None:
     async def action(
         session: AsyncSession, participant: Participant | None, now: datetime
     ) -> Reply:
+        if link is not None and link.kind == "a":
+            return await arena_link(
+                session, participant, link.slug, link.source, context.runtime, now
+            )
         consultation = None
         if link is not None and link.kind == "c":
             consultation = await find_consultation(session, link.slug)
@@ -84,12 +93,18 @@ async def start(update: Update, context: BotContext) -> None:
                 reply.send.insert(0, not_found)
             return reply
         assert participant is not None
+        # /start after /stop: messages again (said first, whatever the link opens).
+        resumed = await resume(session, participant, now, context.runtime)
         if consultation is not None:
-            return await open_consultation(
+            reply = await open_consultation(
                 session, participant, consultation.id or 0, link.source if link else None, now
             )
-        greeting = not_found if missing else Outgoing(_("Welcome back!"))
-        return Reply(send=[greeting, await consultation_list(session, participant, now)])
+        else:
+            greeting = not_found if missing else Outgoing(_("Welcome back!"))
+            reply = Reply(send=[greeting, await consultation_list(session, participant, now)])
+        if resumed is not None:
+            reply.send.insert(0, resumed)
+        return reply
 
     await answer(update, context, action)
 
@@ -128,6 +143,10 @@ async def on_consent(update: Update, context: BotContext) -> None:
             now=now,
         )
         reply = Reply(edit=Outgoing(_("Thank you! /privacy tells you what we store.")))
+        # Consent given again after withdrawing it (which stopped all messages): back on.
+        resumed = await resume(session, participant, now, context.runtime)
+        if resumed is not None:
+            reply.send.append(resumed)
         if data.consultation_id:
             opened = await open_consultation(
                 session, participant, data.consultation_id, data.source or None, now

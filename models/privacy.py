@@ -22,14 +22,26 @@ import models.tables  # noqa: F401  (every table on the metadata, so the walk se
 from models.base import localized
 from models.consultation import Consultation, Option, Question, Status
 from models.consultation_file import QuestionType
+from models.followups import stop_messages
 from models.participant import Consent, Participant
 from models.response import Answer, AnswerChoice, Response
 from models.roles import audit
 
 logger = logging.getLogger(__name__)
 
-# Internal bookkeeping of the conversation that says nothing about the person.
-_NOT_SHOWN = {"participant": {"active_response_id"}}
+# Left out of /mydata: bookkeeping that says nothing about the person, and who moderated their
+# text (a moderator's identity is not the writer's to see).
+_NOT_SHOWN = {
+    "participant": {"active_response_id"},
+    "moderation_item": {
+        "decided_by",
+        "reserved_by",
+        "reserved_until",
+        "posted_at",
+        "group_chat_id",
+        "group_message_id",
+    },
+}
 
 
 def _linked_tables() -> list[tuple[Table, str, Table]]:
@@ -200,6 +212,8 @@ async def withdraw_consent(session: AsyncSession, participant: Participant, now:
     )
     participant.active_response_id = None
     await session.flush()
+    # Unsent messages end now, and so do arena subscriptions and follow-up opt-ins.
+    await stop_messages(session, participant, now, withdraw_opt_ins=True)
 
 
 def closed_since(consultation: Consultation, now: datetime) -> datetime | None:

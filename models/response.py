@@ -365,11 +365,19 @@ async def _store(
     if answer is None:
         answer = Answer(response_id=response.id or 0, question_id=question_id)
         session.add(answer)
+    previous_text = answer.text
     answer.number, answer.text, answer.skipped, answer.answered_at = number, text, skipped, now
     await session.flush()
     await session.exec(delete(AnswerChoice).where(col(AnswerChoice.answer_id) == answer.id))  # type: ignore[call-overload]
     session.add_all(AnswerChoice(answer_id=answer.id or 0, option_id=o) for o in option_ids or [])
     await session.flush()
+    if text != previous_text:
+        # Moderation hook: a new or changed free text is queued for review (pending) in this
+        # same transaction; a text replaced by a skip leaves the queue. Imported here because
+        # models.moderation imports this module.
+        from models.moderation import text_changed
+
+        await text_changed(session, answer.id or 0, text, now)
 
 
 async def _advance(
@@ -584,7 +592,9 @@ async def type_answer(
         await _store(session, position.response, question.id, now, text=cleaned)
         return await _advance(session, position.view, position.response, now)
     if question.type == QuestionType.SCALE:
-        if not cleaned.isdigit():
+        # isdecimal, not isdigit: "²" is a digit int() refuses. A number thousands of digits
+        # long is out of range anyway, and int() refuses it too (found by the fuzz test).
+        if not cleaned.isdecimal() or len(cleaned) > 9:
             raise AnswerRejected(Problem.OUT_OF_RANGE, position)
         return await rate(session, participant, question.id, int(cleaned), now)
     if question.type == QuestionType.YES_NO:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +14,63 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import bot.app
 from bot.db import create_engine, create_sessionmaker
+from bot.logs import quiet_noisy_loggers
+from bot.sandbox import Sandbox
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = bool(os.environ.get("CI"))
+
+
+class TokenLeaks(logging.Handler):
+    """Formats every record logged during the run and notes those containing ``token``."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(logging.NOTSET)
+        self.token = token
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)  # message, arguments and traceback
+        except Exception:
+            text = f"{record.msg} {record.args}"
+        if self.token in text:
+            self.leaks.append(f"{record.name}: {text[:500]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_bot_token_in_logs() -> Iterator[None]:
+    """Nothing logged in the whole run may contain the (sandbox) bot token.
+
+    Logging is set up as in production (INFO, httpx quiet: it logs URLs with the token), and
+    every record is checked; the run fails at the end if one contained the token.
+    """
+    token = inspect.signature(Sandbox).parameters["token"].default
+    quiet_noisy_loggers()
+    handler = TokenLeaks(token)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+    assert not handler.leaks, f"the bot token was logged: {handler.leaks[:5]}"
+
+
+@pytest.fixture(autouse=True)
+def _no_reply_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send a reply's messages back to back: the sandbox in the tests has no per-chat limit.
+
+    In production the bot spaces messages to one chat a second apart (bot/ratelimit.py); here
+    thousands of one-second waits would only make the suite slow. Bot processes the tests
+    start themselves keep the spacing.
+    """
+    monkeypatch.setattr(
+        bot.app, "ReplyRateLimiter", functools.partial(bot.app.ReplyRateLimiter, per_chat=0.0)
+    )
 
 
 @pytest.fixture

@@ -90,12 +90,7 @@ def test_errors_are_one_plain_line(database: Path, tmp_path: Path) -> None:
     assert "no consultation with the slug 'finnes-ikke'" in unknown.stderr
 
 
-def test_run_without_a_token_explains_how_to_get_one(database: Path) -> None:
-    result = medvirk("run", database=database)
-    assert result.returncode == 1
-    assert "@BotFather" in result.stderr
-    assert ".env" in result.stderr
-    assert "Traceback" not in result.stderr
+# `medvirk run` without a token starts the sandbox: tests/sandbox/test_sandbox_launch.py.
 
 
 def test_db_upgrade_creates_the_schema(database: Path) -> None:

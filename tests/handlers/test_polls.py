@@ -1,4 +1,4 @@
-"""One-question polls as native Telegram polls: votes stored like button answers, stopped on close."""
+"""Native Telegram polls: votes stored like button answers, polls stopped on close."""
 
 from __future__ import annotations
 
