@@ -463,6 +463,7 @@ async def serve_ceiling(url: str, port: int) -> None:
 
 async def main(args: argparse.Namespace) -> list[Result]:
     """Run the requested benchmarks; print a table."""
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     url = args.database_url or f"sqlite+aiosqlite:///{work / 'bench.db'}"
     results = []
@@ -470,7 +471,7 @@ async def main(args: argparse.Namespace) -> list[Result]:
         results.append(await bench_ceiling(args, url, work))
     if args.only in (None, "medvirk"):
         results.append(await bench_medvirk(args, url, work))
-    print(f"load average before: {os.getloadavg()}")
+    print(f"load average before: {load_before}")
     print(
         "| server | database | updates | answers/s | p50 ms | p99 ms | server CPU ms/update "
         "| updates per CPU-second | resent |"
