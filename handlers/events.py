@@ -705,7 +705,9 @@ async def take_text(
             draft.step = "capacity"
         elif step == "capacity":
             number = typed.strip()
-            if not number.lstrip("-").isdigit():
+            # isdecimal, not isdigit: "²" is a digit that int() refuses; the length keeps it in
+            # the column's range.
+            if not number.lstrip("-").isdecimal() or len(number) > 9:
                 raise EventProblem("capacity")
             capacity = int(number)
             events.check_capacity(capacity)
