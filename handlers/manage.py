@@ -28,6 +28,7 @@ from models.consultation import (
     is_open,
     list_consultations,
     load_consultation,
+    response_counts,
 )
 from models.consultation_file import QuestionType
 from models.export import FORMATS, Format, write_export
@@ -97,8 +98,7 @@ async def _listing(session: AsyncSession, page: int, now: datetime) -> Outgoing:
 async def _detail(session: AsyncSession, consultation: Consultation, now: datetime) -> Outgoing:
     view = await load_consultation(session, consultation.id or 0)
     assert view is not None
-    counts = {c.id: (n, done) for c, n, done in await list_consultations(session)}
-    started, completed = counts.get(consultation.id, (0, 0))
+    started, completed = await response_counts(session, consultation.id or 0)
     cid = consultation.id or 0
     lines = [
         f"<b>{title_of(consultation)}</b>",

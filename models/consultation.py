@@ -221,6 +221,20 @@ async def list_consultations(session: AsyncSession) -> list[tuple[Consultation, 
     return [(c, int(n), int(done)) for c, n, done in rows]
 
 
+async def response_counts(session: AsyncSession, consultation_id: int) -> tuple[int, int]:
+    """Return how many people started the consultation and how many completed it."""
+    from models.response import Response  # a cycle at import time otherwise
+
+    started, completed = (
+        await session.exec(
+            select(func.count(col(Response.id)), func.count(col(Response.completed_at))).where(
+                Response.consultation_id == consultation_id
+            )
+        )
+    ).one()
+    return int(started), int(completed)
+
+
 def _question_fields(spec: QuestionSpec) -> dict[str, Any]:
     return {
         "key": spec.key,
