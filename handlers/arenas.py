@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers import callbacks as cb
-from handlers.common import Outgoing, Reply, answer
+from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext, Runtime
 from handlers.events import citizen_card, reminder_policy, texts
 from handlers.i18n import LANGUAGES, _, current_language, set_language
@@ -122,9 +122,9 @@ async def arenas_message(session: AsyncSession, participant: Participant) -> Out
 async def show_arenas(update: Update, context: BotContext) -> None:
     """List the arenas to join or leave."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
         person = await consented(session, participant)
         return Reply(send=[await arenas_message(session, person)])
 
@@ -179,9 +179,10 @@ async def on_toggle(update: Update, context: BotContext) -> None:
         raise cb.InvalidCallback("unknown arena action")
     runtime = context.runtime
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         person = await consented(session, participant)
         arena = await session.get(Arena, data.arena_id)
         if arena is None:
@@ -290,9 +291,9 @@ async def on_consent(update: Update, context: BotContext) -> None:
     assert user is not None
     runtime = context.runtime
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         language = data.language if data.language in LANGUAGES else None
         if language:
             set_language(language)
@@ -392,9 +393,10 @@ async def on_followup(update: Update, context: BotContext) -> None:
     if data.where not in ("o", "l") or data.wanted not in (0, 1):
         raise cb.InvalidCallback("unknown follow-up action")
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         person = await consented(session, participant)
         consultation = await session.get(Consultation, data.consultation_id)
         if consultation is None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from html import escape
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
 from handlers import callbacks as cb
 from handlers import consult, render
-from handlers.common import Outgoing, Reply, answer
+from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.i18n import LANGUAGE_NAMES, _, language
 from handlers.staff import authorized, refusal
@@ -23,7 +21,6 @@ from models.consultation import (
     load_consultation,
 )
 from models.consultation_file import MAX_FILE_BYTES, ConsultationFileError, parse_consultation_file
-from models.participant import Participant
 from models.polls import PollProblem, poll_spec
 from models.response import Position, Response
 from models.roles import Role, audit, has_role
@@ -114,9 +111,9 @@ async def on_document(update: Update, context: BotContext) -> None:
         except TelegramError:
             problem = _("I could not download the file. Please send it again.")
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "upload"):
             return refusal(update)
         if problem is not None:
@@ -164,9 +161,10 @@ async def new_poll(update: Update, context: BotContext) -> None:
     question = lines[0].partition(" ")[2].strip() if lines else ""
     options = [line for line in lines[1:] if line]
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "/newpoll"):
             return refusal(update)
         if not question and not options:

@@ -23,7 +23,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers import callbacks as cb
 from handlers import consult
-from handlers.common import Abort, Outgoing, Reply, answer
+from handlers.common import Abort, Outgoing, Reply, Scene, answer
 from handlers.context import BotContext, Runtime
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, language, ngettext
 from handlers.staff import authorized, refusal
@@ -40,7 +40,6 @@ from models.outbox import (
     Counts,
     QuietHours,
 )
-from models.participant import Participant
 from models.roles import Role, audit
 
 #: A draft waits this long for the staff member's typed text; after that their typed messages
@@ -558,9 +557,9 @@ async def broadcast(update: Update, context: BotContext) -> None:
     assert user is not None
     assert chat is not None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "/broadcast"):
             return refusal(update)
         draft = await outbox.new_draft(session, user.id, chat.id, current_language(), now)
@@ -577,9 +576,9 @@ async def on_new(update: Update, context: BotContext) -> None:
     assert user is not None
     assert chat is not None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "broadcast.new"):
             return refusal(update)
         consultation = await session.get(Consultation, data.consultation_id)
@@ -603,9 +602,9 @@ async def on_pick(update: Update, context: BotContext) -> None:
     """Take the draft's content: a consultation, or ask for an announcement's text."""
     data = cb.BroadcastPick.unpack(_data(update))
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "broadcast.pick"):
             return refusal(update)
         draft = await _own_draft(session, update, data.broadcast_id)
@@ -635,9 +634,9 @@ async def on_audience(update: Update, context: BotContext) -> None:
     except ValueError:
         raise cb.InvalidCallback("unknown audience") from None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "broadcast.audience"):
             return refusal(update)
         draft = await _own_draft(session, update, data.broadcast_id)
@@ -724,9 +723,9 @@ async def on_option(update: Update, context: BotContext) -> None:
     message_id = query.message.message_id if query.message else None
     actor = update.effective_user.id if update.effective_user else None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "broadcast.option"):
             return refusal(update)
         draft = await _own_draft(session, update, data.broadcast_id)
@@ -800,9 +799,9 @@ async def on_control(update: Update, context: BotContext) -> None:
         raise cb.InvalidCallback("unknown action")
     actor = update.effective_user.id if update.effective_user else None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "broadcast.control"):
             return refusal(update)
         found = await session.get(Broadcast, data.broadcast_id)
@@ -884,9 +883,9 @@ async def on_text(update: Update, context: BotContext) -> None:
     typed = message.text or ""
     html = message.text_html if message.text else ""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "broadcast.text"):
             return refusal(update)
         found = await outbox.current_draft(session, user.id, since=now - DRAFT_TEXT_WINDOW)

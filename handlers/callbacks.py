@@ -367,3 +367,27 @@ class OutcomeOption(CallbackData):
     prefix: ClassVar[str] = "oo"
     outcome_id: int
     option: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WizardStart(CallbackData):
+    """Staff: open a wizard about ``ref`` (a consultation to broadcast, an arena's event…)."""
+
+    prefix: ClassVar[str] = "ws"
+    wizard: str
+    ref: int
+    arg: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WizardButton(CallbackData):
+    """Staff: a button of an open wizard: ``choice`` (with ``arg``) on the dialog's subject.
+
+    Every wizard has ``back`` and ``drop``; the others are the step's own (handlers/wizards).
+    """
+
+    prefix: ClassVar[str] = "w"
+    wizard: str
+    subject: int
+    choice: str
+    arg: str

@@ -14,12 +14,14 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
+from telegram import CallbackQuery, Update
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError
 
-from handlers.context import BotContext
-from handlers.i18n import guess_language, set_language
+from handlers.context import BotContext, Runtime
+from handlers.guards import permitted, requirement
+from handlers.i18n import _, guess_language, set_language
+from handlers.views.outgoing import Outgoing, PollOut
 from models.participant import Participant, find_participant, touch
 from models.polls import record_poll
 from models.updates import claim_update
@@ -36,26 +38,6 @@ SEND_BACKOFF = 0.5
 # The update whose claim this task has committed, so a handler that runs two transactions for
 # one update does not take its own claim for a redelivery.
 _claimed_update: ContextVar[int | None] = ContextVar("claimed_update", default=None)
-
-
-@dataclass
-class PollOut:
-    """A native Telegram poll for one question of a person's response."""
-
-    question: str
-    options: list[str]
-    multiple: bool
-    response_id: int
-    question_id: int
-
-
-@dataclass
-class Outgoing:
-    """One message: HTML text and an optional inline keyboard, or a native poll."""
-
-    text: str
-    keyboard: InlineKeyboardMarkup | None = None
-    poll: PollOut | None = None
 
 
 @dataclass
@@ -77,7 +59,19 @@ class Abort(Exception):
         self.reply = reply
 
 
-Action = Callable[[AsyncSession, Participant | None, datetime], Awaitable[Reply]]
+@dataclass
+class Scene:
+    """One update's work: its transaction, the clock, who acts and where."""
+
+    session: AsyncSession
+    runtime: Runtime
+    now: datetime
+    user_id: int
+    chat_id: int
+    participant: Participant | None = None
+
+
+Action = Callable[[Scene], Awaitable[Reply]]
 
 
 async def run(update: Update, context: BotContext, action: Action) -> Reply:
@@ -108,11 +102,41 @@ async def run(update: Update, context: BotContext, action: Action) -> Reply:
                 touch(participant, runtime.clock())
                 if participant.language:
                     set_language(participant.language)
-            reply = await action(session, participant, now)
+            if in_group(update):
+                # A group's messages are in the installation's language, whoever writes.
+                set_language(runtime.default_language)
+            if not await permitted(session, user.id, runtime, now):
+                return refusal(update)
+            chat_id = update.effective_chat.id if update.effective_chat else user.id
+            reply = await action(Scene(session, runtime, now, user.id, chat_id, participant))
     except Abort as abort:
         return abort.reply
     _claimed_update.set(update.update_id)
     return reply
+
+
+def in_group(update: Update) -> bool:
+    """Whether the update comes from a group rather than a private chat."""
+    chat = update.effective_chat
+    return chat is not None and chat.type != ChatType.PRIVATE
+
+
+def refusal(update: Update) -> Reply:
+    """What someone without the role gets: the same as for an unknown command or button.
+
+    It reveals nothing, not even that the command exists. In a group, where everyone sees the
+    buttons, the handler's own notice says who may use them.
+    """
+    needed = requirement()
+    if update.callback_query is not None:
+        if in_group(update) and needed is not None and needed.group_notice is not None:
+            return Reply(notice=needed.group_notice())
+        return Reply(
+            notice=_("This button does not work any more. Send /consultations to continue.")
+        )
+    return Reply(
+        send=[Outgoing(_("I do not know that command. Send /help to see what I can do."))]
+    )
 
 
 async def _claim(session: AsyncSession, update: Update, now: datetime) -> bool:

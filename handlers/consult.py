@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Abort, Outgoing, Reply, answer
+from handlers.common import Abort, Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.i18n import _
 from handlers.privacy import consented
@@ -107,9 +107,10 @@ async def _step(
     """Run one flow step for a consenting participant and show its result."""
     on_button = update.callback_query is not None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         person = await consented(session, participant)
         try:
             position = await step(session, person, now)
@@ -151,9 +152,10 @@ async def on_open(update: Update, context: BotContext) -> None:
         update.callback_query.data if update.callback_query else None
     )
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         person = await consented(session, participant)
         return await open_consultation(session, person, data.consultation_id, None, now)
 
@@ -254,9 +256,10 @@ async def on_text(update: Update, context: BotContext) -> None:
 async def on_attachment(update: Update, context: BotContext) -> None:
     """Say politely that only text and buttons are read; show where the person is."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         reply = Reply(
             send=[
                 Outgoing(
@@ -279,9 +282,10 @@ async def on_attachment(update: Update, context: BotContext) -> None:
 async def list_consultations(update: Update, context: BotContext) -> None:
     """Show the open consultations."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         person = await consented(session, participant)
         return Reply(send=[await consultation_list(session, person, now)])
 
@@ -291,9 +295,9 @@ async def list_consultations(update: Update, context: BotContext) -> None:
 async def cancel(update: Update, context: BotContext) -> None:
     """Take a break from the current consultation; answers stay for later."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
         person = await consented(session, participant)
         if await flow.leave(session, person) is None:
             return Reply(send=[Outgoing(_("There is nothing to cancel. See /consultations."))])

@@ -27,7 +27,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 
 from handlers import callbacks as cb
 from handlers.broadcast import parse_when
-from handlers.common import Abort, Outgoing, Reply, answer, deliver, run
+from handlers.common import Abort, Outgoing, Reply, Scene, answer, deliver, run
 from handlers.context import BotContext, Runtime
 from handlers.i18n import _, current_language, ngettext
 from handlers.i18n import language as writing_in
@@ -314,9 +314,10 @@ async def on_rsvp(update: Update, context: BotContext) -> None:
         raise cb.InvalidCallback("unknown answer")
     runtime = context.runtime
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         person = await consented(session, participant)
         try:
             result = await events.answer(
@@ -442,9 +443,9 @@ async def _menu(session: AsyncSession, runtime: Runtime, now: datetime) -> Outgo
 async def event_command(update: Update, context: BotContext) -> None:
     """``/event``: the upcoming events, and the arenas to create one for."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "/event"):
             return refusal(update)
         return Reply(send=[await _menu(session, context.runtime, now)])
@@ -460,9 +461,9 @@ async def on_new(update: Update, context: BotContext) -> None:
     assert user is not None
     assert chat is not None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "event.new"):
             return refusal(update)
         arena = await session.get(Arena, data.arena_id)
@@ -582,9 +583,9 @@ async def on_draft_option(update: Update, context: BotContext) -> None:
     actor = update.effective_user.id if update.effective_user else None
     runtime = context.runtime
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "event.draft"):
             return refusal(update)
         draft = await _own_draft(session, update, data.event_id)
@@ -831,9 +832,9 @@ async def on_admin(update: Update, context: BotContext) -> None:
     runtime = context.runtime
     document: dict[str, tuple[bytes, str]] = {}
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "event.admin"):
             return refusal(update)
         if data.action == "list":

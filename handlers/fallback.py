@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.callbacks import InvalidCallback
-from handlers.common import Outgoing, Reply, answer, answer_button
+from handlers.common import Outgoing, Reply, Scene, answer, answer_button
 from handlers.context import BotContext
 from handlers.i18n import _
-from models.participant import Participant
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +27,7 @@ async def unknown_button(update: Update, context: BotContext) -> None:
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Answer a command this bot does not have."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
         return Reply(
             send=[Outgoing(_("I do not know that command. Send /help to see what I can do."))]
         )
@@ -43,9 +38,7 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 async def edited_message(update: Update, context: BotContext) -> None:
     """Say that edits are not read, so nobody believes an edited answer was changed."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
         return Reply(
             send=[
                 Outgoing(

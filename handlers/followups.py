@@ -23,7 +23,7 @@ from handlers import authoring
 from handlers import broadcast as broadcasts
 from handlers import callbacks as cb
 from handlers import events as event_handlers
-from handlers.common import Outgoing, Reply, answer
+from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.i18n import _, current_language, ngettext
 from handlers.i18n import language as writing_in
@@ -45,7 +45,6 @@ from models.followups import (
     publish_outcome,
     stop_messages,
 )
-from models.participant import Participant
 from models.reminders import (
     FINISH_BATCH,
     Unfinished,
@@ -71,9 +70,10 @@ DRAFT_TEXT_WINDOW = event_handlers.DRAFT_TEXT_WINDOW
 async def stop(update: Update, context: BotContext) -> None:
     """``/stop``: no more messages that are not replies; unsent ones end at once."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         if participant is None:
             return Reply(send=[Outgoing(_("We store nothing about you, so we send you nothing."))])
         if await stopped_at(session, participant.id or 0) is not None:
@@ -273,9 +273,9 @@ async def _outcome_confirm(
 async def outcome_command(update: Update, context: BotContext) -> None:
     """``/outcome``: pick a closed consultation to tell its participants what came of it."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "/outcome"):
             return refusal(update)
         closed = await closed_consultations(session, now)
@@ -321,9 +321,9 @@ async def on_outcome_pick(update: Update, context: BotContext) -> None:
     assert user is not None
     assert chat is not None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "outcome.pick"):
             return refusal(update)
         consultation = await session.get(Consultation, data.consultation_id)
@@ -368,9 +368,9 @@ async def on_outcome_option(update: Update, context: BotContext) -> None:
     actor = update.effective_user.id if update.effective_user else None
     runtime = context.runtime
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "outcome.option"):
             return refusal(update)
         draft = await _own_outcome(session, update, data.outcome_id)
@@ -492,9 +492,9 @@ async def on_text(update: Update, context: BotContext) -> None:
     typed = message.text or ""
     html = message.text_html if message.text else ""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, f"{kind}.text"):
             return refusal(update)
         since = now - DRAFT_TEXT_WINDOW
@@ -532,9 +532,9 @@ async def on_document(update: Update, context: BotContext) -> None:
         await authoring.on_document(update, context)
         return
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "outcome.document"):
             return refusal(update)
         draft = await current_outcome_draft(session, user.id, now - DRAFT_TEXT_WINDOW)

@@ -14,7 +14,7 @@ from telegram.constants import ParseMode
 
 from handlers import callbacks as cb
 from handlers.charts import bar_labels, result_charts
-from handlers.common import Outgoing, Reply, answer, deliver, run
+from handlers.common import Outgoing, Reply, Scene, answer, deliver, run
 from handlers.context import BotContext
 from handlers.i18n import _, current_language, ngettext
 from handlers.render import title_of
@@ -34,7 +34,6 @@ from models.consultation_file import QuestionType
 from models.export import FORMATS, Format, write_export
 from models.moderation import Status as ModerationStatus
 from models.moderation import text_counts
-from models.participant import Participant
 from models.polls import can_be_poll
 from models.results import ConsultationResults, QuestionResult, consultation_results
 from models.roles import Role, audit
@@ -146,9 +145,9 @@ async def _detail(session: AsyncSession, consultation: Consultation, now: dateti
 async def manage(update: Update, context: BotContext) -> None:
     """List the consultations with their status and answer counts."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "/manage"):
             return refusal(update)
         return Reply(send=[await _listing(session, 0, now)])
@@ -160,9 +159,9 @@ async def on_manage_list(update: Update, context: BotContext) -> None:
     """Show a page of the list in place."""
     data = cb.ManageList.unpack(_data(update))
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "manage.list"):
             return refusal(update)
         return Reply(edit=await _listing(session, data.page, now))
@@ -174,9 +173,9 @@ async def on_manage_one(update: Update, context: BotContext) -> None:
     """Show one consultation with its actions."""
     data = cb.ManageOne.unpack(_data(update))
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "manage.show"):
             return refusal(update)
         consultation = await session.get(Consultation, data.consultation_id)
@@ -194,9 +193,9 @@ async def on_set_status(update: Update, context: BotContext) -> None:
         raise cb.InvalidCallback("unknown status")
     actor = update.effective_user.id if update.effective_user else None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, "manage.status"):
             return refusal(update)
         consultation = await session.get(Consultation, data.consultation_id)
@@ -319,9 +318,9 @@ async def _send_results(
 ) -> None:
     found: dict[str, ConsultationResults] = {}
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.STAFF, what):
             return refusal(update)
         consultation = await _consultation(session, which)
@@ -429,9 +428,9 @@ async def _send_export(
     with tempfile.TemporaryFile() as file:
         written: dict[str, object] = {}
 
-        async def action(
-            session: AsyncSession, participant: Participant | None, now: datetime
-        ) -> Reply:
+        async def action(scene: Scene) -> Reply:
+            session = scene.session
+            now = scene.now
             if not await authorized(session, update, context, Role.STAFF, what):
                 return refusal(update)
             if which is None or not fmt:

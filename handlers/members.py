@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import ChatMember, Update
 
-from handlers.common import Reply, answer
+from handlers.common import Reply, Scene, answer
 from handlers.context import BotContext
 from models.outbox import mark_unreachable
-from models.participant import Participant
 
 #: The bot's status in a private chat once the person blocked it (or deleted the chat).
 GONE = (ChatMember.BANNED, ChatMember.LEFT)
@@ -28,9 +24,10 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
     blocked = change.new_chat_member.status in GONE
     user_id = update.effective_user.id
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         if participant is not None:
             await mark_unreachable(session, user_id, now, reachable=not blocked)
         return Reply()

@@ -23,14 +23,13 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 
 from handlers import callbacks as cb
-from handlers.common import Outgoing, Reply, answer
+from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.i18n import _, current_language, language, ngettext, set_language
 from handlers.staff import authorized, refusal
 from models import moderation as mod
 from models.masking import Kind, render
 from models.moderation import ItemView, Reason, Status
-from models.participant import Participant
 from models.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -248,9 +247,9 @@ async def review(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.MODERATOR, "/review"):
             return refusal(update)
         return Reply(send=[await _next(session, user.id, now)])
@@ -280,9 +279,9 @@ async def on_moderate(update: Update, context: BotContext) -> None:
     in_group = _in_group(update)
     after = _After()
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if in_group:
             # The group's messages are in the installation's language, whoever presses.
             set_language(context.runtime.default_language)
@@ -384,9 +383,9 @@ async def on_undo(update: Update, context: BotContext) -> None:
     in_group = _in_group(update)
     after = _After()
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if in_group:
             set_language(context.runtime.default_language)
         if not await authorized(session, update, context, Role.MODERATOR, "moderation.undo"):
@@ -467,9 +466,9 @@ async def moderation_group(update: Update, context: BotContext) -> None:
     args = list(context.args or [])
     stop = bool(args) and args[0].lower() in ("off", "av", "stop")
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.ADMIN, "/moderationgroup"):
             # The same as any other command in a group: it reveals nothing.
             if in_group:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
 
 from handlers.arenas import after_completion
-from handlers.common import Abort, Outgoing, Reply, answer
+from handlers.common import Abort, Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.i18n import _
 from handlers.privacy import consented
 from models import polls
-from models.participant import Participant
 from models.response import ConsultationNotOpen
 
 logger = logging.getLogger(__name__)
@@ -30,9 +27,10 @@ async def on_poll_answer(update: Update, context: BotContext) -> None:
         return
     poll_id, indexes = poll_answer.poll_id, list(poll_answer.option_ids)
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         person = await consented(session, participant)
         try:
             result = await polls.vote(session, person, poll_id, indexes, now)

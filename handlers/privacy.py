@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
 from handlers import callbacks as cb
-from handlers.common import Abort, Outgoing, Reply, answer, deliver, run
+from handlers.common import Abort, Outgoing, Reply, Scene, answer, deliver, run
 from handlers.context import BotContext
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
 from models import privacy
@@ -120,9 +119,9 @@ async def show_privacy(update: Update, context: BotContext) -> None:
     user_id = update.effective_user.id
     runtime = context.runtime
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
         consent = await latest_consent(session, participant) if participant else None
         buttons = []
         if await has_consented(session, participant):
@@ -179,9 +178,9 @@ async def my_data(update: Update, context: BotContext) -> None:
 async def _send_my_data(update: Update, context: BotContext) -> None:
     document: dict[str, bytes] = {}
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
         if participant is None:
             return Reply(send=[Outgoing(_("We store nothing about you."))])
         data = await privacy.personal_data(session, participant, current_language())
@@ -222,9 +221,8 @@ def _readable(data: dict[str, Any]) -> dict[str, Any]:
 async def delete_data(update: Update, context: BotContext) -> None:
     """Ask before erasing everything about the person."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        participant = scene.participant
         if participant is None:
             return Reply(send=[Outgoing(_("We store nothing about you."))])
         return Reply(send=[_confirm_delete()])
@@ -259,9 +257,10 @@ async def on_privacy_choice(update: Update, context: BotContext) -> None:
         await _send_my_data(update, context)
         return
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         if participant is None:
             return Reply(edit=Outgoing(_("We store nothing about you.")))
         if data.action == "delete":

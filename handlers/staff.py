@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 
-from handlers.common import Outgoing, Reply, answer
+from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.i18n import _
-from models.participant import Participant
 from models.roles import Role, audit, grant, has_role, revoke
 
 
@@ -67,9 +64,9 @@ async def _change_role(update: Update, context: BotContext, *, give: bool) -> No
     parsed = _parse_role_args(list(context.args or []))
     actor = update.effective_user.id if update.effective_user else None
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        now = scene.now
         if not await authorized(session, update, context, Role.ADMIN, command):
             return refusal(update)
         if parsed is None:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 
 from handlers import callbacks as cb
 from handlers.arenas import arena_link, resume
-from handlers.common import Outgoing, Reply, answer
+from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.consult import consultation_list, open_consultation
 from handlers.context import BotContext
 from handlers.i18n import LANGUAGES, _, set_language
 from handlers.privacy import language_row, welcome
 from models.consultation import find_consultation
 from models.participant import (
-    Participant,
     has_consented,
     record_privacy_decision,
 )
@@ -72,9 +69,10 @@ async def start(update: Update, context: BotContext) -> None:
     link = parse_deep_link(context.args[0] if context.args else None)
     payload_given = bool(context.args)
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         if link is not None and link.kind == "a":
             return await arena_link(
                 session, participant, link.slug, link.source, context.runtime, now
@@ -117,9 +115,10 @@ async def on_consent(update: Update, context: BotContext) -> None:
     assert update.effective_user is not None
     user_id = update.effective_user.id
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
+        now = scene.now
         language = data.language if data.language in LANGUAGES else None
         if language:
             set_language(language)
@@ -163,9 +162,7 @@ async def on_consent(update: Update, context: BotContext) -> None:
 async def show_help(update: Update, context: BotContext) -> None:
     """List the commands."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
         return Reply(send=[Outgoing(help_text())])
 
     await answer(update, context, action)
@@ -174,9 +171,7 @@ async def show_help(update: Update, context: BotContext) -> None:
 async def choose_language(update: Update, context: BotContext) -> None:
     """Offer the three languages."""
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
         return Reply(
             send=[Outgoing(_("Choose your language:"), InlineKeyboardMarkup([language_row()]))]
         )
@@ -193,9 +188,9 @@ async def on_language(update: Update, context: BotContext) -> None:
         raise cb.InvalidCallback("unknown language")
     pending = _pending_consent(getattr(query.message, "reply_markup", None))
 
-    async def action(
-        session: AsyncSession, participant: Participant | None, now: datetime
-    ) -> Reply:
+    async def action(scene: Scene) -> Reply:
+        session = scene.session
+        participant = scene.participant
         set_language(data.language)
         if participant is not None and await has_consented(session, participant):
             await store_language(session, participant, data.language)
