@@ -50,9 +50,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.leader import Leadership, leadership_for
 from bot.metrics import counter, gauge
 from bot.settings import Settings
-from handlers import broadcast as render
 from handlers.context import Runtime
 from handlers.i18n import language
+from handlers.views import broadcast as render
 from models import outbox
 from models.base import utcnow
 from models.consultation import Consultation

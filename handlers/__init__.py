@@ -27,12 +27,19 @@ from handlers import (
     manage,
     members,
     moderation,
+    outcomes,
     polls,
     privacy,
+    router,
+    rsvp,
     staff,
     start,
+    wizard,
 )
 from handlers import callbacks as cb
+from handlers.wizards import WIZARDS
+from handlers.wizards.broadcast import BROADCAST
+from handlers.wizards.newpoll import NEWPOLL
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -52,15 +59,15 @@ CITIZEN_COMMANDS = {
 # Each checks the sender's role itself, on every update.
 STAFF_COMMANDS = {
     "manage": manage.manage,
-    "newpoll": authoring.new_poll,
+    "newpoll": wizard.command(NEWPOLL, what="/newpoll"),
     "results": manage.results,
     "export": manage.export,
     "grant": staff.grant_role,
     "revoke": staff.revoke_role,
     "review": moderation.review,
-    "broadcast": broadcast.broadcast,
+    "broadcast": wizard.command(BROADCAST, what="/broadcast"),
     "event": events.event_command,
-    "outcome": followups.outcome_command,
+    "outcome": outcomes.outcome_command,
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
@@ -84,20 +91,14 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.ExportAllTexts: manage.on_export_all_texts,
     cb.Moderate: moderation.on_moderate,
     cb.UndoDecision: moderation.on_undo,
-    cb.BroadcastNew: broadcast.on_new,
-    cb.BroadcastPick: broadcast.on_pick,
-    cb.BroadcastAudience: broadcast.on_audience,
-    cb.BroadcastOption: broadcast.on_option,
+    cb.WizardStart: wizard.on_start,
+    cb.WizardButton: wizard.on_button,
     cb.BroadcastControl: broadcast.on_control,
     cb.ArenaToggle: arenas.on_toggle,
     cb.ArenaConsent: arenas.on_consent,
     cb.FollowUp: arenas.on_followup,
-    cb.RsvpChoice: events.on_rsvp,
-    cb.EventNew: events.on_new,
-    cb.EventDraftOption: events.on_draft_option,
+    cb.RsvpChoice: rsvp.on_rsvp,
     cb.EventAdmin: events.on_admin,
-    cb.OutcomePick: followups.on_outcome_pick,
-    cb.OutcomeOption: followups.on_outcome_option,
 }
 
 # How often scheduled work runs; what is due is read from the database each time.
@@ -107,6 +108,8 @@ RETENTION_SECONDS = 3600
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add every handler; the first that matches an update takes it, so order matters."""
+    for dialog in WIZARDS:
+        wizard.register(dialog)
     for name, callback in {**CITIZEN_COMMANDS, **STAFF_COMMANDS}.items():
         application.add_handler(CommandHandler(name, callback, filters=PRIVATE))
     # Admins send it in the group that should get new texts, so it is taken in groups too,
@@ -120,17 +123,14 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.add_handler(CallbackQueryHandler(on_press, pattern=data_class.pattern()))
     # After the known buttons: anything else is stale, garbled or forged.
     application.add_handler(CallbackQueryHandler(fallback.unknown_button))
-    # Typed answers; commands are excluded so an unknown one gets its own answer below.
-    # followups.on_text takes a staff member's text when their newest event or outcome draft
-    # waits for it; else broadcast.on_text takes it for a broadcast draft (an announcement, a
-    # time) and hands everything else to consult.on_text.
+    # Typed text goes to its one owner (a waiting dialog, else the consultation in progress);
+    # commands are excluded so an unknown one gets its own answer below.
     application.add_handler(
-        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, followups.on_text)
+        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, router.on_text)
     )
     application.add_handler(MessageHandler(PRIVATE & filters.COMMAND, fallback.unknown_command))
-    # Staff upload consultation files; for anyone else a file is just an attachment.
-    # (followups.on_document first takes the attachment an outcome draft waits for.)
-    application.add_handler(MessageHandler(PRIVATE & filters.Document.ALL, followups.on_document))
+    # A document goes to a dialog waiting for one, else it is a staff upload or an attachment.
+    application.add_handler(MessageHandler(PRIVATE & filters.Document.ALL, router.on_document))
     application.add_handler(MessageHandler(PRIVATE, consult.on_attachment))
     application.add_handler(PollAnswerHandler(polls.on_poll_answer))
     # Someone blocked or unblocked the bot: broadcasts leave out who cannot be reached.

@@ -18,10 +18,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from handlers import callbacks as cb
 from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext, Runtime
-from handlers.events import citizen_card, reminder_policy, texts
 from handlers.i18n import LANGUAGES, _, current_language, set_language
 from handlers.privacy import consented, welcome
 from handlers.render import title_of
+from handlers.rsvp import citizen_card
+from handlers.views.events import EventTexts
 from models import events
 from models.arenas import (
     Arena,
@@ -168,7 +169,7 @@ async def _coming_up(
         return []
     return [
         Outgoing(_("<b>Coming up</b>:")),
-        *[await citizen_card(session, event, participant, runtime) for event in coming],
+        *[await citizen_card(session, event, participant, runtime.timezone) for event in coming],
     ]
 
 
@@ -277,7 +278,9 @@ async def resume(
     session: AsyncSession, participant: Participant, now: datetime, runtime: Runtime
 ) -> Outgoing | None:
     """Bring back someone who sent /stop; a line saying so, or None if they had not."""
-    if await resume_messages(session, participant, now, texts(runtime), reminder_policy(runtime)):
+    if await resume_messages(
+        session, participant, now, EventTexts(runtime.timezone), runtime.reminder_policy()
+    ):
         return Outgoing(_("You will get messages from us again: invitations, reminders and news."))
     return None
 

@@ -235,45 +235,6 @@ class ExportAllTexts(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
-class BroadcastNew(CallbackData):
-    """Staff: start a broadcast of this consultation (from /manage)."""
-
-    prefix: ClassVar[str] = "bn"
-    consultation_id: int
-
-
-@dataclasses.dataclass(frozen=True)
-class BroadcastPick(CallbackData):
-    """Staff: the draft's content: a consultation, or 0 to write an announcement."""
-
-    prefix: ClassVar[str] = "bp"
-    broadcast_id: int
-    consultation_id: int
-
-
-@dataclasses.dataclass(frozen=True)
-class BroadcastAudience(CallbackData):
-    """Staff: the draft's audience: a kind and its reference (empty: show the choices)."""
-
-    prefix: ClassVar[str] = "ba"
-    broadcast_id: int
-    kind: str
-    ref: str
-
-
-@dataclasses.dataclass(frozen=True)
-class BroadcastOption(CallbackData):
-    """Staff, on a draft: ``send``, ``schedule``, ``now``, ``urgent``, ``audience``, ``drop``.
-
-    ``lang-<code>`` asks for the announcement in one more language.
-    """
-
-    prefix: ClassVar[str] = "bo"
-    broadcast_id: int
-    option: str
-
-
-@dataclasses.dataclass(frozen=True)
 class BroadcastControl(CallbackData):
     """Staff: a confirmed broadcast: ``show``, ``pause``, ``resume``, ``cancel``, ``cancel!``."""
 
@@ -327,46 +288,12 @@ class RsvpChoice(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
-class EventNew(CallbackData):
-    """Staff: start an event of this arena."""
-
-    prefix: ClassVar[str] = "en"
-    arena_id: int
-
-
-@dataclasses.dataclass(frozen=True)
-class EventDraftOption(CallbackData):
-    """Staff, on an event draft: ``skip`` (description), ``nolimit``, ``publish``, ``drop``."""
-
-    prefix: ClassVar[str] = "ed"
-    event_id: int
-    option: str
-
-
-@dataclasses.dataclass(frozen=True)
 class EventAdmin(CallbackData):
     """Staff, on a published event: ``show``, ``csv``, ``cancel``, ``cancel!``, ``list``."""
 
     prefix: ClassVar[str] = "ex"
     event_id: int
     action: str
-
-
-@dataclasses.dataclass(frozen=True)
-class OutcomePick(CallbackData):
-    """Staff: write what came of this consultation."""
-
-    prefix: ClassVar[str] = "op"
-    consultation_id: int
-
-
-@dataclasses.dataclass(frozen=True)
-class OutcomeOption(CallbackData):
-    """Staff, on an outcome draft: ``skip`` (no document), ``send``, ``drop``."""
-
-    prefix: ClassVar[str] = "oo"
-    outcome_id: int
-    option: str
 
 
 @dataclasses.dataclass(frozen=True)

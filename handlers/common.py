@@ -69,6 +69,8 @@ class Scene:
     user_id: int
     chat_id: int
     participant: Participant | None = None
+    # The message whose button was pressed, when the update is a button press.
+    message_id: int | None = None
 
 
 Action = Callable[[Scene], Awaitable[Reply]]
@@ -107,12 +109,38 @@ async def run(update: Update, context: BotContext, action: Action) -> Reply:
                 set_language(runtime.default_language)
             if not await permitted(session, user.id, runtime, now):
                 return refusal(update)
-            chat_id = update.effective_chat.id if update.effective_chat else user.id
-            reply = await action(Scene(session, runtime, now, user.id, chat_id, participant))
+            reply = await action(_scene(update, session, runtime, now, participant))
     except Abort as abort:
         return abort.reply
     _claimed_update.set(update.update_id)
     return reply
+
+
+def _scene(
+    update: Update,
+    session: AsyncSession,
+    runtime: Runtime,
+    now: datetime,
+    participant: Participant | None,
+) -> Scene:
+    user = update.effective_user
+    assert user is not None
+    query = update.callback_query
+    return Scene(
+        session=session,
+        runtime=runtime,
+        now=now,
+        user_id=user.id,
+        # A poll answer has no chat; in a private chat the chat id is the user id.
+        chat_id=update.effective_chat.id if update.effective_chat else user.id,
+        participant=participant,
+        message_id=query.message.message_id if query and query.message else None,
+    )
+
+
+def callback_data(update: Update) -> str | None:
+    """The pressed button's data, for a callback data class to unpack."""
+    return update.callback_query.data if update.callback_query else None
 
 
 def in_group(update: Update) -> bool:

@@ -253,30 +253,47 @@ async def on_text(update: Update, context: BotContext) -> None:
     )
 
 
+async def take_text(scene: Scene, text: str) -> Reply:
+    """A typed answer to the current question (the text router's fallback owner)."""
+    person = await consented(scene.session, scene.participant)
+    try:
+        position = await flow.type_answer(scene.session, person, text, scene.now)
+    except flow.FlowError as error:
+        raise Abort(flow_error_reply(error, on_button=False)) from error
+    reply = Reply(send=[Outgoing("✓"), *render.after_step(position)])
+    if position.just_completed:
+        # Imported here: handlers.arenas reaches back to this module through the events.
+        from handlers.arenas import after_completion
+
+        reply.send[-1:-1] = await after_completion(scene.session, person, position, scene.now)
+    return reply
+
+
+async def attachment_reply(scene: Scene) -> Reply:
+    """Say politely that only text and buttons are read; show where the person is."""
+    session = scene.session
+    participant = scene.participant
+    now = scene.now
+    reply = Reply(
+        send=[
+            Outgoing(
+                _(
+                    "I can only read text and button presses, not pictures, stickers, "
+                    "voice messages or files."
+                )
+            )
+        ]
+    )
+    if participant is not None:
+        position = await flow.current_position(session, participant, now)
+        if position is not None and position.question is not None:
+            reply.send.append(render.where_you_are(position))
+    return reply
+
+
 async def on_attachment(update: Update, context: BotContext) -> None:
     """Say politely that only text and buttons are read; show where the person is."""
-
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        participant = scene.participant
-        now = scene.now
-        reply = Reply(
-            send=[
-                Outgoing(
-                    _(
-                        "I can only read text and button presses, not pictures, stickers, "
-                        "voice messages or files."
-                    )
-                )
-            ]
-        )
-        if participant is not None:
-            position = await flow.current_position(session, participant, now)
-            if position is not None and position.question is not None:
-                reply.send.append(render.where_you_are(position))
-        return reply
-
-    await answer(update, context, action)
+    await answer(update, context, attachment_reply)
 
 
 async def list_consultations(update: Update, context: BotContext) -> None:

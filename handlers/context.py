@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from models.base import utcnow
 from models.outbox import QuietHours
+from models.reminders import ReminderPolicy
 
 RUNTIME_KEY = "runtime"
 
@@ -46,6 +47,21 @@ class Runtime:
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None
+
+    def reminder_policy(self) -> ReminderPolicy:
+        """The reminder settings, as the domain takes them."""
+        return ReminderPolicy(
+            zone=self.timezone,
+            event_hours=tuple(self.event_reminder_hours),
+            finish_after=(
+                timedelta(hours=self.finish_reminder_hours)
+                if self.finish_reminder_hours > 0
+                else None
+            ),
+            max_age=timedelta(hours=self.reminder_max_age_hours),
+            quiet=self.quiet_hours,
+            default_language=self.default_language,
+        )
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -126,7 +126,11 @@ async def _detail(session: AsyncSession, consultation: Consultation, now: dateti
     keyboard = [
         status_row,
         [InlineKeyboardButton(_("📊 Results"), callback_data=cb.ShowResults(cid).pack())],
-        [InlineKeyboardButton(_("📣 Broadcast"), callback_data=cb.BroadcastNew(cid).pack())],
+        [
+            InlineKeyboardButton(
+                _("📣 Broadcast"), callback_data=cb.WizardStart("b", cid, "").pack()
+            )
+        ],
         [
             InlineKeyboardButton(f"⬇ {fmt.upper()}", callback_data=cb.ExportAs(cid, fmt).pack())
             for fmt in FORMATS

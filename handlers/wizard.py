@@ -18,8 +18,8 @@ update back, as everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -92,12 +92,12 @@ class Turn(Scene, Generic[Subject]):
 class Go:
     """Move to ``step`` (the next step in the table when None), first showing ``said``.
 
-    After a button press ``said`` replaces the pressed message and the step's question follows
-    as new messages; after typed text ``said`` is sent before the question.
+    After a button press the first message of ``said`` replaces the pressed message, and the
+    rest and the step's question follow as new messages; after typed text all are sent.
     """
 
     step: str | None = None
-    said: Outgoing | None = None
+    said: Outgoing | list[Outgoing] | None = None
 
 
 @dataclass
@@ -151,6 +151,11 @@ class Wizard(Generic[Subject]):
     def step(self, name: str) -> Step[Subject]:
         """The step called ``name`` (a parameter after a colon is ignored)."""
         return self.steps[name.partition(":")[0]]
+
+    async def ask(self, turn: Turn[Subject]) -> list[Outgoing]:
+        """The current step's question (again), as messages."""
+        asked = await self.step(turn.dialog.step).ask(turn)
+        return asked if isinstance(asked, list) else [asked]
 
     def after(self, name: str) -> str:
         """The step that follows ``name`` in the table."""
@@ -209,11 +214,12 @@ async def begin(
         now=where.now,
     )
     turn = _turn(where, subject, dialog)
-    asked = await _ask(wizard, turn)
-    return Reply(send=[said, *asked] if said else asked)
+    return Reply(send=[said, *await wizard.ask(turn)] if said else await wizard.ask(turn))
 
 
-def command(wizard: Wizard[Any], *, what: str) -> Callable[[Update, BotContext], Awaitable[None]]:
+def command(
+    wizard: Wizard[Any], *, what: str
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
     """A command handler that opens ``wizard``, giving it the whole message as its argument."""
 
     async def start(update: Update, context: BotContext) -> None:
@@ -267,7 +273,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         if data.choice == "back":
             if not go_back(turn.dialog, where.now):
                 return Reply(notice=_("That step is behind you."))
-            return _shown(await _ask(wizard, turn), None, pressed=True)
+            return _shown(await wizard.ask(turn), pressed=True)
         handler = wizard.step(turn.dialog.step).buttons.get(data.choice)
         if handler is None:
             return Reply(notice=_("That step is behind you."))
@@ -288,11 +294,18 @@ async def _drop(wizard: Wizard[Subject], turn: Turn[Subject]) -> Reply:
 
 
 async def waiting(session: AsyncSession, user_id: int, now: datetime, kind: str) -> Dialog | None:
-    """The person's newest dialog within the text window whose step takes ``kind`` of input."""
+    """The person's newest dialog within the text window whose step takes ``kind`` of input.
+
+    A dialog whose subject is gone (sent, or replaced by a newer draft) ends here.
+    """
     for dialog in await recent_dialogs(session, user_id, since=now - TEXT_WINDOW):
         wizard = _BY_NAME.get(dialog.wizard)
-        if wizard is not None and wizard.step(dialog.step).takes(kind):
-            return dialog
+        if wizard is None or not wizard.step(dialog.step).takes(kind):
+            continue
+        if wizard.load is not None and await wizard.load(session, dialog.subject_id or 0) is None:
+            await close_dialog(session, dialog)
+            continue
+        return dialog
     return None
 
 
@@ -318,6 +331,22 @@ async def take(update: Update, where: Scene, dialog: Dialog, given: Typed | Atta
     return await _settle(wizard, turn, result, pressed=False)
 
 
+async def start_with(
+    wizard: Wizard[Any], update: Update, where: Scene, given: Typed | Attachment
+) -> Reply:
+    """Open a wizard without a subject at its first step and give it ``given`` at once."""
+    dialog = await open_dialog(
+        where.session,
+        user_id=where.user_id,
+        chat_id=where.chat_id,
+        wizard=wizard.name,
+        subject_id=None,
+        step=next(iter(wizard.steps)),
+        now=where.now,
+    )
+    return await take(update, where, dialog, given)
+
+
 # ---------------------------------------------------------------------- the engine's core
 
 
@@ -338,21 +367,8 @@ async def _resume(
 
 
 def _turn(where: Scene, subject: Subject, dialog: Dialog) -> Turn[Subject]:
-    return Turn(
-        session=where.session,
-        runtime=where.runtime,
-        now=where.now,
-        user_id=where.user_id,
-        chat_id=where.chat_id,
-        participant=where.participant,
-        subject=subject,
-        dialog=dialog,
-    )
-
-
-async def _ask(wizard: Wizard[Subject], turn: Turn[Subject]) -> list[Outgoing]:
-    asked = await wizard.step(turn.dialog.step).ask(turn)
-    return asked if isinstance(asked, list) else [asked]
+    scene = {f.name: getattr(where, f.name) for f in fields(Scene)}
+    return Turn(**scene, subject=subject, dialog=dialog)
 
 
 async def _settle(
@@ -366,19 +382,16 @@ async def _settle(
         return result.reply
     target = result.step or wizard.after(turn.dialog.step)
     move(turn.dialog, target, turn.now)
-    return _shown(await _ask(wizard, turn), result.said, pressed=pressed)
+    said = result.said if isinstance(result.said, list) else [result.said] if result.said else []
+    return _shown([*said, *await wizard.ask(turn)], pressed=pressed, said=bool(said))
 
 
-def _shown(asked: list[Outgoing], said: Outgoing | None, *, pressed: bool) -> Reply:
-    """How a step's question reaches the person.
+def _shown(messages: list[Outgoing], *, pressed: bool, said: bool = False) -> Reply:
+    """How a step's messages reach the person.
 
-    After a button press a single message replaces the pressed one; ``said`` replaces it
-    instead when given, and the question follows. After typed text everything is sent.
+    After a button press the first replaces the pressed message when something was said first
+    or the step asks in one message; otherwise, and after typed text, all are sent.
     """
-    if not pressed:
-        return Reply(send=[said, *asked] if said else asked)
-    if said is not None:
-        return Reply(edit=said, send=asked)
-    if len(asked) == 1:
-        return Reply(edit=asked[0])
-    return Reply(send=asked)
+    if pressed and (said or len(messages) == 1):
+        return Reply(edit=messages[0], send=messages[1:])
+    return Reply(send=messages)

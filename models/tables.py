@@ -2,6 +2,7 @@
 
 from models.arenas import Arena, Subscription
 from models.consultation import Consultation, Option, Question
+from models.dialogs import Dialog
 from models.events import Event, Rsvp
 from models.followups import Outcome
 from models.moderation import ModerationGroup, ModerationItem
@@ -24,6 +25,7 @@ __all__ = [
     "Consent",
     "Consultation",
     "Delivery",
+    "Dialog",
     "Event",
     "FinishReminder",
     "InstanceSecret",

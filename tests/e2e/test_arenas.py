@@ -419,7 +419,7 @@ async def pending_kinds(session: AsyncSession, participant_id: int) -> list[str]
 
 async def published_event(db: Sessions, title: str, starts_at: datetime, now: datetime) -> int:
     """An event of frivillighet, published as /event publishes one; returns its id."""
-    from handlers.events import EventTexts
+    from handlers.views.events import EventTexts
     from models import events
     from models.arenas import find_arena
     from models.reminders import ReminderPolicy

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.events import EventTexts
+from handlers.views.events import EventTexts
 from models import events
 from models.arenas import find_arena, import_arenas, parse_arena_file, subscribed_arena_ids
 from models.consultation import Status, set_status
+from models.dialogs import Dialog
 from models.events import EventState, Rsvp
 from models.followups import wants_followup
 from models.outbox import Delivery, DeliveryState
@@ -204,7 +205,7 @@ async def test_staff_tools_look_unknown_to_citizens_and_events_refuse_bad_input(
     for command in ("/event", "/outcome"):
         await harness.send(person, command)
         assert "I do not know that command" in harness.last(person)
-    assert "does not work" in await harness.press_data(person, "en:1")
+    assert "does not work" in await harness.press_data(person, "ws:e:1:")
     async with sessionmaker() as session:
         denied = await session.exec(select(AuditLog.target).where(AuditLog.action == "denied"))
         assert denied.all() == ["/event", "/outcome", "event.new"]
@@ -233,7 +234,8 @@ async def test_staff_tools_look_unknown_to_citizens_and_events_refuse_bad_input(
     assert harness.new_texts(staff)[0].startswith("The number of places must be at least 1.")
     async with sessionmaker() as session:
         draft = (await session.exec(select(events.Event))).one()
-        assert (draft.state, draft.step, draft.capacity) == (EventState.DRAFT, "capacity", None)
+        dialog = (await session.exec(select(Dialog))).one()
+        assert (draft.state, dialog.step, draft.capacity) == (EventState.DRAFT, "capacity", None)
     # The time passes before staff publish: refused, and asked for a new time.
     await harness.press(staff, "No limit")
     harness.now = NOW + timedelta(days=10)
@@ -241,7 +243,8 @@ async def test_staff_tools_look_unknown_to_citizens_and_events_refuse_bad_input(
     assert "When does it start?" in harness.last(staff)
     async with sessionmaker() as session:
         draft = (await session.exec(select(events.Event))).one()
-        assert (draft.state, draft.step) == (EventState.DRAFT, "time")
+        dialog = (await session.exec(select(Dialog))).one()
+        assert (draft.state, dialog.step) == (EventState.DRAFT, "time")
 
 
 async def test_an_outcome_of_an_open_consultation_is_refused(
@@ -252,7 +255,7 @@ async def test_an_outcome_of_an_open_consultation_is_refused(
     staff = harness.citizen(ADMIN_ID, "en")
     await harness.send(staff, "/outcome")
     assert "No consultation is closed yet" in harness.last(staff)
-    forged = f"op:{consultation.id}"
+    forged = f"ws:o:{consultation.id}:"
     assert await harness.press_data(staff, forged) == (
         "Close the consultation first: people can still answer it."
     )

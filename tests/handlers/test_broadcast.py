@@ -11,7 +11,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import callbacks as cb
-from handlers.broadcast import expected_finish, parse_when
+from handlers.views.broadcast import expected_finish
+from handlers.wizards.when import parse_when
 from models.outbox import Broadcast, BroadcastState, QuietHours
 from models.response import Response
 from models.roles import AuditLog, Role, grant
@@ -44,10 +45,10 @@ async def test_citizens_cannot_broadcast_and_the_attempts_are_audited(
     await harness.send(person, "/broadcast")
     assert UNKNOWN_COMMAND in harness.last(person)
     for data in (
-        cb.BroadcastNew(1),
-        cb.BroadcastPick(1, 0),
-        cb.BroadcastAudience(1, "consented", ""),
-        cb.BroadcastOption(1, "send"),
+        cb.WizardStart("b", 1, ""),
+        cb.WizardButton("b", 1, "pick", "0"),
+        cb.WizardButton("b", 1, "audience", "consented"),
+        cb.WizardButton("b", 1, "send", ""),
         cb.BroadcastControl(1, "cancel!"),
     ):
         assert STALE_BUTTON in await harness.press_data(person, data.pack())
@@ -58,7 +59,7 @@ async def test_citizens_cannot_broadcast_and_the_attempts_are_audited(
         "broadcast.new",
         "broadcast.pick",
         "broadcast.audience",
-        "broadcast.option",
+        "broadcast.send",
         "broadcast.control",
     ]
     assert await _drafts(sessionmaker) == []
@@ -133,7 +134,7 @@ async def test_an_empty_audience_or_a_closed_consultation_is_refused_politely(
         consultation = await add_consultation(session, publish=False)
     staff = await _staff(harness, sessionmaker)
     await harness.send(staff, "/manage")
-    toast = await harness.press_data(staff, cb.BroadcastNew(consultation.id or 0).pack())
+    toast = await harness.press_data(staff, cb.WizardStart("b", consultation.id or 0, "").pack())
     assert "Open the consultation first" in toast
     await harness.send(staff, "/broadcast")
     await harness.press(staff, "Write an announcement")

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.sandbox import Sandbox
 from bot.settings import Settings
-from handlers.events import EventTexts
+from handlers.views.events import EventTexts
 from models import events
 from models.arenas import Arena, subscribe
 from models.base import utcnow
