@@ -154,40 +154,14 @@ class BotApi:
         """
         request: dict[str, Any] = {"json": params}
         if upload is not None:
-            form = aiohttp.FormData()
-            for key, value in params.items():
-                form.add_field(
-                    key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                )
-            form.add_field(
-                upload.field,
-                upload.content,
-                filename=upload.filename,
-                content_type=upload.mime_type,
-            )
-            request = {"data": form}
+            request = {"data": _form(params, upload)}
         try:
             async with self._pool().post(self._root + method, **request) as response:
                 body = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             return ApiResult(False, 0, f"{type(error).__name__}")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return ApiResult(False, status or 502, "not JSON")
-        if not isinstance(data, dict):
-            return ApiResult(False, status or 502, "not a Bot API answer")
-        if data.get("ok") is True:
-            return ApiResult(True, status, result=data.get("result"))
-        parameters = data.get("parameters") or {}
-        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-        return ApiResult(
-            False,
-            int(data.get("error_code") or status),
-            str(data.get("description") or ""),
-            float(retry_after) if isinstance(retry_after, int | float) else None,
-        )
+        return _result(body, status)
 
     async def close(self) -> None:
         """Close the pool."""
@@ -197,6 +171,38 @@ class BotApi:
 
 
 # ---------------------------------------------------------------------- pacing
+
+
+def _result(body: bytes, status: int) -> ApiResult:
+    """Read a Bot API answer; a body that is not one fails with the HTTP status."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ApiResult(False, status or 502, "not JSON")
+    if not isinstance(data, dict):
+        return ApiResult(False, status or 502, "not a Bot API answer")
+    if data.get("ok") is True:
+        return ApiResult(True, status, result=data.get("result"))
+    parameters = data.get("parameters") or {}
+    retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+    return ApiResult(
+        False,
+        int(data.get("error_code") or status),
+        str(data.get("description") or ""),
+        float(retry_after) if isinstance(retry_after, int | float) else None,
+    )
+
+
+def _form(params: dict[str, Any], upload: Upload) -> aiohttp.FormData:
+    """A multipart request: the parameters as form fields, then the file."""
+    form = aiohttp.FormData()
+    for key, value in params.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        form.add_field(key, text)
+    form.add_field(
+        upload.field, upload.content, filename=upload.filename, content_type=upload.mime_type
+    )
+    return form
 
 
 class Pacer:
@@ -804,7 +810,7 @@ class DeliveryWorker:
             if broadcast.chat_id is not None:
                 counts, consultation = await self._counts_and_content(broadcast)
                 with language(broadcast.staff_language):
-                    report = render.report_message(broadcast, consultation, counts, self.runtime)
+                    report = render.report_message(broadcast, consultation, counts)
                 await self.pacer.wait()
                 result = await self.api.call(
                     "sendMessage",

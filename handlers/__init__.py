@@ -41,6 +41,8 @@ from handlers.wizards import WIZARDS
 from handlers.wizards.broadcast import BROADCAST
 from handlers.wizards.newpoll import NEWPOLL
 
+App = Application[Any, Any, Any, Any, Any, Any]
+
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
 CITIZEN_COMMANDS = {
@@ -106,10 +108,18 @@ TICK_SECONDS = 30
 RETENTION_SECONDS = 3600
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(application: App) -> None:
     """Add every handler; the first that matches an update takes it, so order matters."""
     for dialog in WIZARDS:
         wizard.register(dialog)
+    _commands(application)
+    _buttons(application)
+    _messages(application)
+    application.add_error_handler(fallback.on_error)  # type: ignore[arg-type]
+    _jobs(application)
+
+
+def _commands(application: App) -> None:
     for name, callback in {**CITIZEN_COMMANDS, **STAFF_COMMANDS}.items():
         application.add_handler(CommandHandler(name, callback, filters=PRIVATE))
     # Admins send it in the group that should get new texts, so it is taken in groups too,
@@ -119,15 +129,20 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             "moderationgroup", moderation.moderation_group, filters=filters.UpdateType.MESSAGE
         )
     )
+
+
+def _buttons(application: App) -> None:
     for data_class, on_press in BUTTONS.items():
         application.add_handler(CallbackQueryHandler(on_press, pattern=data_class.pattern()))
     # After the known buttons: anything else is stale, garbled or forged.
     application.add_handler(CallbackQueryHandler(fallback.unknown_button))
+
+
+def _messages(application: App) -> None:
     # Typed text goes to its one owner (a waiting dialog, else the consultation in progress);
     # commands are excluded so an unknown one gets its own answer below.
-    application.add_handler(
-        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, router.on_text)
-    )
+    text = PRIVATE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(text, router.on_text))
     application.add_handler(MessageHandler(PRIVATE & filters.COMMAND, fallback.unknown_command))
     # A document goes to a dialog waiting for one, else it is a staff upload or an attachment.
     application.add_handler(MessageHandler(PRIVATE & filters.Document.ALL, router.on_document))
@@ -137,26 +152,22 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(
         ChatMemberHandler(members.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
-    application.add_handler(
-        MessageHandler(
-            filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, fallback.edited_message
-        )
-    )
-    application.add_handler(
-        MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, fallback.group_command)
-    )
+    edited = filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE
+    application.add_handler(MessageHandler(edited, fallback.edited_message))
+    group_command = filters.ChatType.GROUPS & filters.COMMAND
+    application.add_handler(MessageHandler(group_command, fallback.group_command))
     # After a typed answer committed (group 0 above): post any new free text to the moderation
     # group. A separate group, so it runs in addition to the handler that took the message.
-    application.add_handler(
-        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, moderation.after_text), group=1
-    )
-    application.add_error_handler(fallback.on_error)  # type: ignore[arg-type]
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(polls.stop_closed_polls, TICK_SECONDS, first=1)
-        # Texts a crash or a Telegram error left unposted to the moderation group.
-        application.job_queue.run_repeating(moderation.announce_job, TICK_SECONDS, first=5)
-        application.job_queue.run_repeating(privacy.apply_retention, RETENTION_SECONDS, first=60)
-        # Reminders to finish a consultation (every replica looks; a unique key lets one write).
-        application.job_queue.run_repeating(
-            followups.remind_unfinished, followups.FINISH_REMINDER_TICK, first=3
-        )
+    application.add_handler(MessageHandler(text, moderation.after_text), group=1)
+
+
+def _jobs(application: App) -> None:
+    jobs = application.job_queue
+    if jobs is None:
+        return
+    jobs.run_repeating(polls.stop_closed_polls, TICK_SECONDS, first=1)
+    # Texts a crash or a Telegram error left unposted to the moderation group.
+    jobs.run_repeating(moderation.announce_job, TICK_SECONDS, first=5)
+    jobs.run_repeating(privacy.apply_retention, RETENTION_SECONDS, first=60)
+    # Reminders to finish a consultation (every replica looks; a unique key lets one write).
+    jobs.run_repeating(followups.remind_unfinished, followups.FINISH_REMINDER_TICK, first=3)

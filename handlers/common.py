@@ -195,21 +195,8 @@ async def deliver(update: Update, context: BotContext, reply: Reply) -> None:
         await answer_button(query, reply.notice)
     elif reply.notice:
         reply.send.insert(0, Outgoing(reply.notice))
-    if reply.edit is not None and query is not None and query.message is not None:
-        edit = reply.edit
-        try:
-            await _retried(
-                lambda: query.edit_message_text(
-                    edit.text, parse_mode=ParseMode.HTML, reply_markup=edit.keyboard
-                )
-            )
-        except BadRequest as error:
-            # Pressing the same button twice re-renders identical content; Telegram refuses.
-            if "not modified" not in str(error).lower():
-                # The message cannot be edited (gone, or not a text): the step is stored, so
-                # show it as a new message rather than not at all.
-                logger.info("Update %s: edit refused (%s); sent instead", update.update_id, error)
-                reply.send.insert(0, edit)
+    if query is not None and query.message is not None:
+        await _edit(update, query, reply)
     for message in reply.send:
         if message.poll is not None:
             await _send_poll(context, chat_id, message.poll)
@@ -222,6 +209,26 @@ async def deliver(update: Update, context: BotContext, reply: Reply) -> None:
                 reply_markup=message.keyboard,
             )
         )
+
+
+async def _edit(update: Update, query: CallbackQuery, reply: Reply) -> None:
+    """Replace the pressed button's message; send the new content when it cannot be edited."""
+    edit = reply.edit
+    if edit is None:
+        return
+    try:
+        await _retried(
+            lambda: query.edit_message_text(
+                edit.text, parse_mode=ParseMode.HTML, reply_markup=edit.keyboard
+            )
+        )
+    except BadRequest as error:
+        # Pressing the same button twice re-renders identical content; Telegram refuses.
+        if "not modified" not in str(error).lower():
+            # The message cannot be edited (gone, or not a text): the step is stored, so
+            # show it as a new message rather than not at all.
+            logger.info("Update %s: edit refused (%s); sent instead", update.update_id, error)
+            reply.send.insert(0, edit)
 
 
 async def answer_button(query: CallbackQuery, text: str | None = None) -> None:

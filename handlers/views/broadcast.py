@@ -203,7 +203,7 @@ def _counts_line(counts: Counts, *, remaining: int | None) -> str:
 
 
 def report_message(
-    broadcast: Broadcast, consultation: Consultation | None, counts: Counts, runtime: Runtime
+    broadcast: Broadcast, consultation: Consultation | None, counts: Counts
 ) -> Outgoing:
     """The report sent when a broadcast has finished or was cancelled."""
     done = broadcast.state == BroadcastState.DONE
@@ -215,6 +215,20 @@ def report_message(
             "{sent} of {total} person got it.", "{sent} of {total} people got it.", counts.total
         ).format(sent=counts.sent, total=counts.total),
     ]
+    lines += _shortfalls(counts)
+    if broadcast.started_at is not None and broadcast.finished_at is not None:
+        minutes = max(
+            round((broadcast.finished_at - broadcast.started_at).total_seconds() / 60), 1
+        )
+        lines.append(
+            ngettext("It took {n} minute.", "It took {n} minutes.", minutes).format(n=minutes)
+        )
+    return Outgoing("\n".join(lines))
+
+
+def _shortfalls(counts: Counts) -> list[str]:
+    """Who did not get a broadcast, and why."""
+    lines: list[str] = []
     if counts.failed:
         lines.append(
             ngettext(
@@ -239,14 +253,7 @@ def report_message(
                 counts.cancelled,
             ).format(n=counts.cancelled)
         )
-    if broadcast.started_at is not None and broadcast.finished_at is not None:
-        minutes = max(
-            round((broadcast.finished_at - broadcast.started_at).total_seconds() / 60), 1
-        )
-        lines.append(
-            ngettext("It took {n} minute.", "It took {n} minutes.", minutes).format(n=minutes)
-        )
-    return Outgoing("\n".join(lines))
+    return lines
 
 
 def cancel_question(broadcast: Broadcast, left: int) -> Outgoing:

@@ -25,9 +25,10 @@ ADMIN_ID = 9000
 class Harness:
     """The application and the sandbox; each action is processed before it returns."""
 
-    def __init__(self, app: BotApplication, sandbox: Sandbox) -> None:
+    def __init__(self, app: BotApplication, sandbox: Sandbox, runtime: Runtime) -> None:
         self.app = app
         self.sandbox = sandbox
+        self.runtime = runtime
         self.offset = 0
         self.now = NOW
 
@@ -96,7 +97,7 @@ async def harness(
         )
         app = build_application(settings, runtime)
         async with app:
-            harness = Harness(app, sandbox)
+            harness = Harness(app, sandbox, runtime)
             holder["harness"] = harness
             with caplog.at_level(logging.ERROR):
                 yield harness
