@@ -30,6 +30,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Answer, AnswerChoice, Response
 from models.base import localized, utcnow
 from models.consultation import ConsultationView, QuestionView, load_consultation
 from models.consultation_file import QuestionType
@@ -37,7 +38,6 @@ from models.masking import mask
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
 from models.pseudonym import pseudonymizer
-from models.response import Answer, AnswerChoice, Response
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[Format, ...] = get_args(Format)

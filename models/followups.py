@@ -42,6 +42,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Response
 from models.arenas import Subscription
 from models.base import UTCDateTime, utcnow
 from models.consultation import Consultation, Status, is_open
@@ -49,7 +50,6 @@ from models.events import EventMessages, restore_reminders
 from models.outbox import D, DeliveryState, cancel_pending, consent_condition
 from models.participant import Consent, Participant
 from models.reminders import ReminderPolicy
-from models.response import Response
 from models.stops import clear_stop, mark_stopped, not_stopped
 
 FOLLOWUP = "followup"

@@ -36,10 +36,10 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Answer
 from models.base import TelegramId, Text, UTCDateTime, localized, utcnow
 from models.consultation import Consultation, Question
 from models.masking import Kind, Part, screen, split
-from models.response import Answer
 from models.roles import audit
 
 # A text shown to a moderator in a private review is kept from other private reviews this

@@ -56,10 +56,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Response
 from models.arenas import Arena, Subscription
 from models.base import Text, UTCDateTime, utcnow
 from models.participant import PRIVACY, PRIVACY_NOTICE_VERSION, Consent, Participant
-from models.response import Response
 from models.stops import not_stopped
 
 logger = logging.getLogger(__name__)

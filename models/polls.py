@@ -15,6 +15,7 @@ from sqlalchemy import Column, ForeignKey, Integer, String, or_
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Response
 from models.base import TelegramId, UTCDateTime, utcnow
 from models.consultation import (
     Consultation,
@@ -29,7 +30,7 @@ from models.consultation_file import (
     QuestionType,
 )
 from models.participant import Participant
-from models.response import Position, Response, record_choices
+from models.response import Position, record_choices
 
 # Telegram's limits for polls.
 POLL_QUESTION_LIMIT = 300

@@ -19,12 +19,12 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import models.tables  # noqa: F401  (every table on the metadata, so the walk sees them all)
+from models.answers import Answer, AnswerChoice, Response
 from models.base import localized
 from models.consultation import Consultation, Option, Question, Status
 from models.consultation_file import QuestionType
 from models.followups import stop_messages
 from models.participant import Consent, Participant
-from models.response import Answer, AnswerChoice, Response
 from models.roles import audit
 
 logger = logging.getLogger(__name__)

@@ -40,6 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Answer, Response
 from models.base import UTCDateTime, utcnow
 from models.consultation import Consultation, Status
 from models.outbox import (
@@ -50,7 +51,6 @@ from models.outbox import (
     consent_condition,
 )
 from models.participant import Participant
-from models.response import Answer, Response
 from models.stops import not_stopped
 
 #: Outbox kinds of reminders (the names operators see in the delivery table and logs).

@@ -1,8 +1,9 @@
-"""Responses and answers: where a person stands in a consultation, and what they said.
+"""Answering a consultation: where a person stands in it, and recording what they said.
 
-Every step of the conversation is a row here, so a restarted bot, or another replica, picks up
-exactly where the person left off. One answer per response and question is enforced by a unique
-constraint: a duplicated update replaces, it cannot double-count.
+Every step of the conversation is a row (the tables are in :mod:`models.answers`), so a restarted
+bot, or another replica, picks up exactly where the person left off. One answer per response and
+question is enforced by a unique constraint: a duplicated update replaces, it cannot
+double-count. A new or changed free text is queued for moderation in the same transaction.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint, delete
-from sqlalchemy import Text as SQLText
-from sqlmodel import Field, SQLModel, col, select
+from sqlalchemy import delete
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.base import UTCDateTime, utcnow
+# Response, Answer and AnswerChoice are defined with the other tables in models.answers (the
+# consultation's rules and moderation read them too); handlers and tests import them from here.
+from models.answers import Answer, AnswerChoice, Response
 from models.consultation import (
     ConsultationView,
     Question,
@@ -25,71 +27,11 @@ from models.consultation import (
     load_consultation,
 )
 from models.consultation_file import QuestionType
+from models.moderation import text_changed
 from models.participant import Participant
 
 YES_WORDS = frozenset({"ja", "j", "jo", "yes", "y"})
 NO_WORDS = frozenset({"nei", "n", "no"})
-
-
-class Response(SQLModel, table=True):
-    """One person's way through one consultation."""
-
-    __table_args__ = (UniqueConstraint("participant_id", "consultation_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    participant_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("participant.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    consultation_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("consultation.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    source: str | None = Field(default=None, max_length=64)
-    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # The question being asked; None once the person reached the summary.
-    current_question_id: int | None = Field(
-        default=None,
-        sa_column=Column(Integer, ForeignKey("question.id", ondelete="SET NULL")),
-    )
-    # True while changing one answer from the summary: the next step is the summary again.
-    editing: bool = False
-
-
-class Answer(SQLModel, table=True):
-    """A person's answer to one question; a skipped question has a row with ``skipped``."""
-
-    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    response_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("response.id", ondelete="CASCADE"), nullable=False)
-    )
-    question_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("question.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    number: int | None = None
-    text: str | None = Field(default=None, sa_column=Column(SQLText))
-    skipped: bool = False
-    answered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class AnswerChoice(SQLModel, table=True):
-    """An option picked in a choice answer (several for multiple choice)."""
-
-    answer_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True)
-    )
-    option_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("option.id", ondelete="CASCADE"), primary_key=True, index=True
-        )
-    )
 
 
 @dataclass
@@ -209,17 +151,6 @@ def visible_questions(
 ) -> list[QuestionView]:
     """The questions asked, in order, given the answers so far."""
     return [q for q in view.questions if is_visible(q, view, answers)]
-
-
-async def answered_question_ids(session: AsyncSession, consultation_id: int) -> set[int]:
-    """Return the ids of the consultation's questions that have at least one real answer."""
-    rows = await session.exec(
-        select(Answer.question_id)
-        .join(Question, col(Question.id) == col(Answer.question_id))
-        .where(Question.consultation_id == consultation_id, col(Answer.skipped).is_(False))
-        .distinct()
-    )
-    return set(rows.all())
 
 
 async def find_response(
@@ -373,10 +304,7 @@ async def _store(
     await session.flush()
     if text != previous_text:
         # Moderation hook: a new or changed free text is queued for review (pending) in this
-        # same transaction; a text replaced by a skip leaves the queue. Imported here because
-        # models.moderation imports this module.
-        from models.moderation import text_changed
-
+        # same transaction; a text replaced by a skip leaves the queue.
         await text_changed(session, answer.id or 0, text, now)
 
 

@@ -17,10 +17,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from models.answers import Answer, AnswerChoice, Response
 from models.base import Text, localized
 from models.consultation import QuestionView, load_consultation
 from models.consultation_file import QuestionType
-from models.response import Answer, AnswerChoice, Response
 
 # How responses without a deep-link source are shown.
 DIRECT = "direct"
