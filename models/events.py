@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -29,28 +29,18 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     UniqueConstraint,
     func,
-    insert,
 )
 from sqlalchemy import Text as SQLText
-from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.arenas import Arena
 from models.base import UTCDateTime, utcnow
-from models.outbox import (
-    Audience,
-    AudienceKind,
-    Delivery,
-    DeliveryState,
-    QuietHours,
-    audience_condition,
-    cancel_pending,
-    enqueue,
-)
+from models.outbox.audiences import Audience, AudienceKind, audience_condition, count_audience
+from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
+from models.outbox.quiet_hours import QuietHours
 from models.participant import Participant
 from models.reminders import EVENT_KIND, ReminderPolicy, reminder_time
 from models.stops import not_stopped
@@ -199,16 +189,6 @@ class RsvpRefused(Exception):
         self.event = event
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
-
-
-E = _table(Event)
-V = _table(Rsvp)
-P = _table(Participant)
-D = _table(Delivery)
-
-
 # ---------------------------------------------------------------------- composing
 
 
@@ -279,12 +259,25 @@ def is_complete(event: Event) -> bool:
     return bool(event.title and event.place and event.starts_at)
 
 
+def _check_publishable(event: Event, now: datetime) -> None:
+    """A draft that is complete, in the future, and has a sensible capacity."""
+    if event.state != EventState.DRAFT:
+        raise EventProblem("not_draft")
+    if not is_complete(event):
+        raise EventProblem("incomplete")
+    assert event.starts_at is not None
+    check_times(event.starts_at, event.ends_at, now)
+    check_capacity(event.capacity)
+
+
 async def count_invitees(session: AsyncSession, arena_id: int) -> int:
     """How many people an event of the arena would invite now."""
-    condition = audience_condition(Audience(AudienceKind.ARENA, str(arena_id)))
-    connection = await session.connection()
-    statement = core_select(func.count()).select_from(P).where(condition)
-    return int((await connection.execute(statement)).scalar_one())
+    return await count_audience(session, _invitees(arena_id))
+
+
+def _invitees(arena_id: int | None) -> Audience:
+    """Who an event of the arena invites: its current subscribers."""
+    return Audience(AudienceKind.ARENA, str(arena_id))
 
 
 async def publish(
@@ -302,13 +295,7 @@ async def publish(
     Raises:
         EventProblem: ``not_draft``, ``incomplete``, or ``past`` when its time has passed.
     """
-    if event.state != EventState.DRAFT:
-        raise EventProblem("not_draft")
-    if not is_complete(event):
-        raise EventProblem("incomplete")
-    assert event.starts_at is not None
-    check_times(event.starts_at, event.ends_at, now)
-    check_capacity(event.capacity)
+    _check_publishable(event, now)
     arena = await session.get(Arena, event.arena_id)
     assert arena is not None
     event.state = EventState.PUBLISHED
@@ -316,50 +303,21 @@ async def publish(
     event.published_at = now
     event.updated_at = now
     await session.flush()
-    condition = audience_condition(Audience(AudienceKind.ARENA, str(arena.id)))
-    connection = await session.connection()
-    rendered: dict[str, tuple[Payload, Payload]] = {}
-    invited, after = 0, 0
-    while True:
-        people = (
-            await connection.execute(
-                core_select(P.c.id, P.c.language)
-                .where(condition, P.c.id > after)
-                .order_by(P.c.id)
-                .limit(INVITE_BATCH)
-            )
-        ).all()
-        if not people:
-            break
-        rows: list[dict[str, Any]] = []
-        for participant_id, participant_language in people:
-            code = policy.language_of(participant_language)
-            if code not in rendered:
-                rendered[code] = (
-                    messages.invitation(event, arena, code),
-                    messages.calendar(event, arena, code),
-                )
-            invitation, calendar = rendered[code]
-            for kind, payload in ((INVITATION_KIND, invitation), (CALENDAR_KIND, calendar)):
-                rows.append(
-                    {
-                        "participant_id": participant_id,
-                        "kind": kind,
-                        "payload": payload,
-                        "ref": event.ref,
-                        "due_at": now,
-                        "expires_at": event.starts_at,
-                        "urgent": False,
-                        "attempts": 0,
-                        "state": DeliveryState.PENDING.value,
-                    }
-                )
-        await connection.execute(insert(D), rows)
-        invited += len(people)
-        after = int(people[-1][0])
-    event.invited = invited
+    event.invited = await enqueue_for_everyone(
+        session,
+        audience_condition(_invitees(arena.id)),
+        lambda code: [
+            (INVITATION_KIND, messages.invitation(event, arena, code)),
+            (CALENDAR_KIND, messages.calendar(event, arena, code)),
+        ],
+        policy.language_of,
+        ref=event.ref,
+        now=now,
+        expires_at=event.starts_at,
+        batch=INVITE_BATCH,
+    )
     await session.flush()
-    return invited
+    return event.invited
 
 
 async def cancel(
@@ -383,10 +341,21 @@ async def cancel(
     event.updated_at = now
     await session.flush()
     await cancel_pending(session, ref=event.ref, detail="event cancelled")
-    told = 0
     assert event.starts_at is not None
     if event.starts_at <= now:
         return 0
+    return await _tell_cancelled(session, event, now, messages, policy)
+
+
+async def _tell_cancelled(
+    session: AsyncSession,
+    event: Event,
+    now: datetime,
+    messages: EventMessages,
+    policy: ReminderPolicy,
+) -> int:
+    """Tell everyone who said yes or maybe, or waits for a place; return how many."""
+    assert event.starts_at is not None
     # Someone who would travel to it must hear in time, quiet hours or not.
     urgent = _urgent_before(policy.quiet, now, event.starts_at)
     rows = await session.exec(
@@ -399,6 +368,7 @@ async def cancel(
             not_stopped(col(Participant.id)),
         )
     )
+    told = 0
     for _rsvp, person in rows.all():
         await enqueue(
             session,

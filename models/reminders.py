@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -26,7 +26,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     Select,
-    Table,
     and_,
     bindparam,
     exists,
@@ -41,16 +40,12 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.answers import Answer, Response
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table_of, utcnow
 from models.consultation import Consultation, Status
-from models.outbox import (
-    D,
-    DeliveryState,
-    QuietHours,
-    cancel_pending,
-    consent_condition,
-)
-from models.participant import Participant
+from models.outbox.messages import cancel_pending
+from models.outbox.quiet_hours import QuietHours
+from models.outbox.tables import D, DeliveryState
+from models.participant import Participant, consent_condition
 from models.stops import not_stopped
 
 #: Outbox kinds of reminders (the names operators see in the delivery table and logs).
@@ -126,15 +121,11 @@ class FinishReminder(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
-
-
-R = _table(Response)
-A = _table(Answer)
-C = _table(Consultation)
-P = _table(Participant)
-F = _table(FinishReminder)
+R = table_of(Response)
+A = table_of(Answer)
+C = table_of(Consultation)
+P = table_of(Participant)
+F = table_of(FinishReminder)
 
 
 @dataclass(frozen=True)
