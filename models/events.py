@@ -38,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.arenas import Arena
 from models.base import UTCDateTime, utcnow
+from models.drafts import newest_draft, start_draft
 from models.outbox.audiences import Audience, AudienceKind, audience_condition, count_audience
 from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
 from models.outbox.quiet_hours import QuietHours
@@ -225,33 +226,14 @@ async def new_draft(
     now: datetime,
 ) -> Event:
     """Start composing an event for the arena; the first step asks for the title."""
-    draft = Event(
-        arena_id=arena_id,
-        created_by=created_by,
-        chat_id=chat_id,
-        staff_language=language,
-        step="title",
-        created_at=now,
-        updated_at=now,
+    return await start_draft(
+        session, Event(arena_id=arena_id), created_by, chat_id, language, "title", now
     )
-    session.add(draft)
-    await session.flush()
-    return draft
 
 
 async def current_draft(session: AsyncSession, created_by: int, since: datetime) -> Event | None:
     """The staff member's newest draft touched since ``since``, if any."""
-    rows = await session.exec(
-        select(Event)
-        .where(
-            col(Event.created_by) == created_by,
-            col(Event.state) == EventState.DRAFT,
-            col(Event.updated_at) >= since,
-        )
-        .order_by(col(Event.updated_at).desc(), col(Event.id).desc())
-        .limit(1)
-    )
-    return rows.first()
+    return await newest_draft(session, Event, created_by, since)
 
 
 def is_complete(event: Event) -> bool:
@@ -344,20 +326,15 @@ async def cancel(
     assert event.starts_at is not None
     if event.starts_at <= now:
         return 0
-    return await _tell_cancelled(session, event, now, messages, policy)
+    coming = await _coming(session, event)
+    for person in coming:
+        payload = messages.cancelled(event, policy.language_of(person.language))
+        await _tell(session, event, person, payload, now, policy.quiet)
+    return len(coming)
 
 
-async def _tell_cancelled(
-    session: AsyncSession,
-    event: Event,
-    now: datetime,
-    messages: EventMessages,
-    policy: ReminderPolicy,
-) -> int:
-    """Tell everyone who said yes or maybe, or waits for a place; return how many."""
-    assert event.starts_at is not None
-    # Someone who would travel to it must hear in time, quiet hours or not.
-    urgent = _urgent_before(policy.quiet, now, event.starts_at)
+async def _coming(session: AsyncSession, event: Event) -> list[Participant]:
+    """Who said yes or maybe, or waits for a place, and can still be told."""
     rows = await session.exec(
         select(Rsvp, Participant)
         .join(Participant, col(Participant.id) == col(Rsvp.participant_id))
@@ -368,24 +345,31 @@ async def _tell_cancelled(
             not_stopped(col(Participant.id)),
         )
     )
-    told = 0
-    for _rsvp, person in rows.all():
-        await enqueue(
-            session,
-            person.id or 0,
-            messages.cancelled(event, policy.language_of(person.language)),
-            kind=UPDATE_KIND,
-            due_at=now,
-            urgent=urgent,
-            ref=event.ref,
-            expires_at=event.starts_at,
-        )
-        told += 1
-    return told
+    return [person for _rsvp, person in rows.all()]
 
 
-def _urgent_before(quiet: QuietHours | None, now: datetime, starts_at: datetime) -> bool:
-    return quiet is not None and quiet.ends(now) >= starts_at
+async def _tell(
+    session: AsyncSession,
+    event: Event,
+    person: Participant,
+    payload: Payload,
+    now: datetime,
+    quiet: QuietHours | None,
+) -> None:
+    """Send the person news of the event now; it expires when the event begins."""
+    assert event.starts_at is not None
+    # Someone who would travel to it must hear in time, quiet hours or not.
+    urgent = quiet is not None and quiet.ends(now) >= event.starts_at
+    await enqueue(
+        session,
+        person.id or 0,
+        payload,
+        kind=UPDATE_KIND,
+        due_at=now,
+        urgent=urgent,
+        ref=event.ref,
+        expires_at=event.starts_at,
+    )
 
 
 # ---------------------------------------------------------------------- answering
@@ -464,6 +448,47 @@ async def _locked_event(session: AsyncSession, event_id: int) -> Event | None:
     return rows.first()
 
 
+async def _open_event(session: AsyncSession, event_id: int, now: datetime) -> Event:
+    """The event, locked for this answer, if it still takes answers; else why not."""
+    event = await _locked_event(session, event_id)
+    if event is None or event.state == EventState.DRAFT:
+        raise RsvpRefused("gone")
+    if event.state == EventState.CANCELLED:
+        raise RsvpRefused("cancelled", event)
+    assert event.starts_at is not None
+    if event.starts_at <= now:
+        raise RsvpRefused("started", event)
+    return event
+
+
+async def _wanted(
+    session: AsyncSession, event: Event, choice: RsvpAnswer, before: RsvpAnswer | None
+) -> RsvpAnswer | None:
+    """The answer to store for ``choice``; None when a yes finds the event full.
+
+    A yes without a free place is a place on the waiting list for someone already on it;
+    asking for the waiting list when there is room (or with a place already) is a yes.
+    """
+    if choice in (RsvpAnswer.YES, RsvpAnswer.WAITING) and before != RsvpAnswer.YES:
+        if event.capacity is None or (await counts(session, event.id or 0)).yes < event.capacity:
+            return RsvpAnswer.YES
+        if choice == RsvpAnswer.YES and before != RsvpAnswer.WAITING:
+            return None
+        return RsvpAnswer.WAITING
+    if choice == RsvpAnswer.WAITING:
+        return RsvpAnswer.YES  # already has a place: keep it
+    return choice
+
+
+async def _record(session: AsyncSession, rsvp: Rsvp, answer: RsvpAnswer, now: datetime) -> None:
+    """Store the answer; on the waiting list, the time orders the list."""
+    session.add(rsvp)
+    rsvp.answer = answer
+    rsvp.answered_at = now
+    rsvp.waiting_since = now if answer == RsvpAnswer.WAITING else None
+    await session.flush()
+
+
 async def answer(
     session: AsyncSession,
     event_id: int,
@@ -481,40 +506,19 @@ async def answer(
     Raises:
         RsvpRefused: the event does not exist (or is a draft), is cancelled, or has begun.
     """
-    event = await _locked_event(session, event_id)
-    if event is None or event.state == EventState.DRAFT:
-        raise RsvpRefused("gone")
-    if event.state == EventState.CANCELLED:
-        raise RsvpRefused("cancelled", event)
-    assert event.starts_at is not None
-    if event.starts_at <= now:
-        raise RsvpRefused("started", event)
+    event = await _open_event(session, event_id, now)
     pid = participant.id or 0
     current = await rsvp_of(session, event_id, pid)
     before = RsvpAnswer(current.answer) if current is not None else None
-    wanted = choice
-    if choice in (RsvpAnswer.YES, RsvpAnswer.WAITING) and before != RsvpAnswer.YES:
-        has_room = event.capacity is None or (await counts(session, event_id)).yes < (
-            event.capacity
-        )
-        if has_room:
-            wanted = RsvpAnswer.YES
-        elif choice == RsvpAnswer.YES and before != RsvpAnswer.WAITING:
-            return RsvpResult(event, before, full=True)
-        else:
-            wanted = RsvpAnswer.WAITING
-    elif choice == RsvpAnswer.WAITING:
-        wanted = RsvpAnswer.YES  # already has a place: keep it
+    wanted = await _wanted(session, event, choice, before)
+    if wanted is None:
+        return RsvpResult(event, before, full=True)
     if wanted == before:
         assert current is not None
         return RsvpResult(event, before, position=await waiting_position(session, current))
     if current is None:
         current = Rsvp(event_id=event_id, participant_id=pid, answer=wanted, answered_at=now)
-        session.add(current)
-    current.answer = wanted
-    current.answered_at = now
-    current.waiting_since = now if wanted == RsvpAnswer.WAITING else None
-    await session.flush()
+    await _record(session, current, wanted, now)
     result = RsvpResult(event, wanted, changed=True)
     if wanted == RsvpAnswer.YES:
         await schedule_reminders(session, event, participant, now, messages, policy)
@@ -551,17 +555,8 @@ async def _promote(
     rsvp.answered_at = now
     rsvp.waiting_since = None
     await session.flush()
-    assert event.starts_at is not None
-    await enqueue(
-        session,
-        person.id or 0,
-        messages.promoted(event, policy.language_of(person.language)),
-        kind=UPDATE_KIND,
-        due_at=now,
-        urgent=_urgent_before(policy.quiet, now, event.starts_at),
-        ref=event.ref,
-        expires_at=event.starts_at,
-    )
+    payload = messages.promoted(event, policy.language_of(person.language))
+    await _tell(session, event, person, payload, now, policy.quiet)
     await schedule_reminders(session, event, person, now, messages, policy)
     return person.id
 

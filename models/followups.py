@@ -43,6 +43,7 @@ from models.answers import Response
 from models.arenas import Subscription
 from models.base import UTCDateTime, table_of, utcnow
 from models.consultation import Consultation, Status, is_open
+from models.drafts import newest_draft, start_draft
 from models.events import EventMessages, restore_reminders
 from models.outbox.audiences import count_participants
 from models.outbox.messages import cancel_pending, enqueue_for_everyone
@@ -223,35 +224,22 @@ async def new_outcome_draft(
     now: datetime,
 ) -> Outcome:
     """Start writing what came of a consultation; the first step asks for the text."""
-    draft = Outcome(
-        consultation_id=consultation_id,
-        created_by=created_by,
-        chat_id=chat_id,
-        staff_language=language,
-        step="text",
-        created_at=now,
-        updated_at=now,
+    return await start_draft(
+        session,
+        Outcome(consultation_id=consultation_id),
+        created_by,
+        chat_id,
+        language,
+        "text",
+        now,
     )
-    session.add(draft)
-    await session.flush()
-    return draft
 
 
 async def current_outcome_draft(
     session: AsyncSession, created_by: int, since: datetime
 ) -> Outcome | None:
     """The staff member's newest outcome draft touched since ``since``, if any."""
-    rows = await session.exec(
-        select(Outcome)
-        .where(
-            col(Outcome.created_by) == created_by,
-            col(Outcome.state) == OutcomeState.DRAFT,
-            col(Outcome.updated_at) >= since,
-        )
-        .order_by(col(Outcome.updated_at).desc(), col(Outcome.id).desc())
-        .limit(1)
-    )
-    return rows.first()
+    return await newest_draft(session, Outcome, created_by, since)
 
 
 def _audience(consultation: Consultation) -> ColumnElement[bool]:

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, update
+from sqlalchemy import ColumnElement, Row, insert, update
 from sqlalchemy import select as core_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import table_of
@@ -77,41 +78,56 @@ async def enqueue_for_everyone(
     """
     # Table-level statements go through the connection: the ORM session wants mapped classes.
     connection = await session.connection()
-    rendered: dict[str, Sequence[tuple[str, Payload]]] = {}
+    messages_of = _rendered_once(messages, language_of)
+    fields = {
+        "ref": ref,
+        "due_at": now,
+        "expires_at": expires_at,
+        "urgent": False,
+        "attempts": 0,
+        "state": DeliveryState.PENDING.value,
+    }
     written, after = 0, 0
-    while True:
-        people = (
-            await connection.execute(
-                core_select(P.c.id, P.c.language)
-                .where(condition, P.c.id > after)
-                .order_by(P.c.id)
-                .limit(batch)
-            )
-        ).all()
-        if not people:
-            return written
-        rows: list[dict[str, Any]] = []
-        for participant_id, participant_language in people:
-            code = language_of(participant_language)
-            if code not in rendered:
-                rendered[code] = messages(code)
-            rows.extend(
-                {
-                    "participant_id": participant_id,
-                    "kind": kind,
-                    "payload": payload,
-                    "ref": ref,
-                    "due_at": now,
-                    "expires_at": expires_at,
-                    "urgent": False,
-                    "attempts": 0,
-                    "state": DeliveryState.PENDING.value,
-                }
-                for kind, payload in rendered[code]
-            )
+    while people := await _people_after(connection, condition, after, batch):
+        rows = [
+            {"participant_id": participant_id, "kind": kind, "payload": payload, **fields}
+            for participant_id, language in people
+            for kind, payload in messages_of(language)
+        ]
         await connection.execute(insert(D), rows)
         written += len(people)
         after = int(people[-1][0])
+    return written
+
+
+async def _people_after(
+    connection: AsyncConnection, condition: ColumnElement[bool], after: int, batch: int
+) -> Sequence[Row[Any]]:
+    """The next ``batch`` participants (id, language) meeting ``condition``, by id."""
+    return (
+        await connection.execute(
+            core_select(P.c.id, P.c.language)
+            .where(condition, P.c.id > after)
+            .order_by(P.c.id)
+            .limit(batch)
+        )
+    ).all()
+
+
+def _rendered_once(
+    messages: Callable[[str], Sequence[tuple[str, Payload]]],
+    language_of: Callable[[str | None], str],
+) -> Callable[[str | None], Sequence[tuple[str, Payload]]]:
+    """``messages`` in a person's language, each language rendered only once."""
+    rendered: dict[str, Sequence[tuple[str, Payload]]] = {}
+
+    def messages_of(language: str | None) -> Sequence[tuple[str, Payload]]:
+        code = language_of(language)
+        if code not in rendered:
+            rendered[code] = messages(code)
+        return rendered[code]
+
+    return messages_of
 
 
 async def cancel_pending(

@@ -102,9 +102,8 @@ async def claim(
     """
     # Table-level statements go through the connection: the ORM session wants mapped classes.
     connection = await session.connection()
-    claimed = await _lease_due_rows(
-        connection, worker, now=now, wall_now=wall_now, lease=lease, limit=limit, quiet=quiet
-    )
+    due = _due(now, wall_now, quiet=quiet)
+    claimed = await _lease(connection, worker, due, until=wall_now + lease, limit=limit)
     if not claimed:
         return []
     people = await _recipients(connection, {row.participant_id for row in claimed})
@@ -113,17 +112,8 @@ async def claim(
     return rows.ready
 
 
-async def _lease_due_rows(
-    connection: AsyncConnection,
-    worker: str,
-    *,
-    now: datetime,
-    wall_now: datetime,
-    lease: timedelta,
-    limit: int,
-    quiet: bool,
-) -> Sequence[Row[Any]]:
-    """Mark up to ``limit`` due rows as this worker's for ``lease``; return them."""
+def _due(now: datetime, wall_now: datetime, *, quiet: bool) -> list[ColumnElement[bool]]:
+    """Rows to send now: pending, due, not leased, not of a paused or cancelled broadcast."""
     running = core_select(B.c.id).where(B.c.state == BroadcastState.RUNNING)
     conditions: list[ColumnElement[bool]] = [
         D.c.state == DeliveryState.PENDING,
@@ -133,6 +123,18 @@ async def _lease_due_rows(
     ]
     if quiet:
         conditions.append(D.c.urgent.is_(True))
+    return conditions
+
+
+async def _lease(
+    connection: AsyncConnection,
+    worker: str,
+    conditions: list[ColumnElement[bool]],
+    *,
+    until: datetime,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    """Mark up to ``limit`` rows meeting ``conditions`` as this worker's; return them."""
     pick = (
         core_select(D.c.id)
         .where(*conditions)
@@ -144,7 +146,7 @@ async def _lease_due_rows(
         await connection.execute(
             update(D)
             .where(D.c.id.in_(pick.scalar_subquery()))
-            .values(claimed_by=worker, claimed_until=wall_now + lease)
+            .values(claimed_by=worker, claimed_until=until)
             .returning(
                 D.c.id,
                 D.c.participant_id,
