@@ -97,13 +97,6 @@ def poll_spec(slug: str, language: str, question: str, options: list[str]) -> Co
                 options=tuple(
                     OptionSpec(f"o{i}", {language: o.strip()}) for i, o in enumerate(options, 1)
                 ),
-                max_choices=None,
-                scale_min=None,
-                scale_max=None,
-                min_label=None,
-                max_label=None,
-                max_length=None,
-                show_if=None,
             ),
         ),
     )
