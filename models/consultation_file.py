@@ -533,18 +533,31 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
 # --- questions -----------------------------------------------------------------------------
 
 
-def _questions(value: object, ctx: _Context) -> tuple[QuestionSpec, ...]:
-    path = "questions"
+def _list(
+    value: object, path: str, items: str, low: int, high: int, ctx: _Context
+) -> list[Any] | None:
+    """A required list of ``items``; a count outside ``low``..``high`` is reported, not fatal.
+
+    None when there is no list to check further (reported too).
+    """
     if value is None:
         ctx.add(path, "required")
-        return ()
+        return None
     if not isinstance(value, list):
-        ctx.add(path, "must be a list of questions")
+        ctx.add(path, f"must be a list of {items}")
+        return None
+    if len(value) < low:
+        ctx.add(path, f"needs at least {low}")
+    elif len(value) > high:
+        ctx.add(path, f"at most {high}")
+    return value
+
+
+def _questions(value: object, ctx: _Context) -> tuple[QuestionSpec, ...]:
+    path = "questions"
+    value = _list(value, path, "questions", MIN_QUESTIONS, MAX_QUESTIONS, ctx)
+    if value is None:
         return ()
-    if len(value) < MIN_QUESTIONS:
-        ctx.add(path, f"needs at least {MIN_QUESTIONS}")
-    elif len(value) > MAX_QUESTIONS:
-        ctx.add(path, f"at most {MAX_QUESTIONS}")
     ctx.question_ids = frozenset(
         item["id"] for item in value if isinstance(item, dict) and isinstance(item.get("id"), str)
     )
@@ -636,16 +649,9 @@ def _with_type_fields(
 
 def _options(value: object, path: str, ctx: _Context) -> tuple[OptionSpec, ...]:
     """Check the options of a choice question."""
+    value = _list(value, path, "options, each with id and text", MIN_OPTIONS, MAX_OPTIONS, ctx)
     if value is None:
-        ctx.add(path, "required")
         return ()
-    if not isinstance(value, list):
-        ctx.add(path, "must be a list of options, each with id and text")
-        return ()
-    if len(value) < MIN_OPTIONS:
-        ctx.add(path, f"needs at least {MIN_OPTIONS}")
-    elif len(value) > MAX_OPTIONS:
-        ctx.add(path, f"at most {MAX_OPTIONS}")
     options: list[OptionSpec] = []
     positions: dict[str, int] = {}
     for index, item in enumerate(value):

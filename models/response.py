@@ -279,11 +279,7 @@ async def _store(
     response: Response,
     question_id: int,
     now: datetime,
-    *,
-    option_ids: list[int] | None = None,
-    number: int | None = None,
-    text: str | None = None,
-    skipped: bool = False,
+    value: AnswerValue,
 ) -> None:
     """Write the answer, replacing any earlier one (the unique constraint keeps it single)."""
     answer = (
@@ -297,15 +293,40 @@ async def _store(
         answer = Answer(response_id=response.id or 0, question_id=question_id)
         session.add(answer)
     previous_text = answer.text
-    answer.number, answer.text, answer.skipped, answer.answered_at = number, text, skipped, now
+    answer.number, answer.text, answer.skipped = value.number, value.text, value.skipped
+    answer.answered_at = now
     await session.flush()
     await session.exec(delete(AnswerChoice).where(col(AnswerChoice.answer_id) == answer.id))  # type: ignore[call-overload]
-    session.add_all(AnswerChoice(answer_id=answer.id or 0, option_id=o) for o in option_ids or [])
+    session.add_all(AnswerChoice(answer_id=answer.id or 0, option_id=o) for o in value.option_ids)
     await session.flush()
-    if text != previous_text:
+    if value.text != previous_text:
         # Moderation hook: a new or changed free text is queued for review (pending) in this
         # same transaction; a text replaced by a skip leaves the queue.
-        await text_changed(session, answer.id or 0, text, now)
+        await text_changed(session, answer.id or 0, value.text, now)
+
+
+async def _answer(
+    session: AsyncSession,
+    view: ConsultationView,
+    response: Response,
+    question_id: int,
+    now: datetime,
+    value: AnswerValue,
+) -> Position:
+    """Store the answer and move past the question."""
+    await _store(session, response, question_id, now, value)
+    return await _advance(session, view, response, now)
+
+
+async def _rejected(
+    session: AsyncSession,
+    view: ConsultationView,
+    response: Response,
+    problem: Problem,
+    limit: int | None = None,
+) -> AnswerRejected:
+    """An answer refused for ``problem``; the person stays where they are."""
+    return AnswerRejected(problem, await _position(session, view, response), limit)
 
 
 async def _advance(
@@ -354,8 +375,9 @@ async def choose(
         raise UnknownQuestion("not a single-choice question")
     if question.option(option_id) is None:
         raise UnknownQuestion("option of another question")
-    await _store(session, response, question_id, now, option_ids=[option_id])
-    return await _advance(session, view, response, now)
+    return await _answer(
+        session, view, response, question_id, now, AnswerValue(option_ids=[option_id])
+    )
 
 
 async def toggle(
@@ -376,9 +398,9 @@ async def toggle(
     else:
         limit = question.question.max_choices
         if limit is not None and len(chosen) >= limit:
-            raise AnswerRejected(Problem.TOO_MANY, await _position(session, view, response), limit)
+            raise await _rejected(session, view, response, Problem.TOO_MANY, limit)
         chosen.append(option_id)
-    await _store(session, response, question_id, now, option_ids=chosen)
+    await _store(session, response, question_id, now, AnswerValue(option_ids=chosen))
     return await _position(session, view, response)
 
 
@@ -392,8 +414,8 @@ async def finish_choices(
     answers = await _load_answers(session, response.id or 0)
     if not answers.get(question_id, AnswerValue()).option_ids:
         if question.question.required:
-            raise AnswerRejected(Problem.REQUIRED, await _position(session, view, response))
-        await _store(session, response, question_id, now, skipped=True)
+            raise await _rejected(session, view, response, Problem.REQUIRED)
+        await _store(session, response, question_id, now, AnswerValue(skipped=True))
     return await _advance(session, view, response, now)
 
 
@@ -406,9 +428,8 @@ async def rate(
     if question.type != QuestionType.SCALE:
         raise UnknownQuestion("not a scale question")
     if not (q.scale_min or 0) <= value <= (q.scale_max or 0):
-        raise AnswerRejected(Problem.OUT_OF_RANGE, await _position(session, view, response))
-    await _store(session, response, question_id, now, number=value)
-    return await _advance(session, view, response, now)
+        raise await _rejected(session, view, response, Problem.OUT_OF_RANGE)
+    return await _answer(session, view, response, question_id, now, AnswerValue(number=value))
 
 
 async def skip(
@@ -417,9 +438,8 @@ async def skip(
     """Pass over a question that is not required."""
     view, response, question = await _locate(session, participant, question_id, now)
     if question.question.required:
-        raise AnswerRejected(Problem.REQUIRED, await _position(session, view, response))
-    await _store(session, response, question_id, now, skipped=True)
-    return await _advance(session, view, response, now)
+        raise await _rejected(session, view, response, Problem.REQUIRED)
+    return await _answer(session, view, response, question_id, now, AnswerValue(skipped=True))
 
 
 async def back(
@@ -489,8 +509,8 @@ async def record_choices(
         raise ConsultationNotOpen
     if option_ids:
         response.current_question_id = question.id
-        await _store(session, response, question.id, now, option_ids=option_ids)
-        return await _advance(session, view, response, now)
+        value = AnswerValue(option_ids=option_ids)
+        return await _answer(session, view, response, question.id, now, value)
     await session.exec(  # type: ignore[call-overload]
         delete(Answer).where(
             col(Answer.response_id) == response.id, col(Answer.question_id) == question.id
@@ -517,8 +537,8 @@ async def type_answer(
             raise AnswerRejected(Problem.EMPTY, position)
         if q.max_length is not None and len(cleaned) > q.max_length:
             raise AnswerRejected(Problem.TOO_LONG, position, q.max_length)
-        await _store(session, position.response, question.id, now, text=cleaned)
-        return await _advance(session, position.view, position.response, now)
+        value = AnswerValue(text=cleaned)
+        return await _answer(session, position.view, position.response, question.id, now, value)
     if question.type == QuestionType.SCALE:
         # isdecimal, not isdigit: "²" is a digit int() refuses. A number thousands of digits
         # long is out of range anyway, and int() refuses it too (found by the fuzz test).

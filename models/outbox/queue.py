@@ -293,33 +293,34 @@ async def mark_unreachable(
 
 async def release(session: AsyncSession, worker: str, delivery_ids: Iterable[int]) -> None:
     """Give claimed rows back unsent (a pause, a shutdown), for any worker to take."""
-    ids = list(delivery_ids)
-    if not ids:
-        return
-    connection = await session.connection()
-    await connection.execute(
-        update(D)
-        .where(D.c.id.in_(_bucketed(ids)), D.c.claimed_by == worker)
-        .values(claimed_by=None, claimed_until=None)
-    )
+    await _update_held(session, worker, delivery_ids, [], claimed_by=None, claimed_until=None)
 
 
 async def renew(
     session: AsyncSession, worker: str, delivery_ids: Iterable[int], until: datetime
 ) -> None:
     """Extend this worker's claims on rows it still holds."""
+    await _update_held(
+        session, worker, delivery_ids, [D.c.state == DeliveryState.PENDING], claimed_until=until
+    )
+
+
+async def _update_held(
+    session: AsyncSession,
+    worker: str,
+    delivery_ids: Iterable[int],
+    conditions: list[ColumnElement[bool]],
+    **values: Any,
+) -> None:
+    """Change the rows among ``delivery_ids`` that this worker holds (and meet ``conditions``)."""
     ids = list(delivery_ids)
     if not ids:
         return
     connection = await session.connection()
     await connection.execute(
         update(D)
-        .where(
-            D.c.id.in_(_bucketed(ids)),
-            D.c.claimed_by == worker,
-            D.c.state == DeliveryState.PENDING,
-        )
-        .values(claimed_until=until)
+        .where(D.c.id.in_(_bucketed(ids)), D.c.claimed_by == worker, *conditions)
+        .values(**values)
     )
 
 
