@@ -373,11 +373,7 @@ async def decide(
         AlreadyDecided: a decision came first (``error.item`` shows it).
         TextChanged: the writer changed the text since (``error.item`` is the new one).
     """
-    if status is Status.PENDING:
-        raise ValueError("a decision cannot be 'pending'; use undo")
-    if status is Status.REJECTED and reason is None:
-        raise ValueError("a rejection needs a reason")
-    stored_reason = reason.value if status is Status.REJECTED and reason else None
+    stored_reason = _stored_reason(status, reason)
     decided = await _update_item(
         session,
         item_id,
@@ -398,6 +394,15 @@ async def decide(
     details = {"reason": stored_reason} if stored_reason else None
     await audit(session, moderator, action, target, details, now=now)
     return await _reloaded(session, item_id)
+
+
+def _stored_reason(status: Status, reason: Reason | None) -> str | None:
+    """The reason stored with a decision: a rejection needs one, the others have none."""
+    if status is Status.PENDING:
+        raise ValueError("a decision cannot be 'pending'; use undo")
+    if status is Status.REJECTED and reason is None:
+        raise ValueError("a rejection needs a reason")
+    return reason.value if status is Status.REJECTED and reason else None
 
 
 async def undo(

@@ -6,7 +6,7 @@ from models.consultation import Consultation, Option, Question
 from models.events import Event, Rsvp
 from models.followups import Outcome
 from models.moderation import ModerationGroup, ModerationItem
-from models.outbox import Broadcast, Delivery
+from models.outbox.tables import Broadcast, Delivery
 from models.participant import Consent, Participant
 from models.polls import PollMessage
 from models.pseudonym import InstanceSecret
