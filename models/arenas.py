@@ -190,6 +190,29 @@ def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
     Raises:
         ArenaFileError: with every problem found; nothing of the file is to be stored.
     """
+    document, ctx = _load_document(data)
+    if not isinstance(document, dict) or "arenas" not in document:
+        raise ArenaFileError([*ctx.problems, "file: must be a mapping with a list of arenas"])
+    _check_fields(document, ("arenas",), "", ctx)
+    entries = document["arenas"]
+    if not isinstance(entries, list) or not entries:
+        ctx.add("arenas", "needs at least one arena, each with slug and name")
+        raise ArenaFileError(ctx.problems)
+    if len(entries) > MAX_ARENAS:
+        ctx.add("arenas", f"at most {MAX_ARENAS} arenas (has {len(entries)})")
+    specs: list[ArenaSpec] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        spec = _arena(entry, index, seen, ctx)
+        if spec is not None:
+            specs.append(spec)
+    if ctx.problems:
+        raise ArenaFileError(ctx.problems)
+    return specs
+
+
+def _load_document(data: bytes | str) -> tuple[object, _Context]:
+    """The file's YAML document, and a context holding its duplicate keys as problems."""
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         raise ArenaFileError([f"file: too large (at most {MAX_FILE_BYTES // 1024} KB)"])
@@ -206,44 +229,34 @@ def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
         raise ArenaFileError(_yaml_error(error, text).problems) from None
     except RecursionError:
         raise ArenaFileError(["file: nested too deeply"]) from None
-    ctx = _Context(problems=list(loader.duplicate_keys))
-    if not isinstance(document, dict) or "arenas" not in document:
-        raise ArenaFileError([*ctx.problems, "file: must be a mapping with a list of arenas"])
-    _check_fields(document, ("arenas",), "", ctx)
-    entries = document["arenas"]
-    if not isinstance(entries, list) or not entries:
-        ctx.add("arenas", "needs at least one arena, each with slug and name")
-        raise ArenaFileError(ctx.problems)
-    if len(entries) > MAX_ARENAS:
-        ctx.add("arenas", f"at most {MAX_ARENAS} arenas (has {len(entries)})")
-    specs: list[ArenaSpec] = []
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        path = f"arenas[{index}]"
-        if not isinstance(entry, dict):
-            ctx.add(path, "must be a mapping with slug, name and description")
-            continue
-        _check_fields(entry, _ARENA_FIELDS, path, ctx)
-        slug = _slug(entry.get("slug"), f"{path}.slug", ctx, required=True)
-        if slug is not None and slug in seen:
-            ctx.add(f"{path}.slug", f"'{slug}' is used by arenas[{seen[slug]}] too")
-        elif slug is not None:
-            seen[slug] = index
-        if entry.get("name") is None:
-            ctx.add(f"{path}.name", "required")
-            name: Text = {}
-        else:
-            name = _arena_text(entry["name"], f"{path}.name", ARENA_NAME_LIMIT, ctx)
-        description = None
-        if entry.get("description") is not None:
-            description = _arena_text(
-                entry["description"], f"{path}.description", ARENA_DESCRIPTION_LIMIT, ctx
-            )
-        if slug is not None and name:
-            specs.append(ArenaSpec(slug, name, description or None))
-    if ctx.problems:
-        raise ArenaFileError(ctx.problems)
-    return specs
+    return document, _Context(problems=list(loader.duplicate_keys))
+
+
+def _arena(entry: object, index: int, seen: dict[str, int], ctx: _Context) -> ArenaSpec | None:
+    """Check one arena of the file; None when it is unusable (the problems are in ``ctx``)."""
+    path = f"arenas[{index}]"
+    if not isinstance(entry, dict):
+        ctx.add(path, "must be a mapping with slug, name and description")
+        return None
+    _check_fields(entry, _ARENA_FIELDS, path, ctx)
+    slug = _slug(entry.get("slug"), f"{path}.slug", ctx, required=True)
+    if slug is not None and slug in seen:
+        ctx.add(f"{path}.slug", f"'{slug}' is used by arenas[{seen[slug]}] too")
+    elif slug is not None:
+        seen[slug] = index
+    if entry.get("name") is None:
+        ctx.add(f"{path}.name", "required")
+        name: Text = {}
+    else:
+        name = _arena_text(entry["name"], f"{path}.name", ARENA_NAME_LIMIT, ctx)
+    description = None
+    if entry.get("description") is not None:
+        description = _arena_text(
+            entry["description"], f"{path}.description", ARENA_DESCRIPTION_LIMIT, ctx
+        )
+    if slug is not None and name:
+        return ArenaSpec(slug, name, description or None)
+    return None
 
 
 async def import_arenas(session: AsyncSession, specs: list[ArenaSpec]) -> list[tuple[Arena, bool]]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 Text = dict[str, str]
 
@@ -47,6 +48,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # Telegram ids exceed 32 bits.
 TelegramId = BigInteger
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for statements over many rows without ORM objects."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def localized(text: Text | None, language: str, fallback: str) -> str:

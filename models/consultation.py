@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstrai
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Answer, Response
 from models.base import Text, UTCDateTime, localized, utcnow
 from models.consultation_file import ConsultationSpec, QuestionSpec, QuestionType
 
@@ -204,8 +205,6 @@ async def open_consultations(session: AsyncSession, now: datetime) -> list[Consu
 
 async def list_consultations(session: AsyncSession) -> list[tuple[Consultation, int, int]]:
     """Return every consultation with its count of responses and of completed ones."""
-    from models.response import Response  # a cycle at import time otherwise
-
     rows = (
         await session.exec(
             select(
@@ -223,8 +222,6 @@ async def list_consultations(session: AsyncSession) -> list[tuple[Consultation, 
 
 async def response_counts(session: AsyncSession, consultation_id: int) -> tuple[int, int]:
     """Return how many people started the consultation and how many completed it."""
-    from models.response import Response  # a cycle at import time otherwise
-
     started, completed = (
         await session.exec(
             select(func.count(col(Response.id)), func.count(col(Response.completed_at))).where(
@@ -233,6 +230,17 @@ async def response_counts(session: AsyncSession, consultation_id: int) -> tuple[
         )
     ).one()
     return int(started), int(completed)
+
+
+async def answered_question_ids(session: AsyncSession, consultation_id: int) -> set[int]:
+    """Return the ids of the consultation's questions that have at least one real answer."""
+    rows = await session.exec(
+        select(Answer.question_id)
+        .join(Question, col(Question.id) == col(Answer.question_id))
+        .where(Question.consultation_id == consultation_id, col(Answer.skipped).is_(False))
+        .distinct()
+    )
+    return set(rows.all())
 
 
 def _question_fields(spec: QuestionSpec) -> dict[str, Any]:
@@ -287,8 +295,6 @@ async def import_consultation(
     import is refused if it would change or remove that question, so results never mix
     answers to two different questions.
     """
-    from models.response import answered_question_ids  # a cycle at import time otherwise
-
     consultation = await find_consultation(session, spec.slug)
     view: ConsultationView | None = None
     locked: set[int] = set()

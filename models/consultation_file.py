@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -119,13 +119,13 @@ class QuestionSpec:
     text: Text
     required: bool
     options: tuple[OptionSpec, ...]
-    max_choices: int | None
-    scale_min: int | None
-    scale_max: int | None
-    min_label: Text | None
-    max_label: Text | None
-    max_length: int | None
-    show_if: ShowIf | None
+    max_choices: int | None = None
+    scale_min: int | None = None
+    scale_max: int | None = None
+    min_label: Text | None = None
+    max_label: Text | None = None
+    max_length: int | None = None
+    show_if: ShowIf | None = None
 
 
 @dataclass(frozen=True)
@@ -533,18 +533,31 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
 # --- questions -----------------------------------------------------------------------------
 
 
-def _questions(value: object, ctx: _Context) -> tuple[QuestionSpec, ...]:
-    path = "questions"
+def _list(
+    value: object, path: str, items: str, low: int, high: int, ctx: _Context
+) -> list[Any] | None:
+    """A required list of ``items``; a count outside ``low``..``high`` is reported, not fatal.
+
+    None when there is no list to check further (reported too).
+    """
     if value is None:
         ctx.add(path, "required")
-        return ()
+        return None
     if not isinstance(value, list):
-        ctx.add(path, "must be a list of questions")
+        ctx.add(path, f"must be a list of {items}")
+        return None
+    if len(value) < low:
+        ctx.add(path, f"needs at least {low}")
+    elif len(value) > high:
+        ctx.add(path, f"at most {high}")
+    return value
+
+
+def _questions(value: object, ctx: _Context) -> tuple[QuestionSpec, ...]:
+    path = "questions"
+    value = _list(value, path, "questions", MIN_QUESTIONS, MAX_QUESTIONS, ctx)
+    if value is None:
         return ()
-    if len(value) < MIN_QUESTIONS:
-        ctx.add(path, f"needs at least {MIN_QUESTIONS}")
-    elif len(value) > MAX_QUESTIONS:
-        ctx.add(path, f"at most {MAX_QUESTIONS}")
     ctx.question_ids = frozenset(
         item["id"] for item in value if isinstance(item, dict) and isinstance(item.get("id"), str)
     )
@@ -595,22 +608,33 @@ def _question(raw: dict[Any, Any], path: str, key: str, ctx: _Context) -> Questi
     for name, kinds in _TYPE_FIELDS.items():
         if name in raw and kind not in kinds:
             ctx.add(_join(path, name), f"not allowed for {kind} questions")
-
     options: tuple[OptionSpec, ...] = ()
     if kind in _CHOICE_TYPES:
         options = _options(raw.get("options"), f"{path}.options", ctx)
     elif kind is QuestionType.YES_NO:
         options = (OptionSpec("yes", {}), OptionSpec("no", {}))
-    max_choices = None
-    if kind is QuestionType.MULTIPLE_CHOICE:
-        max_choices = _max_choices(raw.get("max_choices"), f"{path}.max_choices", options, ctx)
-    scale_min = scale_max = None
-    min_label = max_label = None
-    if kind is QuestionType.SCALE:
+    spec = QuestionSpec(key, kind, text, required, options, show_if=show_if)
+    return _with_type_fields(spec, raw, path, ctx)
+
+
+def _with_type_fields(
+    spec: QuestionSpec, raw: dict[Any, Any], path: str, ctx: _Context
+) -> QuestionSpec:
+    """The question with the fields only its type has, checked (the others stay None)."""
+    if spec.type is QuestionType.MULTIPLE_CHOICE:
+        limit = _max_choices(raw.get("max_choices"), f"{path}.max_choices", spec.options, ctx)
+        return replace(spec, max_choices=limit)
+    if spec.type is QuestionType.SCALE:
         scale_min, scale_max = _scale_range(raw, path, ctx)
         min_label, max_label = _labels(raw.get("labels"), f"{path}.labels", ctx)
-    max_length = None
-    if kind is QuestionType.FREE_TEXT:
+        return replace(
+            spec,
+            scale_min=scale_min,
+            scale_max=scale_max,
+            min_label=min_label,
+            max_label=max_label,
+        )
+    if spec.type is QuestionType.FREE_TEXT:
         max_length = _int_between(
             raw.get("max_length"),
             f"{path}.max_length",
@@ -619,34 +643,15 @@ def _question(raw: dict[Any, Any], path: str, key: str, ctx: _Context) -> Questi
             DEFAULT_FREE_TEXT_LENGTH,
             ctx,
         )
-    return QuestionSpec(
-        key=key,
-        type=kind,
-        text=text,
-        required=required,
-        options=options,
-        max_choices=max_choices,
-        scale_min=scale_min,
-        scale_max=scale_max,
-        min_label=min_label,
-        max_label=max_label,
-        max_length=max_length,
-        show_if=show_if,
-    )
+        return replace(spec, max_length=max_length)
+    return spec
 
 
 def _options(value: object, path: str, ctx: _Context) -> tuple[OptionSpec, ...]:
     """Check the options of a choice question."""
+    value = _list(value, path, "options, each with id and text", MIN_OPTIONS, MAX_OPTIONS, ctx)
     if value is None:
-        ctx.add(path, "required")
         return ()
-    if not isinstance(value, list):
-        ctx.add(path, "must be a list of options, each with id and text")
-        return ()
-    if len(value) < MIN_OPTIONS:
-        ctx.add(path, f"needs at least {MIN_OPTIONS}")
-    elif len(value) > MAX_OPTIONS:
-        ctx.add(path, f"at most {MAX_OPTIONS}")
     options: list[OptionSpec] = []
     positions: dict[str, int] = {}
     for index, item in enumerate(value):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -29,28 +29,19 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     UniqueConstraint,
     func,
-    insert,
 )
 from sqlalchemy import Text as SQLText
-from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.arenas import Arena
 from models.base import UTCDateTime, utcnow
-from models.outbox import (
-    Audience,
-    AudienceKind,
-    Delivery,
-    DeliveryState,
-    QuietHours,
-    audience_condition,
-    cancel_pending,
-    enqueue,
-)
+from models.drafts import newest_draft, start_draft
+from models.outbox.audiences import Audience, AudienceKind, audience_condition, count_audience
+from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
+from models.outbox.quiet_hours import QuietHours
 from models.participant import Participant
 from models.reminders import EVENT_KIND, ReminderPolicy, reminder_time
 from models.stops import not_stopped
@@ -199,16 +190,6 @@ class RsvpRefused(Exception):
         self.event = event
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
-
-
-E = _table(Event)
-V = _table(Rsvp)
-P = _table(Participant)
-D = _table(Delivery)
-
-
 # ---------------------------------------------------------------------- composing
 
 
@@ -245,33 +226,14 @@ async def new_draft(
     now: datetime,
 ) -> Event:
     """Start composing an event for the arena; the first step asks for the title."""
-    draft = Event(
-        arena_id=arena_id,
-        created_by=created_by,
-        chat_id=chat_id,
-        staff_language=language,
-        step="title",
-        created_at=now,
-        updated_at=now,
+    return await start_draft(
+        session, Event(arena_id=arena_id), created_by, chat_id, language, "title", now
     )
-    session.add(draft)
-    await session.flush()
-    return draft
 
 
 async def current_draft(session: AsyncSession, created_by: int, since: datetime) -> Event | None:
     """The staff member's newest draft touched since ``since``, if any."""
-    rows = await session.exec(
-        select(Event)
-        .where(
-            col(Event.created_by) == created_by,
-            col(Event.state) == EventState.DRAFT,
-            col(Event.updated_at) >= since,
-        )
-        .order_by(col(Event.updated_at).desc(), col(Event.id).desc())
-        .limit(1)
-    )
-    return rows.first()
+    return await newest_draft(session, Event, created_by, since)
 
 
 def is_complete(event: Event) -> bool:
@@ -279,12 +241,25 @@ def is_complete(event: Event) -> bool:
     return bool(event.title and event.place and event.starts_at)
 
 
+def _check_publishable(event: Event, now: datetime) -> None:
+    """A draft that is complete, in the future, and has a sensible capacity."""
+    if event.state != EventState.DRAFT:
+        raise EventProblem("not_draft")
+    if not is_complete(event):
+        raise EventProblem("incomplete")
+    assert event.starts_at is not None
+    check_times(event.starts_at, event.ends_at, now)
+    check_capacity(event.capacity)
+
+
 async def count_invitees(session: AsyncSession, arena_id: int) -> int:
     """How many people an event of the arena would invite now."""
-    condition = audience_condition(Audience(AudienceKind.ARENA, str(arena_id)))
-    connection = await session.connection()
-    statement = core_select(func.count()).select_from(P).where(condition)
-    return int((await connection.execute(statement)).scalar_one())
+    return await count_audience(session, _invitees(arena_id))
+
+
+def _invitees(arena_id: int | None) -> Audience:
+    """Who an event of the arena invites: its current subscribers."""
+    return Audience(AudienceKind.ARENA, str(arena_id))
 
 
 async def publish(
@@ -302,13 +277,7 @@ async def publish(
     Raises:
         EventProblem: ``not_draft``, ``incomplete``, or ``past`` when its time has passed.
     """
-    if event.state != EventState.DRAFT:
-        raise EventProblem("not_draft")
-    if not is_complete(event):
-        raise EventProblem("incomplete")
-    assert event.starts_at is not None
-    check_times(event.starts_at, event.ends_at, now)
-    check_capacity(event.capacity)
+    _check_publishable(event, now)
     arena = await session.get(Arena, event.arena_id)
     assert arena is not None
     event.state = EventState.PUBLISHED
@@ -316,50 +285,21 @@ async def publish(
     event.published_at = now
     event.updated_at = now
     await session.flush()
-    condition = audience_condition(Audience(AudienceKind.ARENA, str(arena.id)))
-    connection = await session.connection()
-    rendered: dict[str, tuple[Payload, Payload]] = {}
-    invited, after = 0, 0
-    while True:
-        people = (
-            await connection.execute(
-                core_select(P.c.id, P.c.language)
-                .where(condition, P.c.id > after)
-                .order_by(P.c.id)
-                .limit(INVITE_BATCH)
-            )
-        ).all()
-        if not people:
-            break
-        rows: list[dict[str, Any]] = []
-        for participant_id, participant_language in people:
-            code = policy.language_of(participant_language)
-            if code not in rendered:
-                rendered[code] = (
-                    messages.invitation(event, arena, code),
-                    messages.calendar(event, arena, code),
-                )
-            invitation, calendar = rendered[code]
-            for kind, payload in ((INVITATION_KIND, invitation), (CALENDAR_KIND, calendar)):
-                rows.append(
-                    {
-                        "participant_id": participant_id,
-                        "kind": kind,
-                        "payload": payload,
-                        "ref": event.ref,
-                        "due_at": now,
-                        "expires_at": event.starts_at,
-                        "urgent": False,
-                        "attempts": 0,
-                        "state": DeliveryState.PENDING.value,
-                    }
-                )
-        await connection.execute(insert(D), rows)
-        invited += len(people)
-        after = int(people[-1][0])
-    event.invited = invited
+    event.invited = await enqueue_for_everyone(
+        session,
+        audience_condition(_invitees(arena.id)),
+        lambda code: [
+            (INVITATION_KIND, messages.invitation(event, arena, code)),
+            (CALENDAR_KIND, messages.calendar(event, arena, code)),
+        ],
+        policy.language_of,
+        ref=event.ref,
+        now=now,
+        expires_at=event.starts_at,
+        batch=INVITE_BATCH,
+    )
     await session.flush()
-    return invited
+    return event.invited
 
 
 async def cancel(
@@ -383,12 +323,18 @@ async def cancel(
     event.updated_at = now
     await session.flush()
     await cancel_pending(session, ref=event.ref, detail="event cancelled")
-    told = 0
     assert event.starts_at is not None
     if event.starts_at <= now:
         return 0
-    # Someone who would travel to it must hear in time, quiet hours or not.
-    urgent = _urgent_before(policy.quiet, now, event.starts_at)
+    coming = await _coming(session, event)
+    for person in coming:
+        payload = messages.cancelled(event, policy.language_of(person.language))
+        await _tell(session, event, person, payload, now, policy.quiet)
+    return len(coming)
+
+
+async def _coming(session: AsyncSession, event: Event) -> list[Participant]:
+    """Who said yes or maybe, or waits for a place, and can still be told."""
     rows = await session.exec(
         select(Rsvp, Participant)
         .join(Participant, col(Participant.id) == col(Rsvp.participant_id))
@@ -399,23 +345,31 @@ async def cancel(
             not_stopped(col(Participant.id)),
         )
     )
-    for _rsvp, person in rows.all():
-        await enqueue(
-            session,
-            person.id or 0,
-            messages.cancelled(event, policy.language_of(person.language)),
-            kind=UPDATE_KIND,
-            due_at=now,
-            urgent=urgent,
-            ref=event.ref,
-            expires_at=event.starts_at,
-        )
-        told += 1
-    return told
+    return [person for _rsvp, person in rows.all()]
 
 
-def _urgent_before(quiet: QuietHours | None, now: datetime, starts_at: datetime) -> bool:
-    return quiet is not None and quiet.ends(now) >= starts_at
+async def _tell(
+    session: AsyncSession,
+    event: Event,
+    person: Participant,
+    payload: Payload,
+    now: datetime,
+    quiet: QuietHours | None,
+) -> None:
+    """Send the person news of the event now; it expires when the event begins."""
+    assert event.starts_at is not None
+    # Someone who would travel to it must hear in time, quiet hours or not.
+    urgent = quiet is not None and quiet.ends(now) >= event.starts_at
+    await enqueue(
+        session,
+        person.id or 0,
+        payload,
+        kind=UPDATE_KIND,
+        due_at=now,
+        urgent=urgent,
+        ref=event.ref,
+        expires_at=event.starts_at,
+    )
 
 
 # ---------------------------------------------------------------------- answering
@@ -494,6 +448,47 @@ async def _locked_event(session: AsyncSession, event_id: int) -> Event | None:
     return rows.first()
 
 
+async def _open_event(session: AsyncSession, event_id: int, now: datetime) -> Event:
+    """The event, locked for this answer, if it still takes answers; else why not."""
+    event = await _locked_event(session, event_id)
+    if event is None or event.state == EventState.DRAFT:
+        raise RsvpRefused("gone")
+    if event.state == EventState.CANCELLED:
+        raise RsvpRefused("cancelled", event)
+    assert event.starts_at is not None
+    if event.starts_at <= now:
+        raise RsvpRefused("started", event)
+    return event
+
+
+async def _wanted(
+    session: AsyncSession, event: Event, choice: RsvpAnswer, before: RsvpAnswer | None
+) -> RsvpAnswer | None:
+    """The answer to store for ``choice``; None when a yes finds the event full.
+
+    A yes without a free place is a place on the waiting list for someone already on it;
+    asking for the waiting list when there is room (or with a place already) is a yes.
+    """
+    if choice in (RsvpAnswer.YES, RsvpAnswer.WAITING) and before != RsvpAnswer.YES:
+        if event.capacity is None or (await counts(session, event.id or 0)).yes < event.capacity:
+            return RsvpAnswer.YES
+        if choice == RsvpAnswer.YES and before != RsvpAnswer.WAITING:
+            return None
+        return RsvpAnswer.WAITING
+    if choice == RsvpAnswer.WAITING:
+        return RsvpAnswer.YES  # already has a place: keep it
+    return choice
+
+
+async def _record(session: AsyncSession, rsvp: Rsvp, answer: RsvpAnswer, now: datetime) -> None:
+    """Store the answer; on the waiting list, the time orders the list."""
+    session.add(rsvp)
+    rsvp.answer = answer
+    rsvp.answered_at = now
+    rsvp.waiting_since = now if answer == RsvpAnswer.WAITING else None
+    await session.flush()
+
+
 async def answer(
     session: AsyncSession,
     event_id: int,
@@ -511,40 +506,19 @@ async def answer(
     Raises:
         RsvpRefused: the event does not exist (or is a draft), is cancelled, or has begun.
     """
-    event = await _locked_event(session, event_id)
-    if event is None or event.state == EventState.DRAFT:
-        raise RsvpRefused("gone")
-    if event.state == EventState.CANCELLED:
-        raise RsvpRefused("cancelled", event)
-    assert event.starts_at is not None
-    if event.starts_at <= now:
-        raise RsvpRefused("started", event)
+    event = await _open_event(session, event_id, now)
     pid = participant.id or 0
     current = await rsvp_of(session, event_id, pid)
     before = RsvpAnswer(current.answer) if current is not None else None
-    wanted = choice
-    if choice in (RsvpAnswer.YES, RsvpAnswer.WAITING) and before != RsvpAnswer.YES:
-        has_room = event.capacity is None or (await counts(session, event_id)).yes < (
-            event.capacity
-        )
-        if has_room:
-            wanted = RsvpAnswer.YES
-        elif choice == RsvpAnswer.YES and before != RsvpAnswer.WAITING:
-            return RsvpResult(event, before, full=True)
-        else:
-            wanted = RsvpAnswer.WAITING
-    elif choice == RsvpAnswer.WAITING:
-        wanted = RsvpAnswer.YES  # already has a place: keep it
+    wanted = await _wanted(session, event, choice, before)
+    if wanted is None:
+        return RsvpResult(event, before, full=True)
     if wanted == before:
         assert current is not None
         return RsvpResult(event, before, position=await waiting_position(session, current))
     if current is None:
         current = Rsvp(event_id=event_id, participant_id=pid, answer=wanted, answered_at=now)
-        session.add(current)
-    current.answer = wanted
-    current.answered_at = now
-    current.waiting_since = now if wanted == RsvpAnswer.WAITING else None
-    await session.flush()
+    await _record(session, current, wanted, now)
     result = RsvpResult(event, wanted, changed=True)
     if wanted == RsvpAnswer.YES:
         await schedule_reminders(session, event, participant, now, messages, policy)
@@ -581,17 +555,8 @@ async def _promote(
     rsvp.answered_at = now
     rsvp.waiting_since = None
     await session.flush()
-    assert event.starts_at is not None
-    await enqueue(
-        session,
-        person.id or 0,
-        messages.promoted(event, policy.language_of(person.language)),
-        kind=UPDATE_KIND,
-        due_at=now,
-        urgent=_urgent_before(policy.quiet, now, event.starts_at),
-        ref=event.ref,
-        expires_at=event.starts_at,
-    )
+    payload = messages.promoted(event, policy.language_of(person.language))
+    await _tell(session, event, person, payload, now, policy.quiet)
     await schedule_reminders(session, event, person, now, messages, policy)
     return person.id
 

@@ -19,17 +19,20 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, BinaryIO, Literal, Protocol, get_args
 
+from sqlalchemy import Row
 from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Answer, AnswerChoice, Response
 from models.base import localized, utcnow
 from models.consultation import ConsultationView, QuestionView, load_consultation
 from models.consultation_file import QuestionType
@@ -37,7 +40,6 @@ from models.masking import mask
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
 from models.pseudonym import pseudonymizer
-from models.response import Answer, AnswerChoice, Response
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -175,31 +177,31 @@ class _RowBuilder:
             iso_utc(completed_at),
         ]
         for question_id, kind in self.questions:
-            answer = answers.get(question_id)
-            two = kind in CHOICE_TYPES or (self.all_texts and kind is QuestionType.FREE_TEXT)
-            if answer is None or answer.skipped:
-                # Skipped, not reached, or not asked because of a branch: all left empty.
-                cells.extend((None, None) if two else (None,))
-            elif kind is QuestionType.SCALE:
-                cells.append(answer.number)
-            elif kind is QuestionType.FREE_TEXT:
-                status = answer.moderation or ModerationStatus.PENDING.value
-                text = mask(answer.text) if answer.text is not None else None
-                if self.all_texts:
-                    cells.extend((text, status))
-                else:
-                    cells.append(text if status == ModerationStatus.APPROVED else None)
-            else:
-                picked = sorted(self.options[i] for i in answer.option_ids if i in self.options)
-                keys = [key for _, key, _ in picked]
-                texts = [text for _, _, text in picked]
-                if kind is QuestionType.MULTIPLE_CHOICE:
-                    cells.extend((keys, texts))
-                elif kind is QuestionType.SINGLE_CHOICE:
-                    cells.extend((keys[0], texts[0]) if keys else (None, None))
-                else:  # yes/no: the option ids are "yes" and "no", readable as they are
-                    cells.append(keys[0] if keys else None)
+            cells.extend(self._answer_cells(kind, answers.get(question_id)))
         return cells
+
+    def _answer_cells(self, kind: QuestionType, answer: _Stored | None) -> tuple[Cell, ...]:
+        """The cells of one answer: one, or two for choices (and for texts with ``all_texts``)."""
+        if answer is None or answer.skipped:
+            # Skipped, not reached, or not asked because of a branch: all left empty.
+            two = kind in CHOICE_TYPES or (self.all_texts and kind is QuestionType.FREE_TEXT)
+            return (None, None) if two else (None,)
+        if kind is QuestionType.SCALE:
+            return (answer.number,)
+        if kind is QuestionType.FREE_TEXT:
+            status = answer.moderation or ModerationStatus.PENDING.value
+            text = mask(answer.text) if answer.text is not None else None
+            if self.all_texts:
+                return (text, status)
+            return (text if status == ModerationStatus.APPROVED else None,)
+        picked = sorted(self.options[i] for i in answer.option_ids if i in self.options)
+        keys = [key for _, key, _ in picked]
+        texts = [text for _, _, text in picked]
+        if kind is QuestionType.MULTIPLE_CHOICE:
+            return (keys, texts)
+        if kind is QuestionType.SINGLE_CHOICE:
+            return (keys[0], texts[0]) if keys else (None, None)
+        return (keys[0] if keys else None,)  # yes/no: the ids "yes" and "no" read as they are
 
 
 async def export_rows(
@@ -214,59 +216,70 @@ async def export_rows(
     Free texts are masked; only approved ones are included unless ``all_texts``.
     """
     builder = _RowBuilder(view, await pseudonymizer(session), all_texts=all_texts)
-    question_ids = [q.id for q in view.questions]
     # Core statements on the session's connection (same transaction): sqlmodel's select and
     # exec are typed for at most four columns, and rows are all that is needed here.
     connection = await session.connection()
     after = 0
-    while True:
-        responses = (
-            await connection.execute(
-                sa_select(
-                    col(Response.id),
-                    col(Response.participant_id),
-                    col(Response.source),
-                    col(Response.started_at),
-                    col(Response.completed_at),
-                )
-                .where(col(Response.consultation_id) == view.id, col(Response.id) > after)
-                .order_by(col(Response.id))
-                .limit(batch_size)
-            )
-        ).all()
-        if not responses:
-            return
+    while responses := await _responses_after(connection, view.id, after, batch_size):
         after = responses[-1][0]
-        answers: dict[int, dict[int, _Stored]] = {}
-        if question_ids:
-            # By the batch's response ids, which the (response_id, question_id) unique index
-            # serves. Not also by question: SQLite would then pick the question_id index and
-            # read every answer of the consultation for every batch.
-            rows = await connection.execute(
-                sa_select(
-                    col(Answer.response_id),
-                    col(Answer.question_id),
-                    col(Answer.skipped),
-                    col(Answer.number),
-                    col(Answer.text),
-                    col(AnswerChoice.option_id),
-                    col(ModerationItem.status),
-                )
-                .outerjoin(AnswerChoice, col(AnswerChoice.answer_id) == col(Answer.id))
-                .outerjoin(ModerationItem, col(ModerationItem.answer_id) == col(Answer.id))
-                .where(col(Answer.response_id).in_([r[0] for r in responses]))
-            )
-            for response_id, question_id, skipped, number, text, option_id, status in rows:
-                by_question = answers.setdefault(response_id, {})
-                stored = by_question.get(question_id)
-                if stored is None:
-                    stored = by_question[question_id] = _Stored(skipped, number, text, [], status)
-                if option_id is not None:
-                    stored.option_ids.append(option_id)
+        ids = [r[0] for r in responses]
+        answers = await _answers_of(connection, ids) if view.questions else {}
         for response_id, participant_id, source, started_at, completed_at in responses:
             yield builder.row(
                 participant_id, source, started_at, completed_at, answers.get(response_id, {})
             )
+
+
+async def _responses_after(
+    connection: AsyncConnection, consultation_id: int, after: int, batch_size: int
+) -> Sequence[Row[Any]]:
+    """The next batch of the consultation's responses after id ``after``, oldest first."""
+    return (
+        await connection.execute(
+            sa_select(
+                col(Response.id),
+                col(Response.participant_id),
+                col(Response.source),
+                col(Response.started_at),
+                col(Response.completed_at),
+            )
+            .where(col(Response.consultation_id) == consultation_id, col(Response.id) > after)
+            .order_by(col(Response.id))
+            .limit(batch_size)
+        )
+    ).all()
+
+
+async def _answers_of(
+    connection: AsyncConnection, response_ids: list[int]
+) -> dict[int, dict[int, _Stored]]:
+    """The answers of these responses, by response and question."""
+    # By the batch's response ids, which the (response_id, question_id) unique index serves.
+    # Not also by question: SQLite would then pick the question_id index and read every
+    # answer of the consultation for every batch.
+    rows = await connection.execute(
+        sa_select(
+            col(Answer.response_id),
+            col(Answer.question_id),
+            col(Answer.skipped),
+            col(Answer.number),
+            col(Answer.text),
+            col(AnswerChoice.option_id),
+            col(ModerationItem.status),
+        )
+        .outerjoin(AnswerChoice, col(AnswerChoice.answer_id) == col(Answer.id))
+        .outerjoin(ModerationItem, col(ModerationItem.answer_id) == col(Answer.id))
+        .where(col(Answer.response_id).in_(response_ids))
+    )
+    answers: dict[int, dict[int, _Stored]] = {}
+    for response_id, question_id, skipped, number, text, option_id, status in rows:
+        by_question = answers.setdefault(response_id, {})
+        stored = by_question.get(question_id)
+        if stored is None:
+            stored = by_question[question_id] = _Stored(skipped, number, text, [], status)
+        if option_id is not None:
+            stored.option_ids.append(option_id)
+    return answers
 
 
 class _Writer(Protocol):

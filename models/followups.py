@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,12 +29,9 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Table,
     and_,
     exists,
     func,
-    insert,
-    or_,
     update,
 )
 from sqlalchemy import Text as SQLText
@@ -42,14 +39,17 @@ from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Response
 from models.arenas import Subscription
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table_of, utcnow
 from models.consultation import Consultation, Status, is_open
+from models.drafts import newest_draft, start_draft
 from models.events import EventMessages, restore_reminders
-from models.outbox import D, DeliveryState, cancel_pending, consent_condition
-from models.participant import Consent, Participant
+from models.outbox.audiences import count_participants
+from models.outbox.messages import cancel_pending, enqueue_for_everyone
+from models.outbox.tables import D, DeliveryState
+from models.participant import Consent, Participant, consent_condition, latest_is_yes
 from models.reminders import ReminderPolicy
-from models.response import Response
 from models.stops import clear_stop, mark_stopped, not_stopped
 
 FOLLOWUP = "followup"
@@ -61,14 +61,8 @@ OUTCOME_BATCH = 1000
 
 Payload = dict[str, Any]
 
-
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
-
-
-P = _table(Participant)
-R = _table(Response)
-CONSENT = _table(Consent)
+P = table_of(Participant)
+R = table_of(Response)
 
 
 # ---------------------------------------------------------------------- the opt-in
@@ -151,23 +145,7 @@ async def followups_of(session: AsyncSession, participant: Participant) -> list[
 
 def followup_condition(kind: str) -> ColumnElement[bool]:
     """The participant's latest decision of ``kind`` is a yes not withdrawn (as SQL)."""
-    c = CONSENT.alias("fc")
-    later = CONSENT.alias("flater")
-    newer = exists().where(
-        later.c.participant_id == c.c.participant_id,
-        later.c.kind == kind,
-        or_(
-            later.c.decided_at > c.c.decided_at,
-            and_(later.c.decided_at == c.c.decided_at, later.c.id > c.c.id),
-        ),
-    )
-    return exists().where(
-        c.c.participant_id == P.c.id,
-        c.c.kind == kind,
-        c.c.granted.is_(True),
-        c.c.withdrawn_at.is_(None),
-        ~newer,
-    )
+    return latest_is_yes(kind, alias="fc")
 
 
 # ---------------------------------------------------------------------- outcomes
@@ -246,35 +224,22 @@ async def new_outcome_draft(
     now: datetime,
 ) -> Outcome:
     """Start writing what came of a consultation; the first step asks for the text."""
-    draft = Outcome(
-        consultation_id=consultation_id,
-        created_by=created_by,
-        chat_id=chat_id,
-        staff_language=language,
-        step="text",
-        created_at=now,
-        updated_at=now,
+    return await start_draft(
+        session,
+        Outcome(consultation_id=consultation_id),
+        created_by,
+        chat_id,
+        language,
+        "text",
+        now,
     )
-    session.add(draft)
-    await session.flush()
-    return draft
 
 
 async def current_outcome_draft(
     session: AsyncSession, created_by: int, since: datetime
 ) -> Outcome | None:
     """The staff member's newest outcome draft touched since ``since``, if any."""
-    rows = await session.exec(
-        select(Outcome)
-        .where(
-            col(Outcome.created_by) == created_by,
-            col(Outcome.state) == OutcomeState.DRAFT,
-            col(Outcome.updated_at) >= since,
-        )
-        .order_by(col(Outcome.updated_at).desc(), col(Outcome.id).desc())
-        .limit(1)
-    )
-    return rows.first()
+    return await newest_draft(session, Outcome, created_by, since)
 
 
 def _audience(consultation: Consultation) -> ColumnElement[bool]:
@@ -290,9 +255,7 @@ def _audience(consultation: Consultation) -> ColumnElement[bool]:
 
 async def count_outcome_audience(session: AsyncSession, consultation: Consultation) -> int:
     """How many people would get an outcome of the consultation now."""
-    connection = await session.connection()
-    statement = core_select(func.count()).select_from(P).where(_audience(consultation))
-    return int((await connection.execute(statement)).scalar_one())
+    return await count_participants(session, _audience(consultation))
 
 
 async def publish_outcome(
@@ -321,45 +284,17 @@ async def publish_outcome(
     outcome.published_at = now
     outcome.updated_at = now
     await session.flush()
-    connection = await session.connection()
-    rendered: dict[str, list[Payload]] = {}
-    sent, after = 0, 0
-    condition = _audience(consultation)
-    while True:
-        people = (
-            await connection.execute(
-                core_select(P.c.id, P.c.language)
-                .where(condition, P.c.id > after)
-                .order_by(P.c.id)
-                .limit(OUTCOME_BATCH)
-            )
-        ).all()
-        if not people:
-            break
-        rows: list[dict[str, Any]] = []
-        for participant_id, participant_language in people:
-            code = participant_language or default_language
-            if code not in rendered:
-                rendered[code] = payloads(code)
-            rows.extend(
-                {
-                    "participant_id": participant_id,
-                    "kind": OUTCOME_KIND,
-                    "payload": payload,
-                    "ref": f"outcome:{outcome.id}",
-                    "due_at": now,
-                    "urgent": False,
-                    "attempts": 0,
-                    "state": DeliveryState.PENDING.value,
-                }
-                for payload in rendered[code]
-            )
-        await connection.execute(insert(D), rows)
-        sent += len(people)
-        after = int(people[-1][0])
-    outcome.recipients = sent
+    outcome.recipients = await enqueue_for_everyone(
+        session,
+        _audience(consultation),
+        lambda code: [(OUTCOME_KIND, payload) for payload in payloads(code)],
+        lambda language: language or default_language,
+        ref=f"outcome:{outcome.id}",
+        now=now,
+        batch=OUTCOME_BATCH,
+    )
     await session.flush()
-    return sent
+    return outcome.recipients
 
 
 # ---------------------------------------------------------------------- /stop and /start

@@ -36,10 +36,10 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Answer
 from models.base import TelegramId, Text, UTCDateTime, localized, utcnow
 from models.consultation import Consultation, Question
 from models.masking import Kind, Part, screen, split
-from models.response import Answer
 from models.roles import audit
 
 # A text shown to a moderator in a private review is kept from other private reviews this
@@ -373,41 +373,36 @@ async def decide(
         AlreadyDecided: a decision came first (``error.item`` shows it).
         TextChanged: the writer changed the text since (``error.item`` is the new one).
     """
+    stored_reason = _stored_reason(status, reason)
+    decided = await _update_item(
+        session,
+        item_id,
+        [
+            col(ModerationItem.status) == Status.PENDING.value,
+            col(ModerationItem.version) == seen_version,
+        ],
+        status=status.value,
+        reason=stored_reason,
+        decided_by=moderator,
+        decided_at=now,
+        reserved_by=None,
+        reserved_until=None,
+    )
+    if not decided:
+        raise await _conflict(session, item_id)
+    action, target = f"moderation.{status.value}", f"moderation_item:{item_id}"
+    details = {"reason": stored_reason} if stored_reason else None
+    await audit(session, moderator, action, target, details, now=now)
+    return await _reloaded(session, item_id)
+
+
+def _stored_reason(status: Status, reason: Reason | None) -> str | None:
+    """The reason stored with a decision: a rejection needs one, the others have none."""
     if status is Status.PENDING:
         raise ValueError("a decision cannot be 'pending'; use undo")
     if status is Status.REJECTED and reason is None:
         raise ValueError("a rejection needs a reason")
-    stored_reason = reason.value if status is Status.REJECTED and reason else None
-    result = await session.exec(  # type: ignore[call-overload]
-        update(ModerationItem)
-        .where(
-            col(ModerationItem.id) == item_id,
-            col(ModerationItem.status) == Status.PENDING.value,
-            col(ModerationItem.version) == seen_version,
-        )
-        .values(
-            status=status.value,
-            reason=stored_reason,
-            decided_by=moderator,
-            decided_at=now,
-            reserved_by=None,
-            reserved_until=None,
-            version=col(ModerationItem.version) + 1,
-        )
-    )
-    if result.rowcount != 1:
-        raise await _conflict(session, item_id)
-    await audit(
-        session,
-        moderator,
-        f"moderation.{status.value}",
-        f"moderation_item:{item_id}",
-        {"reason": stored_reason} if stored_reason else None,
-        now=now,
-    )
-    item = await load_item(session, item_id)
-    assert item is not None  # the update just found it, in this transaction
-    return item
+    return reason.value if status is Status.REJECTED and reason else None
 
 
 async def undo(
@@ -420,35 +415,46 @@ async def undo(
         NotUndoable: the decision is someone else's, was undone already, or the text changed.
     """
     before = await load_item(session, item_id)
-    result = await session.exec(  # type: ignore[call-overload]
-        update(ModerationItem)
-        .where(
-            col(ModerationItem.id) == item_id,
+    undone = await _update_item(
+        session,
+        item_id,
+        [
             col(ModerationItem.status) != Status.PENDING.value,
             col(ModerationItem.version) == seen_version,
             col(ModerationItem.decided_by) == moderator,
-        )
-        .values(
-            status=Status.PENDING.value,
-            reason=None,
-            decided_by=None,
-            decided_at=None,
-            version=col(ModerationItem.version) + 1,
-        )
+        ],
+        status=Status.PENDING.value,
+        reason=None,
+        decided_by=None,
+        decided_at=None,
     )
-    if result.rowcount != 1:
+    if not undone:
         raise await _conflict(session, item_id, undo=True)
     assert before is not None
-    await audit(
-        session,
-        moderator,
-        "moderation.undo",
-        f"moderation_item:{item_id}",
-        {"was": before.status.value, "reason": before.reason.value if before.reason else None},
-        now=now,
+    was = {"was": before.status.value, "reason": before.reason.value if before.reason else None}
+    await audit(session, moderator, "moderation.undo", f"moderation_item:{item_id}", was, now=now)
+    return await _reloaded(session, item_id)
+
+
+async def _update_item(
+    session: AsyncSession, item_id: int, conditions: list[ColumnElement[bool]], **values: Any
+) -> bool:
+    """Change the item only if ``conditions`` hold, and count the change; True if it did.
+
+    The row count tells who won when two moderators press at once: the other changes nothing.
+    """
+    result = await session.exec(  # type: ignore[call-overload]
+        update(ModerationItem)
+        .where(col(ModerationItem.id) == item_id, *conditions)
+        .values(**values, version=col(ModerationItem.version) + 1)
     )
+    return bool(result.rowcount == 1)
+
+
+async def _reloaded(session: AsyncSession, item_id: int) -> ItemView:
+    """The item as it is now, after a change this transaction made."""
     item = await load_item(session, item_id)
-    assert item is not None
+    assert item is not None  # the update just found it, in this transaction
     return item
 
 
@@ -515,17 +521,7 @@ async def claim_for_group(
     Texts that arrived before the group was registered are not posted (they wait in /review).
     A claim is taken back with :func:`release_posts` when sending fails.
     """
-    recent = (
-        await session.exec(
-            select(func.count())
-            .select_from(ModerationItem)
-            .where(
-                ModerationItem.group_chat_id == group.chat_id,
-                col(ModerationItem.posted_at) > now - timedelta(minutes=1),
-            )
-        )
-    ).one()
-    budget = GROUP_POSTS_PER_MINUTE - int(recent)
+    budget = GROUP_POSTS_PER_MINUTE - await _posted_last_minute(session, group, now)
     if budget <= 0:
         return []
     candidates = (
@@ -553,6 +549,19 @@ async def claim_for_group(
             if item is not None:
                 claimed.append(item)
     return claimed
+
+
+async def _posted_last_minute(session: AsyncSession, group: ModerationGroup, now: datetime) -> int:
+    """How many texts were posted to the group in the last minute (its rate limit counts them)."""
+    recent = await session.exec(
+        select(func.count())
+        .select_from(ModerationItem)
+        .where(
+            ModerationItem.group_chat_id == group.chat_id,
+            col(ModerationItem.posted_at) > now - timedelta(minutes=1),
+        )
+    )
+    return int(recent.one())
 
 
 async def record_post(

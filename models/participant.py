@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String
+from sqlalchemy import Column, ColumnElement, ForeignKey, Index, Integer, String, and_, exists, or_
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.base import TelegramId, UTCDateTime, utcnow
+from models.base import TelegramId, UTCDateTime, table_of, utcnow
 
 # Bump when the privacy notice changes in substance: everyone is asked again.
 PRIVACY_NOTICE_VERSION = "1"
@@ -98,6 +98,42 @@ async def has_consented(session: AsyncSession, participant: Participant | None) 
         and consent.withdrawn_at is None
         and consent.version == PRIVACY_NOTICE_VERSION
     )
+
+
+def latest_is_yes(
+    kind: str, *, version: str | None = None, alias: str = "c"
+) -> ColumnElement[bool]:
+    """SQL: the participant's latest decision of ``kind`` is a yes not withdrawn.
+
+    The rule of :func:`has_consented` (with ``version``, for that version of the text), for
+    whole tables at once. ``alias`` names the consent table in the statement: two of these
+    conditions in one statement need two names.
+    """
+    participants = table_of(Participant)
+    c = table_of(Consent).alias(alias)
+    later = table_of(Consent).alias(f"{alias}_later")
+    newer = exists().where(
+        later.c.participant_id == c.c.participant_id,
+        later.c.kind == kind,
+        or_(
+            later.c.decided_at > c.c.decided_at,
+            and_(later.c.decided_at == c.c.decided_at, later.c.id > c.c.id),
+        ),
+    )
+    conditions = [
+        c.c.participant_id == participants.c.id,
+        c.c.kind == kind,
+        c.c.granted.is_(True),
+        c.c.withdrawn_at.is_(None),
+    ]
+    if version is not None:
+        conditions.append(c.c.version == version)
+    return exists().where(*conditions, ~newer)
+
+
+def consent_condition() -> ColumnElement[bool]:
+    """SQL: the participant accepts the current privacy notice (:func:`has_consented`)."""
+    return latest_is_yes(PRIVACY, version=PRIVACY_NOTICE_VERSION)
 
 
 async def record_privacy_decision(

@@ -15,6 +15,7 @@ from sqlalchemy import Column, ForeignKey, Integer, String, or_
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Response
 from models.base import TelegramId, UTCDateTime, utcnow
 from models.consultation import (
     Consultation,
@@ -29,7 +30,7 @@ from models.consultation_file import (
     QuestionType,
 )
 from models.participant import Participant
-from models.response import Position, Response, record_choices
+from models.response import Position, record_choices
 
 # Telegram's limits for polls.
 POLL_QUESTION_LIMIT = 300
@@ -96,13 +97,6 @@ def poll_spec(slug: str, language: str, question: str, options: list[str]) -> Co
                 options=tuple(
                     OptionSpec(f"o{i}", {language: o.strip()}) for i, o in enumerate(options, 1)
                 ),
-                max_choices=None,
-                scale_min=None,
-                scale_max=None,
-                min_label=None,
-                max_label=None,
-                max_length=None,
-                show_if=None,
             ),
         ),
     )

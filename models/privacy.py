@@ -19,12 +19,12 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import models.tables  # noqa: F401  (every table on the metadata, so the walk sees them all)
+from models.answers import Answer, AnswerChoice, Response
 from models.base import localized
 from models.consultation import Consultation, Option, Question, Status
 from models.consultation_file import QuestionType
 from models.followups import stop_messages
 from models.participant import Consent, Participant
-from models.response import Answer, AnswerChoice, Response
 from models.roles import audit
 
 logger = logging.getLogger(__name__)
@@ -82,28 +82,37 @@ async def _owned_rows(
         for table, column, referenced in links:
             if referenced.name != parent or table.name == parent:
                 continue
-            ids = owned_ids[parent]
-            result = (
-                await connection.execute(select_rows(table).where(table.c[column].in_(list(ids))))
-            ).mappings()
-            new_rows = [dict(r) for r in result]
-            if not new_rows:
-                continue
-            known = found.setdefault(table.name, [])
-            primary = [c.name for c in table.primary_key.columns]
-            seen = {tuple(r[p] for p in primary) for r in known}
-            for row in new_rows:
-                key = tuple(row[p] for p in primary)
-                if key not in seen:
-                    known.append(row)
-                    seen.add(key)
-            if len(primary) == 1:
-                before = owned_ids.setdefault(table.name, set())
-                added = {row[primary[0]] for row in new_rows} - before
-                if added:
-                    before |= added
-                    frontier.append(table.name)
+            result = await connection.execute(
+                select_rows(table).where(table.c[column].in_(list(owned_ids[parent])))
+            )
+            if _add_rows(table, [dict(r) for r in result.mappings()], found, owned_ids):
+                frontier.append(table.name)
     return found
+
+
+def _add_rows(
+    table: Table,
+    new_rows: list[dict[str, Any]],
+    found: dict[str, list[dict[str, Any]]],
+    owned_ids: dict[str, set[Any]],
+) -> bool:
+    """Add the rows not found before; True when they own ids whose links are still to follow."""
+    if not new_rows:
+        return False
+    known = found.setdefault(table.name, [])
+    primary = [c.name for c in table.primary_key.columns]
+    seen = {tuple(r[p] for p in primary) for r in known}
+    for row in new_rows:
+        key = tuple(row[p] for p in primary)
+        if key not in seen:
+            known.append(row)
+            seen.add(key)
+    if len(primary) != 1:
+        return False
+    before = owned_ids.setdefault(table.name, set())
+    added = {row[primary[0]] for row in new_rows} - before
+    before |= added
+    return bool(added)
 
 
 async def personal_data(
@@ -115,6 +124,20 @@ async def personal_data(
     every stored row that belongs to the person, table by table, so nothing is left out.
     """
     rows = await _owned_rows(session, participant.id or 0)
+    records = {
+        table: [
+            {k: _plain(v) for k, v in row.items() if k not in _NOT_SHOWN.get(table, set())}
+            for row in table_rows
+        ]
+        for table, table_rows in rows.items()
+    }
+    return {"answers": await _readable_answers(session, participant, language), "records": records}
+
+
+async def _readable_answers(
+    session: AsyncSession, participant: Participant, language: str
+) -> list[dict[str, Any]]:
+    """Each answer of the person with its consultation and question, in ``language``."""
     answers = (
         await session.exec(
             select(Consultation, Question, Answer, Response)
@@ -125,15 +148,7 @@ async def personal_data(
             .order_by(col(Response.id), col(Question.position))
         )
     ).all()
-    chosen: dict[int, list[str]] = {}
-    if answers:
-        choices = await session.exec(
-            select(AnswerChoice.answer_id, Option.text, Option.key)
-            .join(Option, col(Option.id) == col(AnswerChoice.option_id))
-            .where(col(AnswerChoice.answer_id).in_([a.id for _, _, a, _ in answers]))
-        )
-        for answer_id, text, key in choices.all():
-            chosen.setdefault(answer_id, []).append(localized(dict(text), language, "nb") or key)
+    chosen = await _chosen_options(session, [a.id or 0 for _, _, a, _ in answers], language)
     readable = []
     for consultation, question, answer, response in answers:
         first = consultation.languages[0]
@@ -156,14 +171,24 @@ async def personal_data(
                 "source": response.source,
             }
         )
-    records = {
-        table: [
-            {k: _plain(v) for k, v in row.items() if k not in _NOT_SHOWN.get(table, set())}
-            for row in table_rows
-        ]
-        for table, table_rows in rows.items()
-    }
-    return {"answers": readable, "records": records}
+    return readable
+
+
+async def _chosen_options(
+    session: AsyncSession, answer_ids: list[int], language: str
+) -> dict[int, list[str]]:
+    """The texts of the options picked in these answers, in ``language``."""
+    chosen: dict[int, list[str]] = {}
+    if not answer_ids:
+        return chosen
+    choices = await session.exec(
+        select(AnswerChoice.answer_id, Option.text, Option.key)
+        .join(Option, col(Option.id) == col(AnswerChoice.option_id))
+        .where(col(AnswerChoice.answer_id).in_(answer_ids))
+    )
+    for answer_id, text, key in choices.all():
+        chosen.setdefault(answer_id, []).append(localized(dict(text), language, "nb") or key)
+    return chosen
 
 
 def _telegram_id_columns() -> list[tuple[Table, str]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -35,22 +35,21 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.base import UTCDateTime, utcnow
+from models.answers import Answer, Response
+from models.base import UTCDateTime, table_of, utcnow
 from models.consultation import Consultation, Status
-from models.outbox import (
-    D,
-    DeliveryState,
-    QuietHours,
-    cancel_pending,
-    consent_condition,
-)
-from models.participant import Participant
-from models.response import Answer, Response
+from models.outbox.messages import cancel_pending
+from models.outbox.quiet_hours import QuietHours
+from models.outbox.tables import D, DeliveryState
+from models.participant import Participant, consent_condition
 from models.stops import not_stopped
 
 #: Outbox kinds of reminders (the names operators see in the delivery table and logs).
@@ -126,15 +125,11 @@ class FinishReminder(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
-
-
-R = _table(Response)
-A = _table(Answer)
-C = _table(Consultation)
-P = _table(Participant)
-F = _table(FinishReminder)
+R = table_of(Response)
+A = table_of(Answer)
+C = table_of(Consultation)
+P = table_of(Participant)
+F = table_of(FinishReminder)
 
 
 @dataclass(frozen=True)
@@ -210,18 +205,7 @@ async def queue_finish_reminders(
     if not candidates:
         return 0
     connection = await session.connection()
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    won = {
-        int(row[0])
-        for row in (
-            await connection.execute(
-                insert(F)
-                .values([{"response_id": c.response_id, "created_at": now} for c in candidates])
-                .on_conflict_do_nothing()
-                .returning(F.c.response_id)
-            )
-        ).all()
-    }
+    won = await _claim_responses(connection, [c.response_id for c in candidates], now)
     mine = [c for c in candidates if c.response_id in won]
     if not mine:
         return 0
@@ -229,23 +213,8 @@ async def queue_finish_reminders(
     # few statements, not a few per person.
     written = (
         await connection.execute(
-            insert(D)
-            .values(
-                [
-                    {
-                        "participant_id": c.participant_id,
-                        "kind": FINISH_KIND,
-                        "payload": payload(c),
-                        "ref": f"response:{c.response_id}",
-                        "due_at": c.due_at,
-                        "expires_at": policy.expires(c.due_at, c.closes_at),
-                        "urgent": False,
-                        "attempts": 0,
-                        "state": DeliveryState.PENDING.value,
-                    }
-                    for c in mine
-                ]
-            )
+            _insert(connection, D)
+            .values([_reminder_row(c, policy, payload(c)) for c in mine])
             .returning(D.c.id, D.c.ref)
         )
     ).all()
@@ -254,6 +223,40 @@ async def queue_finish_reminders(
         [{"rid": int(ref.split(":")[1]), "did": int(did)} for did, ref in written],
     )
     return len(written)
+
+
+def _insert(connection: AsyncConnection, table: Table) -> PgInsert | SqliteInsert:
+    """An insert in the connection's dialect (both know ``ON CONFLICT`` and ``RETURNING``)."""
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    return insert(table)
+
+
+async def _claim_responses(
+    connection: AsyncConnection, response_ids: list[int], now: datetime
+) -> set[int]:
+    """Write the responses' :class:`FinishReminder` rows; return those written here."""
+    rows = await connection.execute(
+        _insert(connection, F)
+        .values([{"response_id": r, "created_at": now} for r in response_ids])
+        .on_conflict_do_nothing()
+        .returning(F.c.response_id)
+    )
+    return {int(row[0]) for row in rows.all()}
+
+
+def _reminder_row(candidate: Unfinished, policy: ReminderPolicy, payload: Payload) -> Payload:
+    """The outbox row of one reminder to finish."""
+    return {
+        "participant_id": candidate.participant_id,
+        "kind": FINISH_KIND,
+        "payload": payload,
+        "ref": f"response:{candidate.response_id}",
+        "due_at": candidate.due_at,
+        "expires_at": policy.expires(candidate.due_at, candidate.closes_at),
+        "urgent": False,
+        "attempts": 0,
+        "state": DeliveryState.PENDING.value,
+    }
 
 
 async def cancel_finish_reminder(session: AsyncSession, response_id: int) -> int:

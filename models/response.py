@@ -1,8 +1,9 @@
-"""Responses and answers: where a person stands in a consultation, and what they said.
+"""Answering a consultation: where a person stands in it, and recording what they said.
 
-Every step of the conversation is a row here, so a restarted bot, or another replica, picks up
-exactly where the person left off. One answer per response and question is enforced by a unique
-constraint: a duplicated update replaces, it cannot double-count.
+Every step of the conversation is a row (the tables are in :mod:`models.answers`), so a restarted
+bot, or another replica, picks up exactly where the person left off. One answer per response and
+question is enforced by a unique constraint: a duplicated update replaces, it cannot
+double-count. A new or changed free text is queued for moderation in the same transaction.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint, delete
-from sqlalchemy import Text as SQLText
-from sqlmodel import Field, SQLModel, col, select
+from sqlalchemy import delete
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.base import UTCDateTime, utcnow
+# Response, Answer and AnswerChoice are defined with the other tables in models.answers (the
+# consultation's rules and moderation read them too); handlers and tests import them from here.
+from models.answers import Answer, AnswerChoice, Response
 from models.consultation import (
     ConsultationView,
     Question,
@@ -25,71 +27,11 @@ from models.consultation import (
     load_consultation,
 )
 from models.consultation_file import QuestionType
+from models.moderation import text_changed
 from models.participant import Participant
 
 YES_WORDS = frozenset({"ja", "j", "jo", "yes", "y"})
 NO_WORDS = frozenset({"nei", "n", "no"})
-
-
-class Response(SQLModel, table=True):
-    """One person's way through one consultation."""
-
-    __table_args__ = (UniqueConstraint("participant_id", "consultation_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    participant_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("participant.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    consultation_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("consultation.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    source: str | None = Field(default=None, max_length=64)
-    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # The question being asked; None once the person reached the summary.
-    current_question_id: int | None = Field(
-        default=None,
-        sa_column=Column(Integer, ForeignKey("question.id", ondelete="SET NULL")),
-    )
-    # True while changing one answer from the summary: the next step is the summary again.
-    editing: bool = False
-
-
-class Answer(SQLModel, table=True):
-    """A person's answer to one question; a skipped question has a row with ``skipped``."""
-
-    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    response_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("response.id", ondelete="CASCADE"), nullable=False)
-    )
-    question_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("question.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    number: int | None = None
-    text: str | None = Field(default=None, sa_column=Column(SQLText))
-    skipped: bool = False
-    answered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class AnswerChoice(SQLModel, table=True):
-    """An option picked in a choice answer (several for multiple choice)."""
-
-    answer_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True)
-    )
-    option_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("option.id", ondelete="CASCADE"), primary_key=True, index=True
-        )
-    )
 
 
 @dataclass
@@ -209,17 +151,6 @@ def visible_questions(
 ) -> list[QuestionView]:
     """The questions asked, in order, given the answers so far."""
     return [q for q in view.questions if is_visible(q, view, answers)]
-
-
-async def answered_question_ids(session: AsyncSession, consultation_id: int) -> set[int]:
-    """Return the ids of the consultation's questions that have at least one real answer."""
-    rows = await session.exec(
-        select(Answer.question_id)
-        .join(Question, col(Question.id) == col(Answer.question_id))
-        .where(Question.consultation_id == consultation_id, col(Answer.skipped).is_(False))
-        .distinct()
-    )
-    return set(rows.all())
 
 
 async def find_response(
@@ -348,11 +279,7 @@ async def _store(
     response: Response,
     question_id: int,
     now: datetime,
-    *,
-    option_ids: list[int] | None = None,
-    number: int | None = None,
-    text: str | None = None,
-    skipped: bool = False,
+    value: AnswerValue,
 ) -> None:
     """Write the answer, replacing any earlier one (the unique constraint keeps it single)."""
     answer = (
@@ -366,18 +293,40 @@ async def _store(
         answer = Answer(response_id=response.id or 0, question_id=question_id)
         session.add(answer)
     previous_text = answer.text
-    answer.number, answer.text, answer.skipped, answer.answered_at = number, text, skipped, now
+    answer.number, answer.text, answer.skipped = value.number, value.text, value.skipped
+    answer.answered_at = now
     await session.flush()
     await session.exec(delete(AnswerChoice).where(col(AnswerChoice.answer_id) == answer.id))  # type: ignore[call-overload]
-    session.add_all(AnswerChoice(answer_id=answer.id or 0, option_id=o) for o in option_ids or [])
+    session.add_all(AnswerChoice(answer_id=answer.id or 0, option_id=o) for o in value.option_ids)
     await session.flush()
-    if text != previous_text:
+    if value.text != previous_text:
         # Moderation hook: a new or changed free text is queued for review (pending) in this
-        # same transaction; a text replaced by a skip leaves the queue. Imported here because
-        # models.moderation imports this module.
-        from models.moderation import text_changed
+        # same transaction; a text replaced by a skip leaves the queue.
+        await text_changed(session, answer.id or 0, value.text, now)
 
-        await text_changed(session, answer.id or 0, text, now)
+
+async def _answer(
+    session: AsyncSession,
+    view: ConsultationView,
+    response: Response,
+    question_id: int,
+    now: datetime,
+    value: AnswerValue,
+) -> Position:
+    """Store the answer and move past the question."""
+    await _store(session, response, question_id, now, value)
+    return await _advance(session, view, response, now)
+
+
+async def _rejected(
+    session: AsyncSession,
+    view: ConsultationView,
+    response: Response,
+    problem: Problem,
+    limit: int | None = None,
+) -> AnswerRejected:
+    """An answer refused for ``problem``; the person stays where they are."""
+    return AnswerRejected(problem, await _position(session, view, response), limit)
 
 
 async def _advance(
@@ -426,8 +375,9 @@ async def choose(
         raise UnknownQuestion("not a single-choice question")
     if question.option(option_id) is None:
         raise UnknownQuestion("option of another question")
-    await _store(session, response, question_id, now, option_ids=[option_id])
-    return await _advance(session, view, response, now)
+    return await _answer(
+        session, view, response, question_id, now, AnswerValue(option_ids=[option_id])
+    )
 
 
 async def toggle(
@@ -448,9 +398,9 @@ async def toggle(
     else:
         limit = question.question.max_choices
         if limit is not None and len(chosen) >= limit:
-            raise AnswerRejected(Problem.TOO_MANY, await _position(session, view, response), limit)
+            raise await _rejected(session, view, response, Problem.TOO_MANY, limit)
         chosen.append(option_id)
-    await _store(session, response, question_id, now, option_ids=chosen)
+    await _store(session, response, question_id, now, AnswerValue(option_ids=chosen))
     return await _position(session, view, response)
 
 
@@ -464,8 +414,8 @@ async def finish_choices(
     answers = await _load_answers(session, response.id or 0)
     if not answers.get(question_id, AnswerValue()).option_ids:
         if question.question.required:
-            raise AnswerRejected(Problem.REQUIRED, await _position(session, view, response))
-        await _store(session, response, question_id, now, skipped=True)
+            raise await _rejected(session, view, response, Problem.REQUIRED)
+        await _store(session, response, question_id, now, AnswerValue(skipped=True))
     return await _advance(session, view, response, now)
 
 
@@ -478,9 +428,8 @@ async def rate(
     if question.type != QuestionType.SCALE:
         raise UnknownQuestion("not a scale question")
     if not (q.scale_min or 0) <= value <= (q.scale_max or 0):
-        raise AnswerRejected(Problem.OUT_OF_RANGE, await _position(session, view, response))
-    await _store(session, response, question_id, now, number=value)
-    return await _advance(session, view, response, now)
+        raise await _rejected(session, view, response, Problem.OUT_OF_RANGE)
+    return await _answer(session, view, response, question_id, now, AnswerValue(number=value))
 
 
 async def skip(
@@ -489,9 +438,8 @@ async def skip(
     """Pass over a question that is not required."""
     view, response, question = await _locate(session, participant, question_id, now)
     if question.question.required:
-        raise AnswerRejected(Problem.REQUIRED, await _position(session, view, response))
-    await _store(session, response, question_id, now, skipped=True)
-    return await _advance(session, view, response, now)
+        raise await _rejected(session, view, response, Problem.REQUIRED)
+    return await _answer(session, view, response, question_id, now, AnswerValue(skipped=True))
 
 
 async def back(
@@ -561,8 +509,8 @@ async def record_choices(
         raise ConsultationNotOpen
     if option_ids:
         response.current_question_id = question.id
-        await _store(session, response, question.id, now, option_ids=option_ids)
-        return await _advance(session, view, response, now)
+        value = AnswerValue(option_ids=option_ids)
+        return await _answer(session, view, response, question.id, now, value)
     await session.exec(  # type: ignore[call-overload]
         delete(Answer).where(
             col(Answer.response_id) == response.id, col(Answer.question_id) == question.id
@@ -589,8 +537,8 @@ async def type_answer(
             raise AnswerRejected(Problem.EMPTY, position)
         if q.max_length is not None and len(cleaned) > q.max_length:
             raise AnswerRejected(Problem.TOO_LONG, position, q.max_length)
-        await _store(session, position.response, question.id, now, text=cleaned)
-        return await _advance(session, position.view, position.response, now)
+        value = AnswerValue(text=cleaned)
+        return await _answer(session, position.view, position.response, question.id, now, value)
     if question.type == QuestionType.SCALE:
         # isdecimal, not isdigit: "²" is a digit int() refuses. A number thousands of digits
         # long is out of range anyway, and int() refuses it too (found by the fuzz test).

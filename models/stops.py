@@ -8,13 +8,13 @@ it. Broadcast audiences, invitations, reminders and follow-ups leave these peopl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Column, ColumnElement, ForeignKey, Integer, Table, exists
+from sqlalchemy import Column, ColumnElement, ForeignKey, Integer, exists
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table_of, utcnow
 
 
 class MessageStop(SQLModel, table=True):
@@ -30,7 +30,7 @@ class MessageStop(SQLModel, table=True):
     stopped_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-STOPS = cast(Table, MessageStop.__table__)  # type: ignore[attr-defined]
+STOPS = table_of(MessageStop)
 
 
 def not_stopped(participant_id: Any) -> ColumnElement[bool]:

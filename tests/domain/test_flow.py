@@ -12,6 +12,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import response as flow
+from models.answers import Answer, AnswerChoice, Response
 from models.consultation import (
     ImportRefused,
     Status,
@@ -23,7 +24,6 @@ from models.consultation import (
 )
 from models.consultation_file import parse_consultation_file
 from models.participant import get_or_create_participant
-from models.response import Answer, AnswerChoice, Response
 from tests.auxil.consultations import EVERY_TYPE, add_consultation
 
 pytestmark = pytest.mark.postgres

@@ -13,6 +13,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import events, outbox
+from models.answers import Answer, Response
 from models.arenas import Arena, subscribe, subscribed_arena_ids
 from models.consultation import Consultation, Status, change_status
 from models.events import RsvpAnswer
@@ -40,7 +41,6 @@ from models.reminders import (
     queue_finish_reminders,
     unfinished_to_remind,
 )
-from models.response import Answer, Response
 from models.stops import stopped_at
 from tests.auxil.consultations import add_consultation
 from tests.auxil.people import add_people

@@ -17,13 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import moderation as mod
 from models import response as flow
+from models.answers import Answer
 from models.consultation import Consultation
 from models.export import write_export
 from models.masking import Kind
 from models.moderation import ItemView, ModerationItem, Reason, Status
 from models.participant import Participant
 from models.privacy import erase
-from models.response import Answer
 from models.roles import AuditLog
 from tests.auxil.consultations import add_consultation
 from tests.auxil.ideas import IDEAS, write_idea

@@ -13,6 +13,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import outbox
+from models.answers import Response
 from models.arenas import Arena, subscribe, unsubscribe
 from models.outbox import (
     Audience,
@@ -26,7 +27,6 @@ from models.outbox import (
 )
 from models.participant import Participant, find_participant, record_privacy_decision
 from models.privacy import erase
-from models.response import Response
 from tests.auxil.consultations import add_consultation
 from tests.auxil.people import add_people, participant_id
 from tests.conftest import POSTGRES_URL
