@@ -99,11 +99,6 @@ async def recent_dialogs(session: AsyncSession, user_id: int, since: datetime) -
     return list((await session.exec(query)).all())
 
 
-def step_name(dialog: Dialog) -> str:
-    """The step without its parameter."""
-    return dialog.step.partition(":")[0]
-
-
 def step_param(dialog: Dialog) -> str:
     """The step's parameter ("en" in "text:en"), or an empty string."""
     return dialog.step.partition(":")[2]

@@ -38,7 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.arenas import Arena
 from models.base import UTCDateTime, utcnow
-from models.drafts import newest_draft, start_draft
+from models.drafts import start_draft
 from models.outbox.audiences import Audience, AudienceKind, audience_condition, count_audience
 from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
 from models.outbox.quiet_hours import QuietHours
@@ -92,7 +92,6 @@ class Event(SQLModel, table=True):
     )
     state: str = Field(default=EventState.DRAFT, sa_column=Column(String(16), nullable=False))
     # While a draft: the field the staff member's next typed message fills.
-    step: str | None = Field(default=None, max_length=16)
     # The staff member's Telegram user id and chat. Not foreign keys: staff need not be
     # participants (erasing one who was clears these).
     created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -225,15 +224,8 @@ async def new_draft(
     language: str,
     now: datetime,
 ) -> Event:
-    """Start composing an event for the arena; the first step asks for the title."""
-    return await start_draft(
-        session, Event(arena_id=arena_id), created_by, chat_id, language, "title", now
-    )
-
-
-async def current_draft(session: AsyncSession, created_by: int, since: datetime) -> Event | None:
-    """The staff member's newest draft touched since ``since``, if any."""
-    return await newest_draft(session, Event, created_by, since)
+    """Start composing an event for the arena."""
+    return await start_draft(session, Event(arena_id=arena_id), created_by, chat_id, language, now)
 
 
 def is_complete(event: Event) -> bool:
@@ -281,7 +273,6 @@ async def publish(
     arena = await session.get(Arena, event.arena_id)
     assert arena is not None
     event.state = EventState.PUBLISHED
-    event.step = None
     event.published_at = now
     event.updated_at = now
     await session.flush()

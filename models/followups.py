@@ -43,7 +43,7 @@ from models.answers import Response
 from models.arenas import Subscription
 from models.base import UTCDateTime, table_of, utcnow
 from models.consultation import Consultation, Status, is_open
-from models.drafts import newest_draft, start_draft
+from models.drafts import start_draft
 from models.events import EventMessages, restore_reminders
 from models.outbox.audiences import count_participants
 from models.outbox.messages import cancel_pending, enqueue_for_everyone
@@ -168,7 +168,6 @@ class Outcome(SQLModel, table=True):
         )
     )
     state: str = Field(default=OutcomeState.DRAFT, sa_column=Column(String(16), nullable=False))
-    step: str | None = Field(default=None, max_length=16)  # while a draft: what is asked
     # The staff member's Telegram user id and chat (not foreign keys; cleared on erasure).
     created_by: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -223,23 +222,9 @@ async def new_outcome_draft(
     language: str,
     now: datetime,
 ) -> Outcome:
-    """Start writing what came of a consultation; the first step asks for the text."""
-    return await start_draft(
-        session,
-        Outcome(consultation_id=consultation_id),
-        created_by,
-        chat_id,
-        language,
-        "text",
-        now,
-    )
-
-
-async def current_outcome_draft(
-    session: AsyncSession, created_by: int, since: datetime
-) -> Outcome | None:
-    """The staff member's newest outcome draft touched since ``since``, if any."""
-    return await newest_draft(session, Outcome, created_by, since)
+    """Start writing what came of a consultation."""
+    draft = Outcome(consultation_id=consultation_id)
+    return await start_draft(session, draft, created_by, chat_id, language, now)
 
 
 def _audience(consultation: Consultation) -> ColumnElement[bool]:
@@ -280,7 +265,6 @@ async def publish_outcome(
     if not (outcome.text or "").strip():
         raise OutcomeProblem("empty")
     outcome.state = OutcomeState.PUBLISHED
-    outcome.step = None
     outcome.published_at = now
     outcome.updated_at = now
     await session.flush()

@@ -66,6 +66,11 @@ class Reason(StrEnum):
     OFFENSIVE = "offensive"
     SPAM = "spam"
     OFF_TOPIC = "off_topic"
+    OTHER = "other"  # the moderator wrote the reason (``ModerationItem.note``)
+
+
+#: How long a moderator's own reason may be.
+NOTE_LIMIT = 200
 
 
 class ModerationItem(SQLModel, table=True):
@@ -86,6 +91,9 @@ class ModerationItem(SQLModel, table=True):
         default=Status.PENDING, sa_column=Column(String(16), nullable=False, index=True)
     )
     reason: str | None = Field(default=None, sa_column=Column(String(16)))
+    # The reason in the moderator's words, when ``reason`` is "other". Never shown to others
+    # than moderators and staff.
+    note: str | None = Field(default=None, max_length=NOTE_LIMIT)
     # What the text was found to contain; 1 (first in the queue) when either is true.
     personal_data: bool = False
     abusive: bool = False
@@ -144,6 +152,7 @@ class ItemView:
     version: int
     status: Status
     reason: Reason | None
+    note: str | None
     consultation_title: Text
     question_text: Text
     languages: list[str]
@@ -220,6 +229,7 @@ async def text_changed(
     values: dict[str, Any] = {
         "status": Status.PENDING.value,
         "reason": None,
+        "note": None,
         "personal_data": personal_data,
         "abusive": found.abusive,
         "priority": _attention(personal_data, found.abusive),
@@ -264,6 +274,7 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
         version=item.version,
         status=Status(item.status),
         reason=Reason(item.reason) if item.reason else None,
+        note=item.note,
         consultation_title=consultation.title,
         question_text=question.text,
         languages=consultation.languages,
@@ -353,6 +364,7 @@ async def decide(
     status: Status,
     now: datetime,
     reason: Reason | None = None,
+    note: str | None = None,
 ) -> ItemView:
     """Approve, reject (with a reason) or flag a text for staff, and write it in the audit log.
 
@@ -364,6 +376,7 @@ async def decide(
         status: approved, rejected or flagged.
         now: when.
         reason: why it was rejected (required for rejected, ignored otherwise).
+        note: the reason in the moderator's words, for the reason "other".
 
     Returns:
         The text as it is now, decided.
@@ -383,6 +396,7 @@ async def decide(
         ],
         status=status.value,
         reason=stored_reason,
+        note=note[:NOTE_LIMIT] if note and stored_reason == Reason.OTHER else None,
         decided_by=moderator,
         decided_at=now,
         reserved_by=None,
@@ -425,6 +439,7 @@ async def undo(
         ],
         status=Status.PENDING.value,
         reason=None,
+        note=None,
         decided_by=None,
         decided_at=None,
     )

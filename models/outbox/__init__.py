@@ -50,7 +50,6 @@ from models.outbox.drafts import (
     ANNOUNCEMENT_LIMIT,
     NotReady,
     confirm,
-    current_draft,
     has_content,
     new_draft,
 )
@@ -102,7 +101,6 @@ __all__ = [
     "confirm",
     "count_audience",
     "count_participants",
-    "current_draft",
     "delivery_counts",
     "enqueue",
     "enqueue_for_everyone",

@@ -1,8 +1,8 @@
 """Broadcast drafts: composing a broadcast, and confirming it.
 
-The draft row *is* the conversation: its ``step`` says which typed answer the staff member's
-next message is, so a restart or another replica carries on where they were. Confirming turns
-the draft into a scheduled broadcast (:mod:`models.outbox.broadcasts` takes it from there).
+The draft holds the content and the audience; where the staff member is in the dialog is a
+:class:`models.dialogs.Dialog` row of the wizard engine. Confirming turns the draft into a
+scheduled broadcast (:mod:`models.outbox.broadcasts` takes it from there).
 """
 
 from __future__ import annotations
@@ -17,25 +17,6 @@ from models.outbox.tables import Broadcast, BroadcastState
 
 #: Telegram's limit for a message text; an announcement keeps some room below it.
 ANNOUNCEMENT_LIMIT = 4000
-
-
-async def current_draft(
-    session: AsyncSession, telegram_user_id: int, *, since: datetime | None = None
-) -> Broadcast | None:
-    """The staff member's broadcast being composed (changed after ``since``), if any."""
-    rows = await session.exec(
-        select(Broadcast)
-        .where(
-            col(Broadcast.created_by) == telegram_user_id,
-            col(Broadcast.state) == BroadcastState.DRAFT,
-        )
-        .order_by(col(Broadcast.id).desc())
-        .limit(1)
-    )
-    draft = rows.first()
-    if draft is not None and since is not None and draft.updated_at < since:
-        return None
-    return draft
 
 
 async def new_draft(
@@ -60,7 +41,6 @@ async def new_draft(
         chat_id=chat_id,
         staff_language=staff_language,
         consultation_id=consultation_id,
-        step="audience" if consultation_id else "content",
         created_at=now,
         updated_at=now,
     )
@@ -94,7 +74,6 @@ async def confirm(
         raise NotReady("content and audience first")
     size = await count_audience(session, audience)
     broadcast.state = BroadcastState.SCHEDULED
-    broadcast.step = None
     if broadcast.scheduled_at is None or broadcast.scheduled_at < now:
         broadcast.scheduled_at = now
     broadcast.audience_size = size

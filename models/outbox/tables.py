@@ -67,8 +67,6 @@ class Broadcast(SQLModel, table=True):
     state: str = Field(
         default=BroadcastState.DRAFT, sa_column=Column(String(16), nullable=False, index=True)
     )
-    # While a draft: the step whose typed answer the staff member's next message is.
-    step: str | None = Field(default=None, max_length=16)
     consultation_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("consultation.id", ondelete="CASCADE")),

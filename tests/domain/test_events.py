@@ -272,6 +272,3 @@ async def test_upcoming_lists_published_events_not_begun(session: AsyncSession) 
     assert draft.state == EventState.DRAFT
     assert [e.id for e in await events.upcoming(session, NOW)] == [event.id]
     assert await events.upcoming(session, START) == []
-    found = await events.current_draft(session, 9000, NOW - timedelta(hours=1))
-    assert found is not None
-    assert found.id == draft.id

@@ -33,3 +33,54 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         await upgrade(engine)  # a second run changes nothing
     finally:
         await engine.dispose()
+
+
+DRAFTS_AT_0001 = """
+INSERT INTO arena (id, slug, name, created_at) VALUES (1, 'a', '{}', '2027-01-01 10:00:00');
+INSERT INTO consultation (id, slug, title, languages, status, as_poll, created_at, updated_at)
+    VALUES (1, 'c', '{}', '[]', 'closed', false, '2027-01-01 10:00:00', '2027-01-01 10:00:00');
+INSERT INTO broadcast (id, created_by, chat_id, staff_language, state, step, urgent,
+    queued_through, created_at, updated_at)
+    VALUES (1, 900, 900, 'nb', 'draft', 'text:en', false, 0, '2027-01-01 10:00:00',
+    '2027-01-01 11:00:00');
+INSERT INTO broadcast (id, created_by, chat_id, staff_language, state, step, urgent,
+    queued_through, created_at, updated_at)
+    VALUES (2, NULL, NULL, 'nb', 'draft', 'audience', false, 0, '2027-01-01 10:00:00',
+    '2027-01-01 10:00:00');
+INSERT INTO event (id, arena_id, created_by, chat_id, state, step, staff_language, invited,
+    created_at, updated_at)
+    VALUES (1, 1, 901, 901, 'draft', 'capacity', 'nb', 0, '2027-01-01 10:00:00',
+    '2027-01-01 12:00:00');
+INSERT INTO outcome (id, consultation_id, created_by, chat_id, state, step, staff_language,
+    recipients, created_at, updated_at)
+    VALUES (1, 1, 902, 902, 'published', NULL, 'nb', 3, '2027-01-01 10:00:00',
+    '2027-01-01 10:00:00');
+"""
+
+
+async def test_staff_drafts_keep_their_step_when_it_moves_to_the_dialogs(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(SQLModel.metadata.drop_all)
+            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await upgrade(engine, "0001")
+        async with engine.begin() as connection:
+            for statement in DRAFTS_AT_0001.split(";"):
+                if statement.strip():
+                    await connection.execute(text(statement))
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT user_id, chat_id, wizard, subject_id, step FROM dialog ORDER BY id")
+            )
+            assert [tuple(row) for row in rows] == [
+                (900, 900, "broadcast", 1, "text:en"),
+                (901, 901, "event", 1, "capacity"),
+            ]
+            drafts = await connection.execute(text("SELECT count(*) FROM broadcast"))
+            assert drafts.scalar_one() == 2  # every row is kept
+    finally:
+        await engine.dispose()

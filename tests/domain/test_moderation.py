@@ -313,6 +313,7 @@ async def test_what_a_moderator_gets_leads_to_nobody(session: AsyncSession) -> N
         "version",
         "status",
         "reason",
+        "note",
         "consultation_title",
         "question_text",
         "languages",

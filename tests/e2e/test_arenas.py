@@ -429,7 +429,6 @@ async def published_event(db: Sessions, title: str, starts_at: datetime, now: da
         assert arena is not None
         draft = await events.new_draft(session, arena.id or 0, STAFF, STAFF, "en", now)
         draft.title, draft.place, draft.starts_at = title, "Holmen", starts_at
-        draft.step = "confirm"
         await events.publish(session, draft, now, EventTexts("Europe/Oslo"), ReminderPolicy())
         await session.commit()
         return draft.id or 0
