@@ -177,9 +177,9 @@ def sandbox_command(
 def _run_sandbox(
     settings: Settings, host: str, port: int, spec: ConsultationSpec | None, *, keep: bool
 ) -> None:
-    """Run the sandbox with the bot and the web chat until Ctrl+C (see bot/sandbox/launch.py)."""
+    """Run the sandbox with the bot and the web chat until Ctrl+C (see bot/sandbox_run.py)."""
     configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
-    from bot.sandbox.launch import SandboxError, SandboxOptions, serve_sandbox, welcome
+    from bot.sandbox_run import SandboxError, SandboxOptions, serve_sandbox, welcome
 
     options = SandboxOptions(host=host, port=port, keep=keep, consultation=spec)
     try:

@@ -1,6 +1,6 @@
 """The sandbox's HTTP driver API: JSON routes under ``/sandbox/api/`` to play users.
 
-A thin layer over :class:`bot.sandbox.server.Sandbox` for a browser chat page and for
+A thin layer over :class:`sandbox.server.BotApiServer` for a browser chat page and for
 tools outside the test process. Every answer is JSON; errors are ``{"error": "..."}`` with
 404 (unknown user, chat, poll or file) or 400 (bad input).
 
@@ -40,14 +40,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.state import JSONDict, SandboxEvent, SandboxUser
-
-if TYPE_CHECKING:
-    from bot.sandbox.server import Sandbox
+from sandbox.server import BotApiServer
+from sandbox.state import JSONDict, SandboxEvent, SandboxUser
 
 PREFIX = "/sandbox/api"
 MAX_WAIT = 60.0
@@ -65,7 +63,7 @@ class DriverError(Exception):
         self.status = status
 
 
-def add_driver_routes(app: web.Application, sandbox: Sandbox) -> None:
+def add_driver_routes(app: web.Application, sandbox: BotApiServer) -> None:
     """Add the ``/sandbox/api/`` routes for ``sandbox`` to ``app``."""
     driver = _Driver(sandbox)
     routes: list[tuple[str, str, Handler]] = [
@@ -140,7 +138,7 @@ def _user_json(user: SandboxUser) -> JSONDict:
 class _Driver:
     """Request handlers bound to one sandbox."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: BotApiServer) -> None:
         self.sandbox = sandbox
 
     def _answer(self, message: JSONDict, status: int = 200) -> web.Response:
@@ -333,7 +331,7 @@ class _Driver:
         return web.json_response({"faults": [f.to_json() for f in self.sandbox.faults]})
 
     async def add_fault(self, request: web.Request) -> web.Response:
-        """Inject a fault (fields as for ``Sandbox.inject_fault``)."""
+        """Inject a fault (fields as for ``BotApiServer.inject_fault``)."""
         body = await _json_body(request)
         allowed = {"method", "chat_id", "status", "count", "retry_after", "delay", "description"}
         unknown = set(body) - allowed

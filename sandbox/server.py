@@ -1,12 +1,13 @@
-"""The offline sandbox: a fake Telegram Bot API server and a driver to play its users.
+"""The offline sandbox's core: a fake Telegram Bot API server and a driver to play its users.
 
-The real bot (PTB) talks to :class:`Sandbox` over real HTTP as if it were
+The real bot (PTB) talks to :class:`BotApiServer` over real HTTP as if it were
 ``api.telegram.org``: ``{url}/bot{token}/{method}`` and ``{url}/file/bot{token}/{path}``.
 Tests and benchmarks drive the other side in-process (``send_text``, ``press``, ``vote``,
 ``block``) and read what the bot did (``messages``, ``events``, ``wait_for_message``);
-:mod:`bot.sandbox.driver` exposes the same under ``/sandbox/api/`` for a browser page.
+:mod:`sandbox.driver` exposes the same under ``/sandbox/api/`` for a browser page, and
+:class:`sandbox.Sandbox` is this server with those routes mounted.
 
-Every event in every chat gets a number from one sandbox-wide cursor (:attr:`Sandbox.cursor`),
+Every event in every chat gets a number from one sandbox-wide cursor (:attr:`BotApiServer.cursor`),
 so "everything in chat X since N" (new messages, edits, deletions, callback answers) is one
 call. Message dicts are immutable snapshots: an edit stores a new dict, so events keep the
 state they announced. Treat every dict the sandbox returns as read-only.
@@ -14,7 +15,7 @@ state they announced. Treat every dict the sandbox returns as read-only.
 Unlike Telegram: chats are private (chat id == user id) unless made with ``add_group``; a
 sent message keeps its ``parse_mode`` and its text as given (markup is validated, not
 converted to entities); only inline keyboards appear in ``reply_markup`` (other keyboards are
-in the event's ``data`` and :meth:`Sandbox.reply_keyboard`); webhook updates are delivered one
+in the event's ``data`` and :meth:`BotApiServer.reply_keyboard`); webhook updates are delivered one
 at a time, in order; one client reaches ~700-800 sends/s through PTB on two cores (PTB and
 httpx are the limit; the sandbox itself serves ~3,700/s to a bare aiohttp client).
 """
@@ -36,8 +37,7 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.driver import add_driver_routes
-from bot.sandbox.protocol import (
+from sandbox.protocol import (
     CALLBACK_ANSWER_LIMIT,
     COMMAND_RE,
     SECRET_TOKEN_RE,
@@ -54,7 +54,7 @@ from bot.sandbox.protocol import (
     image_size,
     poll_option_texts,
 )
-from bot.sandbox.state import (
+from sandbox.state import (
     ChatState,
     Fault,
     JSONDict,
@@ -131,14 +131,14 @@ class WebhookState:
     last_error_message: str | None = None
 
 
-class Sandbox:
+class BotApiServer:
     """A fake Telegram Bot API server with a driver for simulated users.
 
     Serve it with :meth:`start` (or mount :attr:`app` in any aiohttp runner) and point the
     bot at ``f"{url}/bot"`` and ``f"{url}/file/bot"``.
 
     Attributes:
-        app: the aiohttp application with the Bot API, file and driver routes.
+        app: the aiohttp application with the Bot API and file routes.
         token: the only bot token accepted; others get 401 Unauthorized.
         bot_user: the bot's ``User`` object (getMe).
         global_rate: sends per second across all chats before 429 (None: unlimited).
@@ -246,7 +246,6 @@ class Sandbox:
         app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        add_driver_routes(app, self)
         app.on_shutdown.append(self._on_shutdown)
         app.on_cleanup.append(self._on_cleanup)
         return app

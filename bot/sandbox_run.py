@@ -1,7 +1,7 @@
 """``medvirk sandbox`` (and ``make run`` without a token): the bot, offline, in a web chat.
 
 One process, one asyncio loop: the sandbox Bot API server, the real bot long polling it, and
-the web chat page (:mod:`bot.sandbox.webchat`) on the same port. The bot gets a database of its
+the web chat page (:mod:`sandbox.webchat`) on the same port. The bot gets a database of its
 own, ``./medvirk-sandbox.db``, made fresh on every start, never the production
 ``DATABASE_URL``; the example arenas and consultations are loaded into it, the consultations
 opened (without their ``opens``/``closes`` window, so they can be answered any day), and the
@@ -27,8 +27,6 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.app import serve_polling, stop_on_signals
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.sandbox.server import Sandbox
-from bot.sandbox.webchat import Persona, Preview, add_web_chat
 from bot.settings import Settings
 from models.arenas import ArenaFileError, ArenaSpec, import_arenas, parse_arena_file
 from models.base import utcnow
@@ -39,11 +37,13 @@ from models.consultation_file import (
     parse_consultation_file,
 )
 from models.roles import Role, grant
+from sandbox import Sandbox
+from sandbox.webchat import Persona, Preview, add_web_chat
 
 #: The sandbox's database file, in the folder the command runs in.
 SANDBOX_DATABASE = Path("medvirk-sandbox.db")
 #: The example consultations and arenas shipped in the repository.
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: The example arena file; every other ``*.yaml`` there is a consultation.
 EXAMPLE_ARENAS = EXAMPLES / "arenas.yaml"
 #: Telegram user ids of the page's staff member and moderator (real ids are far larger).
@@ -205,6 +205,11 @@ async def prepare_database(
         await engine.dispose()
 
 
+def preview_of(spec: ConsultationSpec) -> Preview:
+    """What the web chat shows of a consultation file being previewed."""
+    return Preview(spec.slug, spec.title.get(spec.languages[0], spec.slug), spec.languages)
+
+
 def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Persona]:
     """Create the page's people in the sandbox: citizens, a staff member, a moderator."""
     citizens = (
@@ -266,7 +271,7 @@ async def serve_sandbox(
     specs = [options.consultation] if options.consultation else load_examples()
     sandbox = Sandbox(bot_name="Medvirk", bot_username="medvirk_bot")
     personas = make_personas(sandbox, options.consultation)
-    preview = Preview.of(options.consultation) if options.consultation else None
+    preview = preview_of(options.consultation) if options.consultation else None
     add_web_chat(sandbox, personas, preview=preview)
     # Listen first: a second sandbox on a taken port stops here, before it replaces the
     # database of the one already running.
