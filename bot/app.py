@@ -26,6 +26,7 @@ import handlers
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.delivery import delivery_worker
 from bot.metrics import UPDATE_ERRORS, UPDATE_LATENCY, UPDATES, UPDATES_IN_FLIGHT
+from bot.monitoring import start_monitoring
 from bot.ratelimit import ReplyRateLimiter
 from bot.settings import Settings
 from bot.wellformed import update_problem
@@ -345,9 +346,7 @@ async def serve_polling(
         application = bot.application
         monitoring = None
         if monitor:
-            from bot.web import start_monitoring
-
-            monitoring = await start_monitoring(settings, application, bot.engine)
+            monitoring = await start_monitoring(settings, bot.engine)
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=HANDLED_UPDATES)
         logger.info("Medvirk is running as @%s (long polling)", application.bot.username)
