@@ -9,19 +9,22 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import click
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.logs import LogFormat
+from bot.logs import LogFormat, RedactSecrets
+from bot.logs import configure_logging as configure
 from bot.settings import Settings
+from models.arenas import ArenaFileError, import_arenas, parse_arena_file
 from models.base import utcnow
 from models.consultation import (
     ImportRefused,
     Status,
+    find_consultation,
     import_consultation,
     list_consultations,
     set_status,
@@ -31,6 +34,8 @@ from models.consultation_file import (
     ConsultationSpec,
     parse_consultation_file,
 )
+from models.export import Format, write_export
+from models.pseudonym import instance_secret
 from models.roles import Role, grant, list_grants, revoke
 
 T = TypeVar("T")
@@ -49,8 +54,6 @@ def configure_logging(
     level: str, fmt: LogFormat = "plain", secrets: Iterable[str | None] = ()
 ) -> None:
     """Log to stderr, one line per event, with ``secrets`` redacted (see bot/logs.py)."""
-    from bot.logs import configure_logging as configure
-
     configure(level, fmt, secrets)
 
 
@@ -116,10 +119,11 @@ def run() -> None:
             "0-9, _ and -; e.g. the output of `python -c 'import secrets; "
             "print(secrets.token_urlsafe(32))'`)"
         )
+    # Imported here for start-up speed: PTB and the handlers take about a second to import,
+    # which every other command (roles, export, ...) would pay for nothing.
     from telegram.error import TelegramError
 
     from bot.app import serve_polling
-    from bot.logs import RedactSecrets
     from bot.web import serve_webhook
 
     try:
@@ -179,6 +183,7 @@ def _run_sandbox(
 ) -> None:
     """Run the sandbox with the bot and the web chat until Ctrl+C (see bot/sandbox_run.py)."""
     configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
+    # Imported here for start-up speed, as in `run`: it brings in PTB and the handlers.
     from bot.sandbox_run import SandboxError, SandboxOptions, serve_sandbox, welcome
 
     options = SandboxOptions(host=host, port=port, keep=keep, consultation=spec)
@@ -288,13 +293,6 @@ def consultation_close(slug: str) -> None:
 )
 def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     """Export a consultation's responses, one row per response (see docs/exports.md)."""
-    # Imported here: only this command needs the export writers.
-    from typing import BinaryIO, cast
-
-    from models.consultation import find_consultation
-    from models.export import Format, write_export
-    from models.pseudonym import instance_secret
-
     export_format = cast(Format, fmt)  # click.Choice has checked it
     target = output or f"{slug}.{fmt}"
     if target == "-" and fmt == "xlsx":
@@ -394,8 +392,6 @@ def arena() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def arena_import(file: Path) -> None:
     """Import (or update) arenas from a YAML file (docs/arenas.md)."""
-    from models.arenas import ArenaFileError, import_arenas, parse_arena_file
-
     try:
         data = file.read_bytes()
     except OSError as error:
