@@ -136,19 +136,28 @@ def run() -> None:
         fail(f"stopped: {RedactSecrets(secrets_of(settings)).redact(str(error))}")
 
 
-def read_consultation_file(file: Path) -> ConsultationSpec:
-    """Read and validate a consultation file, or stop listing every problem in it."""
+def read_file(
+    file: Path,
+    parse: Callable[[bytes], T],
+    refused: type[ConsultationFileError] | type[ArenaFileError],
+) -> T:
+    """Read and ``parse`` a file, or stop listing every problem the parser found in it."""
     try:
         data = file.read_bytes()
     except OSError as error:
         fail(f"cannot read {file}: {error.strerror}")
     try:
-        return parse_consultation_file(data)
-    except ConsultationFileError as error:
+        return parse(data)
+    except refused as error:
         click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
         for problem in error.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
+
+
+def read_consultation_file(file: Path) -> ConsultationSpec:
+    """Read and validate a consultation file, or stop listing every problem in it."""
+    return read_file(file, parse_consultation_file, ConsultationFileError)
 
 
 @main.command("sandbox")
@@ -339,17 +348,24 @@ def _role(value: str) -> Role:
         raise
 
 
+def _change_role(
+    telegram_id: int, role: str, change: Callable[..., Awaitable[bool]]
+) -> tuple[Role, bool]:
+    """Grant or revoke (``change``) a role; the role and whether anything changed."""
+    chosen = _role(role)
+
+    async def apply(session: AsyncSession) -> bool:
+        return await change(session, telegram_id, chosen, by=None, now=utcnow())
+
+    return chosen, with_database(apply)
+
+
 @roles.command("grant")
 @click.argument("telegram_id", type=int)
 @click.argument("role")
 def roles_grant(telegram_id: int, role: str) -> None:
     """Give TELEGRAM_ID a role."""
-    chosen = _role(role)
-
-    async def give(session: AsyncSession) -> bool:
-        return await grant(session, telegram_id, chosen, by=None, now=utcnow())
-
-    changed = with_database(give)
+    chosen, changed = _change_role(telegram_id, role, grant)
     click.echo(f"{telegram_id} {'is now' if changed else 'already was'} {chosen}.")
 
 
@@ -358,12 +374,8 @@ def roles_grant(telegram_id: int, role: str) -> None:
 @click.argument("role")
 def roles_revoke(telegram_id: int, role: str) -> None:
     """Take a role from TELEGRAM_ID."""
-    chosen = _role(role)
-
-    async def take(session: AsyncSession) -> bool:
-        return await revoke(session, telegram_id, chosen, by=None, now=utcnow())
-
-    if not with_database(take):
+    chosen, changed = _change_role(telegram_id, role, revoke)
+    if not changed:
         fail(f"{telegram_id} does not have the role {chosen}")
     click.echo(f"{telegram_id} is no longer {chosen}.")
 
@@ -392,17 +404,7 @@ def arena() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def arena_import(file: Path) -> None:
     """Import (or update) arenas from a YAML file (docs/arenas.md)."""
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        fail(f"cannot read {file}: {error.strerror}")
-    try:
-        specs = parse_arena_file(data)
-    except ArenaFileError as error:
-        click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(1)
+    specs = read_file(file, parse_arena_file, ArenaFileError)
 
     async def store(session: AsyncSession) -> list[tuple[str, bool]]:
         return [(stored.slug, created) for stored, created in await import_arenas(session, specs)]

@@ -1484,31 +1484,29 @@ class BotApiServer:
         return self._close_poll(state, "edit")
 
     async def _send_document(self, params: Params) -> JSONDict:
-        chat = self._target_chat(params)
-        parse_mode = params.string("parse_mode")
-        caption = params.string("caption")
-        check_caption(caption, parse_mode)
-        stored, created = self._file_param(params, "document", "documents")
-        fields: JSONDict = {"document": _document(stored)}
-        _add_caption(fields, params, caption, parse_mode)
-        try:
-            return self._send(chat, params, fields)
-        except ApiError:
-            if created:
-                self._drop_file(stored)
-            raise
+        return self._send_file(params, "document", "documents", _document_fields)
 
     async def _send_photo(self, params: Params) -> JSONDict:
+        return self._send_file(params, "photo", "photos", _photo_fields)
+
+    def _send_file(
+        self,
+        params: Params,
+        name: str,
+        folder: str,
+        describe: Callable[[StoredFile, bool], JSONDict],
+    ) -> JSONDict:
+        """Send the file in parameter ``name`` with its caption; a new file is dropped on error.
+
+        ``describe`` makes the message's fields from the stored file and whether it is new.
+        """
         chat = self._target_chat(params)
         parse_mode = params.string("parse_mode")
         caption = params.string("caption")
         check_caption(caption, parse_mode)
-        stored, created = self._file_param(params, "photo", "photos")
+        stored, created = self._file_param(params, name, folder)
         try:
-            width, height = image_size(stored.content)
-            if created and not (stored.mime_type or "").startswith("image/"):
-                stored.mime_type = mimetypes.guess_type(stored.file_path)[0]
-            fields: JSONDict = {"photo": [_photo_size(stored, width, height)]}
+            fields = describe(stored, created)
             _add_caption(fields, params, caption, parse_mode)
             return self._send(chat, params, fields)
         except ApiError:
@@ -1672,6 +1670,17 @@ def _document(stored: StoredFile) -> JSONDict:
     if stored.mime_type:
         document["mime_type"] = stored.mime_type
     return document
+
+
+def _document_fields(stored: StoredFile, _created: bool) -> JSONDict:
+    return {"document": _document(stored)}
+
+
+def _photo_fields(stored: StoredFile, created: bool) -> JSONDict:
+    width, height = image_size(stored.content)
+    if created and not (stored.mime_type or "").startswith("image/"):
+        stored.mime_type = mimetypes.guess_type(stored.file_path)[0]
+    return {"photo": [_photo_size(stored, width, height)]}
 
 
 def _photo_size(stored: StoredFile, width: int, height: int) -> JSONDict:
