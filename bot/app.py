@@ -179,26 +179,31 @@ class MedvirkApplication(Application[Any, BotContext, Any, Any, Any, Any]):
             UPDATES_IN_FLIGHT.dec()
             _outcome.reset(token)
             outcome.seconds = time.perf_counter() - started
-        UPDATES.labels(outcome.kind, outcome.label).inc()
-        UPDATE_LATENCY.labels(outcome.kind).observe(outcome.seconds)
-        if outcome.error is not None:
-            UPDATE_ERRORS.labels(outcome.kind, type(outcome.error).__name__).inc()
-        update_id = update_id_of(update)
-        # Ids, kind and time only: no text, no names.
-        logger.info(
-            "Update %s (%s) %s in %.1f ms",
-            update_id,
-            outcome.kind,
-            outcome.label,
-            outcome.seconds * 1000,
-            extra={
-                "update_id": update_id,
-                "kind": outcome.kind,
-                "outcome": outcome.label,
-                "latency_ms": round(outcome.seconds * 1000, 2),
-            },
-        )
+        _measure(update, outcome)
         return outcome
+
+
+def _measure(update: object, outcome: UpdateOutcome) -> None:
+    """Count a handled update in the metrics and log one line about it."""
+    UPDATES.labels(outcome.kind, outcome.label).inc()
+    UPDATE_LATENCY.labels(outcome.kind).observe(outcome.seconds)
+    if outcome.error is not None:
+        UPDATE_ERRORS.labels(outcome.kind, type(outcome.error).__name__).inc()
+    update_id = update_id_of(update)
+    # Ids, kind and time only: no text, no names.
+    logger.info(
+        "Update %s (%s) %s in %.1f ms",
+        update_id,
+        outcome.kind,
+        outcome.label,
+        outcome.seconds * 1000,
+        extra={
+            "update_id": update_id,
+            "kind": outcome.kind,
+            "outcome": outcome.label,
+            "latency_ms": round(outcome.seconds * 1000, 2),
+        },
+    )
 
 
 BotApplication = MedvirkApplication

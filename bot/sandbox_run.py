@@ -19,7 +19,9 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -56,6 +58,9 @@ PREVIEW_NAMES = {"nb": "Kari", "nn": "Ola", "en": "Amina"}
 #: Seconds the bot may take to connect before the start counts as failed.
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+
+
+T = TypeVar("T")
 
 
 class SandboxError(Exception):
@@ -98,35 +103,31 @@ def example_files() -> list[Path]:
     return sorted(path for path in EXAMPLES.glob("*.yaml") if path != EXAMPLE_ARENAS)
 
 
-def load_arenas() -> list[ArenaSpec]:
-    """Parse the example arenas (none when the file is missing).
+def _load_example(path: Path, parse: Callable[[bytes], T], refused: type[ValueError]) -> T:
+    """Parse an example file.
 
     Raises:
         SandboxError: when the example is broken (a bug in the repository).
     """
+    try:
+        return parse(path.read_bytes())
+    except (OSError, refused) as error:
+        raise SandboxError(f"the example {path.name} cannot be loaded: {error}") from error
+
+
+def load_arenas() -> list[ArenaSpec]:
+    """Parse the example arenas (none when the file is missing)."""
     if not EXAMPLE_ARENAS.exists():
         return []
-    try:
-        return parse_arena_file(EXAMPLE_ARENAS.read_bytes())
-    except (OSError, ArenaFileError) as error:
-        raise SandboxError(
-            f"the example {EXAMPLE_ARENAS.name} cannot be loaded: {error}"
-        ) from error
+    return _load_example(EXAMPLE_ARENAS, parse_arena_file, ArenaFileError)
 
 
 def load_examples() -> list[ConsultationSpec]:
-    """Parse the example consultations.
-
-    Raises:
-        SandboxError: when an example is broken (a bug in the repository).
-    """
-    specs = []
-    for path in example_files():
-        try:
-            specs.append(parse_consultation_file(path.read_bytes()))
-        except (OSError, ConsultationFileError) as error:
-            raise SandboxError(f"the example {path.name} cannot be loaded: {error}") from error
-    return specs
+    """Parse the example consultations."""
+    return [
+        _load_example(path, parse_consultation_file, ConsultationFileError)
+        for path in example_files()
+    ]
 
 
 def database_url(path: Path) -> str:
@@ -273,51 +274,72 @@ async def serve_sandbox(
     personas = make_personas(sandbox, options.consultation)
     preview = preview_of(options.consultation) if options.consultation else None
     add_web_chat(sandbox, personas, preview=preview)
-    # Listen first: a second sandbox on a taken port stops here, before it replaces the
-    # database of the one already running.
+    url = await _listen(sandbox, options)
     try:
-        await sandbox.start(options.host, options.port)
+        loaded, arenas = await _seed_database(options, specs)
+        running = RunningSandbox(
+            url, sandbox, tuple(personas), tuple(loaded), preview, tuple(arenas)
+        )
+        bot_settings = sandbox_settings(settings, sandbox, options.database)
+        await _run_bot(sandbox, bot_settings, stop, partial(ready, running) if ready else None)
+    finally:
+        await sandbox.stop()
+
+
+async def _seed_database(
+    options: SandboxOptions, specs: list[ConsultationSpec]
+) -> tuple[list[str], list[str]]:
+    """Make the sandbox's database (fresh unless kept) with the examples and the page's roles.
+
+    Returns:
+        The slugs of the consultations and of the arenas loaded.
+    """
+    if not options.keep:
+        remove_database(options.database)
+    return await prepare_database(
+        database_url(options.database),
+        specs,
+        [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
+        load_arenas(),
+    )
+
+
+async def _listen(sandbox: Sandbox, options: SandboxOptions) -> str:
+    """Start the sandbox's server; its root URL.
+
+    Listening comes first: a second sandbox on a taken port stops here, before it replaces the
+    database of the one already running.
+    """
+    try:
+        return await sandbox.start(options.host, options.port)
     except OSError as error:
         raise SandboxError(
             f"cannot listen on {options.host}:{options.port} ({error.strerror or error}); "
             "choose another port with --port or WEB_PORT"
         ) from error
+
+
+async def _run_bot(
+    sandbox: Sandbox,
+    settings: Settings,
+    stop: asyncio.Event,
+    on_polling: Callable[[], None] | None,
+) -> None:
+    """Run the bot against the sandbox until ``stop``; call ``on_polling`` once it polls."""
+    bot = asyncio.create_task(serve_polling(settings, stop=stop), name="medvirk-bot")
     try:
-        if not options.keep:
-            remove_database(options.database)
-        loaded, arenas = await prepare_database(
-            database_url(options.database),
-            specs,
-            [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
-            load_arenas(),
-        )
-        bot_settings = sandbox_settings(settings, sandbox, options.database)
-        bot = asyncio.create_task(serve_polling(bot_settings, stop=stop), name="medvirk-bot")
+        await _wait_until_polling(sandbox, bot)
+        if on_polling is not None:
+            on_polling()
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await _wait_until_polling(sandbox, bot)
-            assert sandbox.url is not None
-            if ready is not None:
-                ready(
-                    RunningSandbox(
-                        sandbox.url,
-                        sandbox,
-                        tuple(personas),
-                        tuple(loaded),
-                        preview,
-                        tuple(arenas),
-                    )
-                )
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                # The bot task ends early only when it failed; awaiting it below raises why.
-                await asyncio.wait({bot, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopping.cancel()
+            # The bot task ends early only when it failed; awaiting it below raises why.
+            await asyncio.wait({bot, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stop.set()
-            await asyncio.wait_for(bot, STOP_TIMEOUT)
+            stopping.cancel()
     finally:
-        await sandbox.stop()
+        stop.set()
+        await asyncio.wait_for(bot, STOP_TIMEOUT)
 
 
 async def _wait_until_polling(sandbox: Sandbox, bot: asyncio.Task[None]) -> None:

@@ -144,6 +144,44 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     return _answer(200, "ok")
 
 
+async def _listen_for_telegram(runner: web.AppRunner, settings: Settings) -> int:
+    """Listen, then tell Telegram the webhook (it starts posting at once); the bound port."""
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret is not None
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    application = runner.app[BOT].application
+    await application.bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=HANDLED_UPDATES,
+        max_connections=MAX_CONNECTIONS,
+    )
+    port: int = runner.addresses[0][1]
+    logger.info(
+        "Medvirk is running as @%s (webhook, listening on %s:%s)",
+        application.bot.username,
+        settings.web_host,
+        port,
+    )
+    return port
+
+
+async def _finish_in_flight(runner: web.AppRunner) -> None:
+    """Stop listening (no new updates) and wait, boundedly, for the updates in flight."""
+    logger.info("Stopping: no new updates; finishing the ones in flight")
+    for listening in list(runner.sites):
+        await listening.stop()
+    # aiohttp's own wait can take twice its timeout; this one keeps the bound.
+    cancelled = await runner.app[IN_FLIGHT].drain(SHUTDOWN_TIMEOUT)
+    if cancelled:
+        logger.warning(
+            "%d update(s) did not finish in %.0f s; Telegram will send them again",
+            cancelled,
+            SHUTDOWN_TIMEOUT,
+        )
+
+
 async def serve_webhook(
     settings: Settings,
     *,
@@ -172,37 +210,11 @@ async def serve_webhook(
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()  # enters bot_lifecycle: migrate, connect, start PTB
     try:
-        site = web.TCPSite(runner, settings.web_host, settings.web_port)
-        await site.start()
-        application = app[BOT].application
-        # After listening: Telegram starts posting at once.
-        await application.bot.set_webhook(
-            settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=HANDLED_UPDATES,
-            max_connections=MAX_CONNECTIONS,
-        )
-        port = runner.addresses[0][1]
-        logger.info(
-            "Medvirk is running as @%s (webhook, listening on %s:%s)",
-            application.bot.username,
-            settings.web_host,
-            port,
-        )
+        port = await _listen_for_telegram(runner, settings)
         if on_ready is not None:
             await on_ready(port)
         await stop.wait()
-        logger.info("Stopping: no new updates; finishing the ones in flight")
-        for listening in list(runner.sites):
-            await listening.stop()
-        # aiohttp's own wait can take twice its timeout; this one keeps the bound.
-        cancelled = await app[IN_FLIGHT].drain(SHUTDOWN_TIMEOUT)
-        if cancelled:
-            logger.warning(
-                "%d update(s) did not finish in %.0f s; Telegram will send them again",
-                cancelled,
-                SHUTDOWN_TIMEOUT,
-            )
+        await _finish_in_flight(runner)
     finally:
         await runner.cleanup()
     logger.info("Stopped")
