@@ -170,7 +170,7 @@ async def test_the_page_and_its_assets_come_from_the_sandbox_only(
                 assert response.status == 200
                 assert kind in response.headers["Content-Type"]
                 assert "https://" not in await response.text()
-        for other in ("index.html", "..%2Flaunch.py", "webchat.py"):
+        for other in ("index.html", "..%2Fserver.py", "webchat.py"):
             async with client.get(f"{url}/sandbox/web/{other}") as response:
                 assert response.status == 404, other
         async with client.get(f"{url}/sandbox/web/config") as response:
