@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
@@ -16,8 +16,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.logs import LogFormat, RedactSecrets
-from bot.logs import configure_logging as configure
+from bot.logs import RedactSecrets, configure_logging
 from bot.settings import Settings
 from models.arenas import ArenaFileError, import_arenas, parse_arena_file
 from models.base import utcnow
@@ -50,11 +49,9 @@ your shell, then run `make run` again.
 """
 
 
-def configure_logging(
-    level: str, fmt: LogFormat = "plain", secrets: Iterable[str | None] = ()
-) -> None:
-    """Log to stderr, one line per event, with ``secrets`` redacted (see bot/logs.py)."""
-    configure(level, fmt, secrets)
+def start_logging(settings: Settings) -> None:
+    """Log to stderr as the settings say, the token and webhook secret redacted (bot/logs.py)."""
+    configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
 
 
 def secrets_of(settings: Settings) -> list[str | None]:
@@ -108,7 +105,7 @@ def main() -> None:
 def run() -> None:
     """Run the bot: webhook mode when WEBHOOK_URL is set, long polling otherwise."""
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
+    start_logging(settings)
     if settings.bot_token is None:
         click.echo(BOTFATHER_HELP)
         _run_sandbox(settings, settings.web_host, settings.web_port, None, keep=False)
@@ -191,7 +188,7 @@ def _run_sandbox(
     settings: Settings, host: str, port: int, spec: ConsultationSpec | None, *, keep: bool
 ) -> None:
     """Run the sandbox with the bot and the web chat until Ctrl+C (see bot/sandbox_run.py)."""
-    configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
+    start_logging(settings)
     # Imported here for start-up speed, as in `run`: it brings in PTB and the handlers.
     from bot.sandbox_run import SandboxError, SandboxOptions, serve_sandbox, welcome
 
