@@ -13,6 +13,8 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY models ./models
+# `medvirk run` without BOT_TOKEN starts the offline sandbox.
+COPY sandbox ./sandbox
 RUN pip install . \
     && useradd --create-home --uid 10001 medvirk \
     && mkdir /data && chown medvirk /data

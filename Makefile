@@ -39,10 +39,12 @@ test-postgres: $(STAMP)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest -q -m postgres
 
+# ruff, mypy, and the import contracts of pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Re-extract UI strings and merge them into the three catalogues; English is filled in as its
 # own translation. Then translate the new empty entries in nb and nn.
@@ -55,7 +57,7 @@ i18n: $(STAMP)
 	$(BIN)/python -c "from handlers.i18n import fill_english; fill_english()"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 # After changing a table: write the next migration (review it before committing).
 migration: $(STAMP)

@@ -75,7 +75,7 @@ SCENARIOS = {
 
 async def serve_sandbox(port: int, scenario: Scenario) -> None:
     """The sandbox with the scenario's limits and every recipient as a user."""
-    from bot.sandbox import Sandbox
+    from sandbox import Sandbox
 
     sandbox = Sandbox(
         global_rate=scenario.sandbox_rate,

@@ -49,8 +49,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.sandbox import Sandbox  # noqa: E402
 from handlers import callbacks as cb  # noqa: E402
+from sandbox import Sandbox  # noqa: E402
 from tests.auxil.updates import (  # noqa: E402
     add_scales,
     prepare_people,
@@ -398,7 +398,7 @@ async def serve_ceiling(url: str, port: int) -> None:
     from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
     from bot.db import create_engine
-    from bot.sandbox import Sandbox as FakeTelegram
+    from sandbox import Sandbox as FakeTelegram
 
     metadata = MetaData()
     table = Table(

@@ -26,6 +26,7 @@ import handlers
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.delivery import delivery_worker
 from bot.metrics import UPDATE_ERRORS, UPDATE_LATENCY, UPDATES, UPDATES_IN_FLIGHT
+from bot.monitoring import start_monitoring
 from bot.ratelimit import ReplyRateLimiter
 from bot.settings import Settings
 from bot.wellformed import update_problem
@@ -178,26 +179,31 @@ class MedvirkApplication(Application[Any, BotContext, Any, Any, Any, Any]):
             UPDATES_IN_FLIGHT.dec()
             _outcome.reset(token)
             outcome.seconds = time.perf_counter() - started
-        UPDATES.labels(outcome.kind, outcome.label).inc()
-        UPDATE_LATENCY.labels(outcome.kind).observe(outcome.seconds)
-        if outcome.error is not None:
-            UPDATE_ERRORS.labels(outcome.kind, type(outcome.error).__name__).inc()
-        update_id = update_id_of(update)
-        # Ids, kind and time only: no text, no names.
-        logger.info(
-            "Update %s (%s) %s in %.1f ms",
-            update_id,
-            outcome.kind,
-            outcome.label,
-            outcome.seconds * 1000,
-            extra={
-                "update_id": update_id,
-                "kind": outcome.kind,
-                "outcome": outcome.label,
-                "latency_ms": round(outcome.seconds * 1000, 2),
-            },
-        )
+        _measure(update, outcome)
         return outcome
+
+
+def _measure(update: object, outcome: UpdateOutcome) -> None:
+    """Count a handled update in the metrics and log one line about it."""
+    UPDATES.labels(outcome.kind, outcome.label).inc()
+    UPDATE_LATENCY.labels(outcome.kind).observe(outcome.seconds)
+    if outcome.error is not None:
+        UPDATE_ERRORS.labels(outcome.kind, type(outcome.error).__name__).inc()
+    update_id = update_id_of(update)
+    # Ids, kind and time only: no text, no names.
+    logger.info(
+        "Update %s (%s) %s in %.1f ms",
+        update_id,
+        outcome.kind,
+        outcome.label,
+        outcome.seconds * 1000,
+        extra={
+            "update_id": update_id,
+            "kind": outcome.kind,
+            "outcome": outcome.label,
+            "latency_ms": round(outcome.seconds * 1000, 2),
+        },
+    )
 
 
 BotApplication = MedvirkApplication
@@ -345,9 +351,7 @@ async def serve_polling(
         application = bot.application
         monitoring = None
         if monitor:
-            from bot.web import start_monitoring
-
-            monitoring = await start_monitoring(settings, application, bot.engine)
+            monitoring = await start_monitoring(settings, bot.engine)
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=HANDLED_UPDATES)
         logger.info("Medvirk is running as @%s (long polling)", application.bot.username)

@@ -7,21 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import click
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.logs import LogFormat
+from bot.logs import RedactSecrets, configure_logging
 from bot.settings import Settings
+from models.arenas import ArenaFileError, import_arenas, parse_arena_file
 from models.base import utcnow
 from models.consultation import (
     ImportRefused,
     Status,
+    find_consultation,
     import_consultation,
     list_consultations,
     set_status,
@@ -31,6 +33,8 @@ from models.consultation_file import (
     ConsultationSpec,
     parse_consultation_file,
 )
+from models.export import Format, write_export
+from models.pseudonym import instance_secret
 from models.roles import Role, grant, list_grants, revoke
 
 T = TypeVar("T")
@@ -45,13 +49,9 @@ your shell, then run `make run` again.
 """
 
 
-def configure_logging(
-    level: str, fmt: LogFormat = "plain", secrets: Iterable[str | None] = ()
-) -> None:
-    """Log to stderr, one line per event, with ``secrets`` redacted (see bot/logs.py)."""
-    from bot.logs import configure_logging as configure
-
-    configure(level, fmt, secrets)
+def start_logging(settings: Settings) -> None:
+    """Log to stderr as the settings say, the token and webhook secret redacted (bot/logs.py)."""
+    configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
 
 
 def secrets_of(settings: Settings) -> list[str | None]:
@@ -105,7 +105,7 @@ def main() -> None:
 def run() -> None:
     """Run the bot: webhook mode when WEBHOOK_URL is set, long polling otherwise."""
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
+    start_logging(settings)
     if settings.bot_token is None:
         click.echo(BOTFATHER_HELP)
         _run_sandbox(settings, settings.web_host, settings.web_port, None, keep=False)
@@ -116,10 +116,11 @@ def run() -> None:
             "0-9, _ and -; e.g. the output of `python -c 'import secrets; "
             "print(secrets.token_urlsafe(32))'`)"
         )
+    # Imported here for start-up speed: PTB and the handlers take about a second to import,
+    # which every other command (roles, export, ...) would pay for nothing.
     from telegram.error import TelegramError
 
     from bot.app import serve_polling
-    from bot.logs import RedactSecrets
     from bot.web import serve_webhook
 
     try:
@@ -132,19 +133,28 @@ def run() -> None:
         fail(f"stopped: {RedactSecrets(secrets_of(settings)).redact(str(error))}")
 
 
-def read_consultation_file(file: Path) -> ConsultationSpec:
-    """Read and validate a consultation file, or stop listing every problem in it."""
+def read_file(
+    file: Path,
+    parse: Callable[[bytes], T],
+    refused: type[ConsultationFileError] | type[ArenaFileError],
+) -> T:
+    """Read and ``parse`` a file, or stop listing every problem the parser found in it."""
     try:
         data = file.read_bytes()
     except OSError as error:
         fail(f"cannot read {file}: {error.strerror}")
     try:
-        return parse_consultation_file(data)
-    except ConsultationFileError as error:
+        return parse(data)
+    except refused as error:
         click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
         for problem in error.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
+
+
+def read_consultation_file(file: Path) -> ConsultationSpec:
+    """Read and validate a consultation file, or stop listing every problem in it."""
+    return read_file(file, parse_consultation_file, ConsultationFileError)
 
 
 @main.command("sandbox")
@@ -177,9 +187,10 @@ def sandbox_command(
 def _run_sandbox(
     settings: Settings, host: str, port: int, spec: ConsultationSpec | None, *, keep: bool
 ) -> None:
-    """Run the sandbox with the bot and the web chat until Ctrl+C (see bot/sandbox/launch.py)."""
-    configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
-    from bot.sandbox.launch import SandboxError, SandboxOptions, serve_sandbox, welcome
+    """Run the sandbox with the bot and the web chat until Ctrl+C (see bot/sandbox_run.py)."""
+    start_logging(settings)
+    # Imported here for start-up speed, as in `run`: it brings in PTB and the handlers.
+    from bot.sandbox_run import SandboxError, SandboxOptions, serve_sandbox, welcome
 
     options = SandboxOptions(host=host, port=port, keep=keep, consultation=spec)
     try:
@@ -288,13 +299,6 @@ def consultation_close(slug: str) -> None:
 )
 def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     """Export a consultation's responses, one row per response (see docs/exports.md)."""
-    # Imported here: only this command needs the export writers.
-    from typing import BinaryIO, cast
-
-    from models.consultation import find_consultation
-    from models.export import Format, write_export
-    from models.pseudonym import instance_secret
-
     export_format = cast(Format, fmt)  # click.Choice has checked it
     target = output or f"{slug}.{fmt}"
     if target == "-" and fmt == "xlsx":
@@ -341,17 +345,24 @@ def _role(value: str) -> Role:
         raise
 
 
+def _change_role(
+    telegram_id: int, role: str, change: Callable[..., Awaitable[bool]]
+) -> tuple[Role, bool]:
+    """Grant or revoke (``change``) a role; the role and whether anything changed."""
+    chosen = _role(role)
+
+    async def apply(session: AsyncSession) -> bool:
+        return await change(session, telegram_id, chosen, by=None, now=utcnow())
+
+    return chosen, with_database(apply)
+
+
 @roles.command("grant")
 @click.argument("telegram_id", type=int)
 @click.argument("role")
 def roles_grant(telegram_id: int, role: str) -> None:
     """Give TELEGRAM_ID a role."""
-    chosen = _role(role)
-
-    async def give(session: AsyncSession) -> bool:
-        return await grant(session, telegram_id, chosen, by=None, now=utcnow())
-
-    changed = with_database(give)
+    chosen, changed = _change_role(telegram_id, role, grant)
     click.echo(f"{telegram_id} {'is now' if changed else 'already was'} {chosen}.")
 
 
@@ -360,12 +371,8 @@ def roles_grant(telegram_id: int, role: str) -> None:
 @click.argument("role")
 def roles_revoke(telegram_id: int, role: str) -> None:
     """Take a role from TELEGRAM_ID."""
-    chosen = _role(role)
-
-    async def take(session: AsyncSession) -> bool:
-        return await revoke(session, telegram_id, chosen, by=None, now=utcnow())
-
-    if not with_database(take):
+    chosen, changed = _change_role(telegram_id, role, revoke)
+    if not changed:
         fail(f"{telegram_id} does not have the role {chosen}")
     click.echo(f"{telegram_id} is no longer {chosen}.")
 
@@ -394,19 +401,7 @@ def arena() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def arena_import(file: Path) -> None:
     """Import (or update) arenas from a YAML file (docs/arenas.md)."""
-    from models.arenas import ArenaFileError, import_arenas, parse_arena_file
-
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        fail(f"cannot read {file}: {error.strerror}")
-    try:
-        specs = parse_arena_file(data)
-    except ArenaFileError as error:
-        click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(1)
+    specs = read_file(file, parse_arena_file, ArenaFileError)
 
     async def store(session: AsyncSession) -> list[tuple[str, bool]]:
         return [(stored.slug, created) for stored, created in await import_arenas(session, specs)]

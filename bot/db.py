@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -69,9 +72,6 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 def _current_heads(connection: Connection) -> tuple[set[str], set[str]]:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     context = MigrationContext.configure(connection)
     script = ScriptDirectory.from_config(_alembic_config())
     return set(context.get_current_heads()), set(script.get_heads())
@@ -86,10 +86,6 @@ async def schema_is_current(engine: AsyncEngine) -> bool:
 
 async def autogenerate(message: str) -> None:
     """Write a new migration from the difference between the models and a fresh database."""
-    import tempfile
-
-    from alembic.script import ScriptDirectory
-
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite+aiosqlite:///{folder}/schema.db")
         try:

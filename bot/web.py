@@ -9,9 +9,8 @@ before handling, which loses the update when the process dies; this one does not
 Requests are handled concurrently; :class:`bot.app.MedvirkApplication` keeps each person's
 updates in order.
 
-``GET /healthz`` says the process is alive; ``GET /readyz`` that the database answers and its
-schema is current; ``GET /metrics`` is Prometheus' text format (:mod:`bot.metrics`). In
-polling mode the same three are served by :func:`start_monitoring`.
+The same server answers ``GET /healthz``, ``GET /readyz`` and ``GET /metrics``
+(:mod:`bot.monitoring`).
 """
 
 from __future__ import annotations
@@ -24,13 +23,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from aiohttp import web
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 
-from bot.app import HANDLED_UPDATES, MedvirkApplication, RunningBot, running_bot, stop_on_signals
-from bot.db import schema_is_current
-from bot.metrics import WEBHOOK_REQUESTS, exposition
+from bot.app import HANDLED_UPDATES, RunningBot, running_bot, stop_on_signals
+from bot.metrics import WEBHOOK_REQUESTS
+from bot.monitoring import ENGINE, add_monitoring_routes
 from bot.settings import Settings
 from handlers.context import Clock
 
@@ -43,7 +40,6 @@ WEBHOOK_PATH = "/telegram"
 SHUTDOWN_TIMEOUT = 10.0
 #: Parallel webhook requests Telegram may open (its default; 1-100).
 MAX_CONNECTIONS = 40
-READY_TIMEOUT = 3.0
 # Updates are a few kilobytes; a text is at most 4096 characters.
 MAX_UPDATE_BYTES = 1024 * 1024
 
@@ -99,18 +95,13 @@ def create_web_app(settings: Settings, *, clock: Clock | None = None) -> web.App
     async def bot_lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with running_bot(settings, clock) as bot:
             app[BOT] = bot
+            app[ENGINE] = bot.engine
             yield
 
     app.cleanup_ctx.append(bot_lifecycle)
     app.router.add_post(WEBHOOK_PATH, telegram_webhook)
-    _add_monitoring_routes(app)
+    add_monitoring_routes(app)
     return app
-
-
-def _add_monitoring_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
 
 
 def _answer(status: int, message: str = "") -> web.Response:
@@ -153,64 +144,42 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     return _answer(200, "ok")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """The process is alive and serving."""
-    return web.json_response({"status": "ok"})
+async def _listen_for_telegram(runner: web.AppRunner, settings: Settings) -> int:
+    """Listen, then tell Telegram the webhook (it starts posting at once); the bound port."""
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret is not None
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    application = runner.app[BOT].application
+    await application.bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=HANDLED_UPDATES,
+        max_connections=MAX_CONNECTIONS,
+    )
+    port: int = runner.addresses[0][1]
+    logger.info(
+        "Medvirk is running as @%s (webhook, listening on %s:%s)",
+        application.bot.username,
+        settings.web_host,
+        port,
+    )
+    return port
 
 
-async def readyz(request: web.Request) -> web.Response:
-    """The database answers and its schema is the newest; 503 otherwise."""
-    engine = request.app[BOT].engine
-
-    async def check() -> str | None:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        if not await schema_is_current(engine):
-            return "the database schema is not current; run `medvirk db upgrade`"
-        return None
-
-    try:
-        problem = await asyncio.wait_for(check(), READY_TIMEOUT)
-    except TimeoutError:
-        problem = "the database did not answer in time"
-    except Exception as error:  # any failure means "not ready"; the type says enough
-        problem = f"the database is unreachable ({type(error).__name__})"
-    if problem is not None:
-        return web.json_response({"status": "unavailable", "problem": problem}, status=503)
-    return web.json_response({"status": "ready"})
-
-
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus' text format."""
-    body, content_type = exposition()
-    response = web.Response(body=body)
-    response.headers["Content-Type"] = content_type
-    return response
-
-
-async def start_monitoring(
-    settings: Settings, application: MedvirkApplication, engine: AsyncEngine
-) -> web.AppRunner | None:
-    """Serve /healthz, /readyz and /metrics beside long polling; None if the port is taken."""
-    app = web.Application()
-    app[SETTINGS] = settings
-    app[BOT] = RunningBot(application, engine)
-    _add_monitoring_routes(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
-    except OSError as error:
-        await runner.cleanup()
+async def _finish_in_flight(runner: web.AppRunner) -> None:
+    """Stop listening (no new updates) and wait, boundedly, for the updates in flight."""
+    logger.info("Stopping: no new updates; finishing the ones in flight")
+    for listening in list(runner.sites):
+        await listening.stop()
+    # aiohttp's own wait can take twice its timeout; this one keeps the bound.
+    cancelled = await runner.app[IN_FLIGHT].drain(SHUTDOWN_TIMEOUT)
+    if cancelled:
         logger.warning(
-            "Health and metrics are not served: %s:%s is not available (%s)",
-            settings.web_host,
-            settings.web_port,
-            error.strerror or type(error).__name__,
+            "%d update(s) did not finish in %.0f s; Telegram will send them again",
+            cancelled,
+            SHUTDOWN_TIMEOUT,
         )
-        return None
-    logger.info("Health and metrics on http://%s:%s", settings.web_host, settings.web_port)
-    return runner
 
 
 async def serve_webhook(
@@ -241,37 +210,11 @@ async def serve_webhook(
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()  # enters bot_lifecycle: migrate, connect, start PTB
     try:
-        site = web.TCPSite(runner, settings.web_host, settings.web_port)
-        await site.start()
-        application = app[BOT].application
-        # After listening: Telegram starts posting at once.
-        await application.bot.set_webhook(
-            settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=HANDLED_UPDATES,
-            max_connections=MAX_CONNECTIONS,
-        )
-        port = runner.addresses[0][1]
-        logger.info(
-            "Medvirk is running as @%s (webhook, listening on %s:%s)",
-            application.bot.username,
-            settings.web_host,
-            port,
-        )
+        port = await _listen_for_telegram(runner, settings)
         if on_ready is not None:
             await on_ready(port)
         await stop.wait()
-        logger.info("Stopping: no new updates; finishing the ones in flight")
-        for listening in list(runner.sites):
-            await listening.stop()
-        # aiohttp's own wait can take twice its timeout; this one keeps the bound.
-        cancelled = await app[IN_FLIGHT].drain(SHUTDOWN_TIMEOUT)
-        if cancelled:
-            logger.warning(
-                "%d update(s) did not finish in %.0f s; Telegram will send them again",
-                cancelled,
-                SHUTDOWN_TIMEOUT,
-            )
+        await _finish_in_flight(runner)
     finally:
         await runner.cleanup()
     logger.info("Stopped")

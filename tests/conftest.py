@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import bot.app
 from bot.db import create_engine, create_sessionmaker
 from bot.logs import quiet_noisy_loggers
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = bool(os.environ.get("CI"))

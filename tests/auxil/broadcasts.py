@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from models import outbox
 from models.outbox import Audience, AudienceKind, Broadcast, BroadcastState, Delivery
+from sandbox import Sandbox
 from tests.auxil.people import add_people
 
 Sessions = async_sessionmaker[AsyncSession]

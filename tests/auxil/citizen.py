@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 Message = dict[str, Any]
 

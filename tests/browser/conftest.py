@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot.sandbox.launch import RunningSandbox, SandboxOptions, serve_sandbox
+from bot.sandbox_run import RunningSandbox, SandboxOptions, serve_sandbox
 from bot.settings import Settings
 from models.consultation_file import ConsultationSpec
 from tests.conftest import IN_CI

@@ -15,7 +15,7 @@ from playwright.async_api import expect
 from sqlmodel import col, select
 
 from bot.db import create_engine, create_sessionmaker
-from bot.sandbox.launch import MODERATOR_ID, STAFF_ID, RunningSandbox
+from bot.sandbox_run import MODERATOR_ID, STAFF_ID, RunningSandbox
 from models.consultation_file import parse_consultation_file
 from models.response import Response
 from tests.browser.conftest import PHONE, STEP_TIMEOUT, ChatPage, PageOpener, SandboxStarter

@@ -17,8 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import serve_polling
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.sandbox import Sandbox
 from bot.settings import Settings
+from sandbox import Sandbox
 from tests.conftest import IN_CI, POSTGRES_URL
 
 pytestmark = pytest.mark.postgres

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from handlers import followups as followup_handlers
 from models.arenas import import_arenas, parse_arena_file, subscribe
 from models.consultation import Status, set_status
 from models.outbox import Delivery, DeliveryState
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
 from tests.auxil.people import add_people, prepare_database

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from models.arenas import Arena, subscribe
 from models.outbox import BroadcastState, Delivery
 from models.participant import Participant
 from models.response import Response
+from sandbox import Sandbox
 from tests.auxil.broadcasts import (
     audience,
     broadcast_state,

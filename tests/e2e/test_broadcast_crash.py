@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.delivery import DeliveryConfig
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from models.base import utcnow
 from models.outbox import BroadcastState
+from sandbox import Sandbox
 from tests.auxil.broadcasts import (
     audience,
     confirmed_broadcast,

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.settings import Settings
+from sandbox import Sandbox
 from tests.auxil.broadcasts import (
     audience,
     confirmed_broadcast,

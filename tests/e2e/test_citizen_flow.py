@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from models.consultation import Consultation
 from models.participant import Consent, Participant
 from models.response import Answer, AnswerChoice, Response
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
 

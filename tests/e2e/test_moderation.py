@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from handlers import callbacks as cb
 from models import privacy
 from models import response as flow
@@ -26,6 +25,7 @@ from models.consultation import find_consultation
 from models.moderation import ModerationItem, Reason, Status
 from models.participant import Participant, record_privacy_decision
 from models.roles import AuditLog, Role, grant
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
 from tests.auxil.ideas import IDEAS

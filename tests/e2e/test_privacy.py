@@ -14,12 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import models.participant
 import models.roles
-from bot.sandbox import Sandbox
 from models import privacy
 from models.consultation import Status, set_status
 from models.participant import Participant
 from models.response import Answer, Response
 from models.results import consultation_results
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
 from tests.e2e.conftest import Clock

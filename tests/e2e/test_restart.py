@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from models.response import Answer, Response
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import BotApplication, build_application
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from handlers.context import Runtime
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)

@@ -33,9 +33,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import bot.app
 from bot.app import RunningBot
 from bot.db import MIGRATIONS, create_engine, create_sessionmaker
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.web import BOT, SECRET_HEADER, create_web_app
+from sandbox import Sandbox
 from tests.conftest import IN_CI, POSTGRES_URL
 
 SECRET = "test-webhook-secret_123"

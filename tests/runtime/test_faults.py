@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import bot.app
 import handlers.common
-from bot.sandbox import Sandbox
 from models.response import Answer, Response
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.updates import add_scales
 from tests.runtime.conftest import Webhook

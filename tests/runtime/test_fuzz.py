@@ -32,9 +32,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from handlers import callbacks as cb
+from sandbox import Sandbox
 from tests.auxil.consultations import add_consultation
 from tests.auxil.updates import JSON, add_scales, press_update, text_update, user_json
 from tests.runtime.conftest import Webhook

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.web import SECRET_HEADER
 from models.participant import Participant
 from models.response import Answer, Response
 from models.updates import ProcessedUpdate
+from sandbox import Sandbox
 from tests.auxil.updates import add_scales, prepare_people, question_ids, text_update
 from tests.runtime.conftest import NOW, SECRET, BotProcess
 

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cli import main
 from bot.logs import REDACTED, RedactSecrets, configure_logging
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 from tests.auxil.updates import add_scales, prepare_people, text_update
 from tests.runtime.conftest import NOW, Webhook
 

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from handlers.views.events import EventTexts
 from models import events
@@ -28,6 +27,7 @@ from models.outbox import Delivery, DeliveryState
 from models.participant import Participant
 from models.reminders import FinishReminder, ReminderPolicy
 from models.response import Answer, Response
+from sandbox import Sandbox
 from tests.auxil.consultations import add_consultation
 from tests.auxil.people import add_people
 from tests.conftest import POSTGRES_URL

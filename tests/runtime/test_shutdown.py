@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sandbox import Sandbox
 from bot.web import SECRET_HEADER, SHUTDOWN_TIMEOUT
 from models.response import Answer
+from sandbox import Sandbox
 from tests.auxil.updates import add_scales, prepare_people, text_update
 from tests.runtime.conftest import NOW, SECRET, BotProcess, wait_until
 

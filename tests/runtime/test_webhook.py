@@ -14,13 +14,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import HANDLED_UPDATES, serve_polling
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.web import serve_webhook
 from models import response as flow
 from models.participant import Participant
 from models.response import Answer, Response
 from models.updates import ProcessedUpdate
+from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.updates import (
     add_scales,

@@ -10,7 +10,7 @@ import pytest
 from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 USER_ID = 4242
 

@@ -27,7 +27,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.sandbox import PIXEL_PNG, Sandbox
+from sandbox import PIXEL_PNG, Sandbox
 
 from .conftest import ptb_bot
 

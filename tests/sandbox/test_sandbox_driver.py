@@ -11,7 +11,7 @@ import pytest
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
-from bot.sandbox import PIXEL_PNG, Sandbox
+from sandbox import PIXEL_PNG, Sandbox
 
 
 @pytest.fixture

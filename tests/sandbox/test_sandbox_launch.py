@@ -17,8 +17,7 @@ import pytest
 from sqlmodel import select
 
 from bot.db import create_engine, create_sessionmaker
-from bot.sandbox import Sandbox
-from bot.sandbox.launch import (
+from bot.sandbox_run import (
     MODERATOR_ID,
     STAFF_ID,
     RunningSandbox,
@@ -26,11 +25,12 @@ from bot.sandbox.launch import (
     SandboxOptions,
     serve_sandbox,
 )
-from bot.sandbox.webchat import CONTENT_SECURITY_POLICY, Persona, add_web_chat
 from bot.settings import Settings
 from models.consultation import Consultation, Status
 from models.consultation_file import parse_consultation_file
 from models.roles import RoleGrant
+from sandbox import Sandbox
+from sandbox.webchat import CONTENT_SECURITY_POLICY, Persona, add_web_chat
 
 ROOT = Path(__file__).parents[2]
 DIALOGUE = ROOT / "examples" / "dialogarena-mangfold.yaml"
@@ -170,7 +170,7 @@ async def test_the_page_and_its_assets_come_from_the_sandbox_only(
                 assert response.status == 200
                 assert kind in response.headers["Content-Type"]
                 assert "https://" not in await response.text()
-        for other in ("index.html", "..%2Flaunch.py", "webchat.py"):
+        for other in ("index.html", "..%2Fserver.py", "webchat.py"):
             async with client.get(f"{url}/sandbox/web/{other}") as response:
                 assert response.status == 404, other
         async with client.get(f"{url}/sandbox/web/config") as response:

@@ -12,7 +12,7 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import Conflict
 
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``medvirk sandbox`` (and ``make run`` without a token): the bot, offline, in a web chat.
 
 One process, one asyncio loop: the sandbox Bot API server, the real bot long polling it, and
-the web chat page (:mod:`bot.sandbox.webchat`) on the same port. The bot gets a database of its
+the web chat page (:mod:`sandbox.webchat`) on the same port. The bot gets a database of its
 own, ``./medvirk-sandbox.db``, made fresh on every start, never the production
 ``DATABASE_URL``; the example arenas and consultations are loaded into it, the consultations
 opened (without their ``opens``/``closes`` window, so they can be answered any day), and the
@@ -19,7 +19,9 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -27,8 +29,6 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.app import serve_polling, stop_on_signals
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.sandbox.server import Sandbox
-from bot.sandbox.webchat import Persona, Preview, add_web_chat
 from bot.settings import Settings
 from models.arenas import ArenaFileError, ArenaSpec, import_arenas, parse_arena_file
 from models.base import utcnow
@@ -39,11 +39,13 @@ from models.consultation_file import (
     parse_consultation_file,
 )
 from models.roles import Role, grant
+from sandbox import Sandbox
+from sandbox.webchat import Persona, Preview, add_web_chat
 
 #: The sandbox's database file, in the folder the command runs in.
 SANDBOX_DATABASE = Path("medvirk-sandbox.db")
 #: The example consultations and arenas shipped in the repository.
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: The example arena file; every other ``*.yaml`` there is a consultation.
 EXAMPLE_ARENAS = EXAMPLES / "arenas.yaml"
 #: Telegram user ids of the page's staff member and moderator (real ids are far larger).
@@ -56,6 +58,9 @@ PREVIEW_NAMES = {"nb": "Kari", "nn": "Ola", "en": "Amina"}
 #: Seconds the bot may take to connect before the start counts as failed.
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+
+
+T = TypeVar("T")
 
 
 class SandboxError(Exception):
@@ -98,35 +103,31 @@ def example_files() -> list[Path]:
     return sorted(path for path in EXAMPLES.glob("*.yaml") if path != EXAMPLE_ARENAS)
 
 
-def load_arenas() -> list[ArenaSpec]:
-    """Parse the example arenas (none when the file is missing).
+def _load_example(path: Path, parse: Callable[[bytes], T], refused: type[ValueError]) -> T:
+    """Parse an example file.
 
     Raises:
         SandboxError: when the example is broken (a bug in the repository).
     """
+    try:
+        return parse(path.read_bytes())
+    except (OSError, refused) as error:
+        raise SandboxError(f"the example {path.name} cannot be loaded: {error}") from error
+
+
+def load_arenas() -> list[ArenaSpec]:
+    """Parse the example arenas (none when the file is missing)."""
     if not EXAMPLE_ARENAS.exists():
         return []
-    try:
-        return parse_arena_file(EXAMPLE_ARENAS.read_bytes())
-    except (OSError, ArenaFileError) as error:
-        raise SandboxError(
-            f"the example {EXAMPLE_ARENAS.name} cannot be loaded: {error}"
-        ) from error
+    return _load_example(EXAMPLE_ARENAS, parse_arena_file, ArenaFileError)
 
 
 def load_examples() -> list[ConsultationSpec]:
-    """Parse the example consultations.
-
-    Raises:
-        SandboxError: when an example is broken (a bug in the repository).
-    """
-    specs = []
-    for path in example_files():
-        try:
-            specs.append(parse_consultation_file(path.read_bytes()))
-        except (OSError, ConsultationFileError) as error:
-            raise SandboxError(f"the example {path.name} cannot be loaded: {error}") from error
-    return specs
+    """Parse the example consultations."""
+    return [
+        _load_example(path, parse_consultation_file, ConsultationFileError)
+        for path in example_files()
+    ]
 
 
 def database_url(path: Path) -> str:
@@ -205,6 +206,11 @@ async def prepare_database(
         await engine.dispose()
 
 
+def preview_of(spec: ConsultationSpec) -> Preview:
+    """What the web chat shows of a consultation file being previewed."""
+    return Preview(spec.slug, spec.title.get(spec.languages[0], spec.slug), spec.languages)
+
+
 def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Persona]:
     """Create the page's people in the sandbox: citizens, a staff member, a moderator."""
     citizens = (
@@ -266,53 +272,74 @@ async def serve_sandbox(
     specs = [options.consultation] if options.consultation else load_examples()
     sandbox = Sandbox(bot_name="Medvirk", bot_username="medvirk_bot")
     personas = make_personas(sandbox, options.consultation)
-    preview = Preview.of(options.consultation) if options.consultation else None
+    preview = preview_of(options.consultation) if options.consultation else None
     add_web_chat(sandbox, personas, preview=preview)
-    # Listen first: a second sandbox on a taken port stops here, before it replaces the
-    # database of the one already running.
+    url = await _listen(sandbox, options)
     try:
-        await sandbox.start(options.host, options.port)
+        loaded, arenas = await _seed_database(options, specs)
+        running = RunningSandbox(
+            url, sandbox, tuple(personas), tuple(loaded), preview, tuple(arenas)
+        )
+        bot_settings = sandbox_settings(settings, sandbox, options.database)
+        await _run_bot(sandbox, bot_settings, stop, partial(ready, running) if ready else None)
+    finally:
+        await sandbox.stop()
+
+
+async def _seed_database(
+    options: SandboxOptions, specs: list[ConsultationSpec]
+) -> tuple[list[str], list[str]]:
+    """Make the sandbox's database (fresh unless kept) with the examples and the page's roles.
+
+    Returns:
+        The slugs of the consultations and of the arenas loaded.
+    """
+    if not options.keep:
+        remove_database(options.database)
+    return await prepare_database(
+        database_url(options.database),
+        specs,
+        [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
+        load_arenas(),
+    )
+
+
+async def _listen(sandbox: Sandbox, options: SandboxOptions) -> str:
+    """Start the sandbox's server; its root URL.
+
+    Listening comes first: a second sandbox on a taken port stops here, before it replaces the
+    database of the one already running.
+    """
+    try:
+        return await sandbox.start(options.host, options.port)
     except OSError as error:
         raise SandboxError(
             f"cannot listen on {options.host}:{options.port} ({error.strerror or error}); "
             "choose another port with --port or WEB_PORT"
         ) from error
+
+
+async def _run_bot(
+    sandbox: Sandbox,
+    settings: Settings,
+    stop: asyncio.Event,
+    on_polling: Callable[[], None] | None,
+) -> None:
+    """Run the bot against the sandbox until ``stop``; call ``on_polling`` once it polls."""
+    bot = asyncio.create_task(serve_polling(settings, stop=stop), name="medvirk-bot")
     try:
-        if not options.keep:
-            remove_database(options.database)
-        loaded, arenas = await prepare_database(
-            database_url(options.database),
-            specs,
-            [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
-            load_arenas(),
-        )
-        bot_settings = sandbox_settings(settings, sandbox, options.database)
-        bot = asyncio.create_task(serve_polling(bot_settings, stop=stop), name="medvirk-bot")
+        await _wait_until_polling(sandbox, bot)
+        if on_polling is not None:
+            on_polling()
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await _wait_until_polling(sandbox, bot)
-            assert sandbox.url is not None
-            if ready is not None:
-                ready(
-                    RunningSandbox(
-                        sandbox.url,
-                        sandbox,
-                        tuple(personas),
-                        tuple(loaded),
-                        preview,
-                        tuple(arenas),
-                    )
-                )
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                # The bot task ends early only when it failed; awaiting it below raises why.
-                await asyncio.wait({bot, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopping.cancel()
+            # The bot task ends early only when it failed; awaiting it below raises why.
+            await asyncio.wait({bot, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stop.set()
-            await asyncio.wait_for(bot, STOP_TIMEOUT)
+            stopping.cancel()
     finally:
-        await sandbox.stop()
+        stop.set()
+        await asyncio.wait_for(bot, STOP_TIMEOUT)
 
 
 async def _wait_until_polling(sandbox: Sandbox, bot: asyncio.Task[None]) -> None:

@@ -1,12 +1,13 @@
-"""The offline sandbox: a fake Telegram Bot API server and a driver to play its users.
+"""The offline sandbox's core: a fake Telegram Bot API server and a driver to play its users.
 
-The real bot (PTB) talks to :class:`Sandbox` over real HTTP as if it were
+The real bot (PTB) talks to :class:`BotApiServer` over real HTTP as if it were
 ``api.telegram.org``: ``{url}/bot{token}/{method}`` and ``{url}/file/bot{token}/{path}``.
 Tests and benchmarks drive the other side in-process (``send_text``, ``press``, ``vote``,
 ``block``) and read what the bot did (``messages``, ``events``, ``wait_for_message``);
-:mod:`bot.sandbox.driver` exposes the same under ``/sandbox/api/`` for a browser page.
+:mod:`sandbox.driver` exposes the same under ``/sandbox/api/`` for a browser page, and
+:class:`sandbox.Sandbox` is this server with those routes mounted.
 
-Every event in every chat gets a number from one sandbox-wide cursor (:attr:`Sandbox.cursor`),
+Every event in every chat gets a number from one sandbox-wide cursor (:attr:`BotApiServer.cursor`),
 so "everything in chat X since N" (new messages, edits, deletions, callback answers) is one
 call. Message dicts are immutable snapshots: an edit stores a new dict, so events keep the
 state they announced. Treat every dict the sandbox returns as read-only.
@@ -14,7 +15,7 @@ state they announced. Treat every dict the sandbox returns as read-only.
 Unlike Telegram: chats are private (chat id == user id) unless made with ``add_group``; a
 sent message keeps its ``parse_mode`` and its text as given (markup is validated, not
 converted to entities); only inline keyboards appear in ``reply_markup`` (other keyboards are
-in the event's ``data`` and :meth:`Sandbox.reply_keyboard`); webhook updates are delivered one
+in the event's ``data`` and :meth:`BotApiServer.reply_keyboard`); webhook updates are delivered one
 at a time, in order; one client reaches ~700-800 sends/s through PTB on two cores (PTB and
 httpx are the limit; the sandbox itself serves ~3,700/s to a bare aiohttp client).
 """
@@ -36,8 +37,7 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.driver import add_driver_routes
-from bot.sandbox.protocol import (
+from sandbox.protocol import (
     CALLBACK_ANSWER_LIMIT,
     COMMAND_RE,
     SECRET_TOKEN_RE,
@@ -54,7 +54,7 @@ from bot.sandbox.protocol import (
     image_size,
     poll_option_texts,
 )
-from bot.sandbox.state import (
+from sandbox.state import (
     ChatState,
     Fault,
     JSONDict,
@@ -131,14 +131,14 @@ class WebhookState:
     last_error_message: str | None = None
 
 
-class Sandbox:
+class BotApiServer:
     """A fake Telegram Bot API server with a driver for simulated users.
 
     Serve it with :meth:`start` (or mount :attr:`app` in any aiohttp runner) and point the
     bot at ``f"{url}/bot"`` and ``f"{url}/file/bot"``.
 
     Attributes:
-        app: the aiohttp application with the Bot API, file and driver routes.
+        app: the aiohttp application with the Bot API and file routes.
         token: the only bot token accepted; others get 401 Unauthorized.
         bot_user: the bot's ``User`` object (getMe).
         global_rate: sends per second across all chats before 429 (None: unlimited).
@@ -212,7 +212,12 @@ class Sandbox:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
-        self._methods: dict[str, BotMethod] = {
+        self._methods = self._bot_methods()
+        self.app = self._create_app()
+
+    def _bot_methods(self) -> dict[str, BotMethod]:
+        """The Bot API methods served, by lower-case name (Telegram ignores the case)."""
+        return {
             name.lower(): method
             for name, method in {
                 "getMe": self._get_me,
@@ -238,7 +243,6 @@ class Sandbox:
                 "sendChatAction": self._send_chat_action,
             }.items()
         }
-        self.app = self._create_app()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -246,7 +250,6 @@ class Sandbox:
         app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        add_driver_routes(app, self)
         app.on_shutdown.append(self._on_shutdown)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -565,19 +568,7 @@ class Sandbox:
             LookupError: when the chat has no bot message at all.
         """
         chat = self._chat_for(user_id, chat_id)
-        message: JSONDict | None
-        if message_id is None:
-            message = _find_button(chat.bot_messages.values(), callback_data)
-            if message is None and chat.bot_messages:
-                message = next(reversed(chat.bot_messages.values()))
-            if message is None:
-                raise LookupError(f"chat {chat.id} has no bot message to press a button on")
-        else:
-            message = chat.bot_messages.get(message_id) or {
-                "chat": chat.json,
-                "message_id": message_id,
-                "date": 0,
-            }
+        message = _pressed_message(chat, callback_data, message_id)
         query_id = str(next(self._callback_numbers))
         query = {
             "id": query_id,
@@ -586,19 +577,23 @@ class Sandbox:
             "chat_instance": str(-chat.id - 10**12),
             "data": callback_data,
         }
+        self._expect_answer(chat, query_id, message["message_id"], callback_data)
+        self._enqueue("callback_query", query)
+        return query_id
+
+    def _expect_answer(self, chat: ChatState, query_id: str, message_id: int, data: str) -> None:
+        """Record a callback query, which waits for the bot's answerCallbackQuery."""
         self._callbacks[query_id] = {
             "chat_id": chat.id,
-            "message_id": message["message_id"],
-            "data": callback_data,
+            "message_id": message_id,
+            "data": data,
             "answer": None,
         }
         self._record(
             chat,
             "callback_query",
-            data={"id": query_id, "data": callback_data, "message_id": message["message_id"]},
+            data={"id": query_id, "data": data, "message_id": message_id},
         )
-        self._enqueue("callback_query", query)
-        return query_id
 
     async def vote(self, user_id: int, poll_id: str, option_ids: list[int]) -> None:
         """Vote in a poll the bot sent (``[]`` retracts); sends poll_answer and poll updates.
@@ -611,37 +606,8 @@ class Sandbox:
         if state is None:
             raise LookupError(f"no poll {poll_id!r}")
         poll = state.poll
-        if poll["is_closed"]:
-            raise ValueError(f"poll {poll_id} is closed")
-        count = len(poll["options"])
-        if len(set(option_ids)) != len(option_ids) or any(
-            not 0 <= option < count for option in option_ids
-        ):
-            raise ValueError(f"options {option_ids} do not fit a poll with {count} options")
-        if len(option_ids) > 1 and not poll["allows_multiple_answers"]:
-            raise ValueError(f"poll {poll_id} allows one answer")
-        previous = state.votes.get(user_id)
-        if previous is not None and not poll["allows_revoting"]:
-            raise ValueError(f"poll {poll_id} does not allow changing a vote")
-        if previous is None and not option_ids:
-            raise ValueError("nothing to retract")
-
-        counts = [option["voter_count"] for option in poll["options"]]
-        for option in previous or ():
-            counts[option] -= 1
-        for option in option_ids:
-            counts[option] += 1
-        if option_ids:
-            state.votes[user_id] = list(option_ids)
-        else:
-            state.votes.pop(user_id, None)
-        new_poll = {
-            **poll,
-            "options": [
-                {**option, "voter_count": counts[i]} for i, option in enumerate(poll["options"])
-            ],
-            "total_voter_count": len(state.votes),
-        }
+        _check_vote(state, user_id, option_ids)
+        new_poll = _counted(state, user_id, option_ids)
         self._replace_poll(state, new_poll, "poll")
         self._user_chat(user_id)
         if not poll["is_anonymous"]:
@@ -1409,53 +1375,8 @@ class Sandbox:
 
     async def _send_poll(self, params: Params) -> JSONDict:
         chat = self._target_chat(params)
-        question = check_poll_question(params.string("question"))
-        texts = poll_option_texts(params.structured("options"))
-        poll_type = params.string("type") or "regular"
-        if poll_type not in ("regular", "quiz"):
-            raise bad_request("poll type is invalid")
-        poll: JSONDict = {
-            "id": str(next(self._poll_numbers)),
-            "question": question,
-            "options": [
-                {"text": text, "voter_count": 0, "persistent_id": str(index)}
-                for index, text in enumerate(texts)
-            ],
-            "total_voter_count": 0,
-            "is_closed": params.flag("is_closed"),
-            "is_anonymous": params.flag("is_anonymous", default=True),
-            "type": poll_type,
-            "allows_multiple_answers": params.flag("allows_multiple_answers"),
-            "allows_revoting": params.flag("allows_revoting", default=poll_type == "regular"),
-            "members_only": params.flag("members_only"),
-        }
-        if poll_type == "quiz":
-            correct = params.structured("correct_option_ids")
-            if not isinstance(correct, list) or not correct:
-                raise bad_request("quiz poll must have correct_option_ids")
-            poll["correct_option_ids"] = correct
-            explanation = params.string("explanation")
-            if explanation:
-                poll["explanation"] = explanation
-        for key in ("question_entities", "description", "description_entities"):
-            value = params.structured(key) if key.endswith("entities") else params.string(key)
-            if value:
-                poll[key] = value
-        now = time.time()
-        open_period = params.integer("open_period")
-        close_date = params.integer("close_date")
-        closes_in: float | None = None
-        if open_period is not None:
-            if not 5 <= open_period <= 2_628_000:
-                raise bad_request("poll open period must be between 5 and 2628000 seconds")
-            closes_in = open_period
-            poll["open_period"] = open_period
-            poll["close_date"] = int(now) + open_period
-        elif close_date is not None:
-            if not 5 <= close_date - now <= 2_628_000:
-                raise bad_request("poll close date must be 5 to 2628000 seconds in the future")
-            closes_in = close_date - now
-            poll["close_date"] = close_date
+        poll = _poll_from(params, str(next(self._poll_numbers)))
+        closes_in = _poll_closing(params, poll)
         message = self._send(chat, params, {"poll": poll})
         state = PollState(poll["id"], chat.id, message["message_id"], poll)
         self._polls[state.poll_id] = state
@@ -1485,31 +1406,29 @@ class Sandbox:
         return self._close_poll(state, "edit")
 
     async def _send_document(self, params: Params) -> JSONDict:
-        chat = self._target_chat(params)
-        parse_mode = params.string("parse_mode")
-        caption = params.string("caption")
-        check_caption(caption, parse_mode)
-        stored, created = self._file_param(params, "document", "documents")
-        fields: JSONDict = {"document": _document(stored)}
-        _add_caption(fields, params, caption, parse_mode)
-        try:
-            return self._send(chat, params, fields)
-        except ApiError:
-            if created:
-                self._drop_file(stored)
-            raise
+        return self._send_file(params, "document", "documents", _document_fields)
 
     async def _send_photo(self, params: Params) -> JSONDict:
+        return self._send_file(params, "photo", "photos", _photo_fields)
+
+    def _send_file(
+        self,
+        params: Params,
+        name: str,
+        folder: str,
+        describe: Callable[[StoredFile, bool], JSONDict],
+    ) -> JSONDict:
+        """Send the file in parameter ``name`` with its caption; a new file is dropped on error.
+
+        ``describe`` makes the message's fields from the stored file and whether it is new.
+        """
         chat = self._target_chat(params)
         parse_mode = params.string("parse_mode")
         caption = params.string("caption")
         check_caption(caption, parse_mode)
-        stored, created = self._file_param(params, "photo", "photos")
+        stored, created = self._file_param(params, name, folder)
         try:
-            width, height = image_size(stored.content)
-            if created and not (stored.mime_type or "").startswith("image/"):
-                stored.mime_type = mimetypes.guess_type(stored.file_path)[0]
-            fields: JSONDict = {"photo": [_photo_size(stored, width, height)]}
+            fields = describe(stored, created)
             _add_caption(fields, params, caption, parse_mode)
             return self._send(chat, params, fields)
         except ApiError:
@@ -1673,6 +1592,132 @@ def _document(stored: StoredFile) -> JSONDict:
     if stored.mime_type:
         document["mime_type"] = stored.mime_type
     return document
+
+
+def _poll_from(params: Params, poll_id: str) -> JSONDict:
+    """The ``Poll`` object sendPoll's parameters describe (without its closing time)."""
+    question = check_poll_question(params.string("question"))
+    texts = poll_option_texts(params.structured("options"))
+    poll_type = params.string("type") or "regular"
+    if poll_type not in ("regular", "quiz"):
+        raise bad_request("poll type is invalid")
+    poll: JSONDict = {
+        "id": poll_id,
+        "question": question,
+        "options": [
+            {"text": text, "voter_count": 0, "persistent_id": str(index)}
+            for index, text in enumerate(texts)
+        ],
+        "total_voter_count": 0,
+        "is_closed": params.flag("is_closed"),
+        "is_anonymous": params.flag("is_anonymous", default=True),
+        "type": poll_type,
+        "allows_multiple_answers": params.flag("allows_multiple_answers"),
+        "allows_revoting": params.flag("allows_revoting", default=poll_type == "regular"),
+        "members_only": params.flag("members_only"),
+    }
+    if poll_type == "quiz":
+        correct = params.structured("correct_option_ids")
+        if not isinstance(correct, list) or not correct:
+            raise bad_request("quiz poll must have correct_option_ids")
+        poll["correct_option_ids"] = correct
+        explanation = params.string("explanation")
+        if explanation:
+            poll["explanation"] = explanation
+    for key in ("question_entities", "description", "description_entities"):
+        value = params.structured(key) if key.endswith("entities") else params.string(key)
+        if value:
+            poll[key] = value
+    return poll
+
+
+def _poll_closing(params: Params, poll: JSONDict) -> float | None:
+    """Seconds until the poll closes by itself (``open_period``/``close_date``), or None.
+
+    Sets the poll's ``open_period`` and ``close_date`` fields.
+    """
+    now = time.time()
+    open_period = params.integer("open_period")
+    close_date = params.integer("close_date")
+    if open_period is not None:
+        if not 5 <= open_period <= 2_628_000:
+            raise bad_request("poll open period must be between 5 and 2628000 seconds")
+        poll["open_period"] = open_period
+        poll["close_date"] = int(now) + open_period
+        return open_period
+    if close_date is not None:
+        if not 5 <= close_date - now <= 2_628_000:
+            raise bad_request("poll close date must be 5 to 2628000 seconds in the future")
+        poll["close_date"] = close_date
+        return close_date - now
+    return None
+
+
+def _pressed_message(chat: ChatState, callback_data: str, message_id: int | None) -> JSONDict:
+    """The message whose button is pressed (see :meth:`BotApiServer.press`)."""
+    if message_id is not None:
+        return chat.bot_messages.get(message_id) or {
+            "chat": chat.json,
+            "message_id": message_id,
+            "date": 0,
+        }
+    message = _find_button(chat.bot_messages.values(), callback_data)
+    if message is None and chat.bot_messages:
+        message = next(reversed(chat.bot_messages.values()))
+    if message is None:
+        raise LookupError(f"chat {chat.id} has no bot message to press a button on")
+    return message
+
+
+def _check_vote(state: PollState, user_id: int, option_ids: list[int]) -> None:
+    """Refuse a vote the poll does not take (see :meth:`BotApiServer.vote`)."""
+    poll, poll_id = state.poll, state.poll_id
+    if poll["is_closed"]:
+        raise ValueError(f"poll {poll_id} is closed")
+    count = len(poll["options"])
+    if len(set(option_ids)) != len(option_ids) or any(
+        not 0 <= option < count for option in option_ids
+    ):
+        raise ValueError(f"options {option_ids} do not fit a poll with {count} options")
+    if len(option_ids) > 1 and not poll["allows_multiple_answers"]:
+        raise ValueError(f"poll {poll_id} allows one answer")
+    previous = state.votes.get(user_id)
+    if previous is not None and not poll["allows_revoting"]:
+        raise ValueError(f"poll {poll_id} does not allow changing a vote")
+    if previous is None and not option_ids:
+        raise ValueError("nothing to retract")
+
+
+def _counted(state: PollState, user_id: int, option_ids: list[int]) -> JSONDict:
+    """Record the person's vote (``[]`` retracts it); the poll with the new counts."""
+    poll = state.poll
+    counts = [option["voter_count"] for option in poll["options"]]
+    for option in state.votes.get(user_id) or ():
+        counts[option] -= 1
+    for option in option_ids:
+        counts[option] += 1
+    if option_ids:
+        state.votes[user_id] = list(option_ids)
+    else:
+        state.votes.pop(user_id, None)
+    return {
+        **poll,
+        "options": [
+            {**option, "voter_count": counts[i]} for i, option in enumerate(poll["options"])
+        ],
+        "total_voter_count": len(state.votes),
+    }
+
+
+def _document_fields(stored: StoredFile, _created: bool) -> JSONDict:
+    return {"document": _document(stored)}
+
+
+def _photo_fields(stored: StoredFile, created: bool) -> JSONDict:
+    width, height = image_size(stored.content)
+    if created and not (stored.mime_type or "").startswith("image/"):
+        stored.mime_type = mimetypes.guess_type(stored.file_path)[0]
+    return {"photo": [_photo_size(stored, width, height)]}
 
 
 def _photo_size(stored: StoredFile, width: int, height: int) -> JSONDict:

@@ -2,7 +2,7 @@
 
 The page (``web/index.html``, ``app.js``, ``app.css``: no build step, nothing loaded from the
 internet) is served at ``/`` of the sandbox's own server and talks to it through the driver API
-(:mod:`bot.sandbox.driver`) plus two routes of its own:
+(:mod:`sandbox.driver`) plus two routes of its own:
 
 =======  =================================  ================================================
 GET      /sandbox/web/config                the bot, the people of the page with their roles
@@ -20,16 +20,12 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.sandbox.driver import event_json
-from bot.sandbox.state import SandboxEvent
-from models.consultation_file import ConsultationSpec
-
-if TYPE_CHECKING:
-    from bot.sandbox.server import Sandbox
+from sandbox.driver import event_json
+from sandbox.server import BotApiServer
+from sandbox.state import SandboxEvent
 
 WEB_DIR = Path(__file__).parent / "web"
 PREFIX = "/sandbox/web"
@@ -60,16 +56,14 @@ class Persona:
 
 @dataclass(frozen=True)
 class Preview:
-    """The consultation file being previewed (``medvirk sandbox --consultation FILE``)."""
+    """The consultation file being previewed (``medvirk sandbox --consultation FILE``).
+
+    Plain data: whoever starts the sandbox reads the file and says what the page shows.
+    """
 
     slug: str
     title: str
     languages: tuple[str, ...]
-
-    @classmethod
-    def of(cls, spec: ConsultationSpec) -> Preview:
-        """Describe a parsed consultation file."""
-        return cls(spec.slug, spec.title.get(spec.languages[0], spec.slug), spec.languages)
 
     @property
     def start_command(self) -> str:
@@ -80,7 +74,9 @@ class Preview:
 class _WebChat:
     """Request handlers of the page, bound to one sandbox."""
 
-    def __init__(self, sandbox: Sandbox, personas: list[Persona], preview: Preview | None) -> None:
+    def __init__(
+        self, sandbox: BotApiServer, personas: list[Persona], preview: Preview | None
+    ) -> None:
         self.sandbox = sandbox
         self.roles = {persona.user_id: persona.role for persona in personas}
         self.preview = preview
@@ -176,7 +172,7 @@ class _WebChat:
 
 
 def add_web_chat(
-    sandbox: Sandbox, personas: list[Persona], *, preview: Preview | None = None
+    sandbox: BotApiServer, personas: list[Persona], *, preview: Preview | None = None
 ) -> None:
     """Serve the web chat at ``/`` of the sandbox (call before it starts)."""
     chat = _WebChat(sandbox, personas, preview)

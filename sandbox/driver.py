@@ -1,6 +1,6 @@
 """The sandbox's HTTP driver API: JSON routes under ``/sandbox/api/`` to play users.
 
-A thin layer over :class:`bot.sandbox.server.Sandbox` for a browser chat page and for
+A thin layer over :class:`sandbox.server.BotApiServer` for a browser chat page and for
 tools outside the test process. Every answer is JSON; errors are ``{"error": "..."}`` with
 404 (unknown user, chat, poll or file) or 400 (bad input).
 
@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.state import JSONDict, SandboxEvent, SandboxUser
-
-if TYPE_CHECKING:
-    from bot.sandbox.server import Sandbox
+from sandbox.server import BotApiServer
+from sandbox.state import JSONDict, SandboxEvent, SandboxUser
 
 PREFIX = "/sandbox/api"
 MAX_WAIT = 60.0
@@ -65,7 +64,7 @@ class DriverError(Exception):
         self.status = status
 
 
-def add_driver_routes(app: web.Application, sandbox: Sandbox) -> None:
+def add_driver_routes(app: web.Application, sandbox: BotApiServer) -> None:
     """Add the ``/sandbox/api/`` routes for ``sandbox`` to ``app``."""
     driver = _Driver(sandbox)
     routes: list[tuple[str, str, Handler]] = [
@@ -140,7 +139,7 @@ def _user_json(user: SandboxUser) -> JSONDict:
 class _Driver:
     """Request handlers bound to one sandbox."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: BotApiServer) -> None:
         self.sandbox = sandbox
 
     def _answer(self, message: JSONDict, status: int = 200) -> web.Response:
@@ -197,42 +196,32 @@ class _Driver:
     async def send_photo(self, request: web.Request) -> web.Response:
         """Send a photo (multipart ``file``, or a default picture) as the user."""
         form = await _form(request)
-        upload = form.get("file")
-        content = upload[1] if isinstance(upload, tuple) else None
-        caption = form.get("caption")
-        message = await self.sandbox.send_photo(
-            _path_int(request, "user_id"),
-            content,
-            caption=caption if isinstance(caption, str) else None,
+        user_id = _path_int(request, "user_id")
+        return self._answer(
+            await self.sandbox.send_photo(user_id, form.content(), caption=form.text("caption"))
         )
-        return self._answer(message)
 
     async def send_voice(self, request: web.Request) -> web.Response:
         """Send a voice note (multipart ``file``, ``duration``) as the user."""
         form = await _form(request)
-        upload = form.get("file")
-        duration = form.get("duration")
-        message = await self.sandbox.send_voice(
-            _path_int(request, "user_id"),
-            upload[1] if isinstance(upload, tuple) else None,
-            duration=_optional_int(duration, "duration") or 2,
+        user_id = _path_int(request, "user_id")
+        duration = _optional_int(form.fields.get("duration"), "duration") or 2
+        return self._answer(
+            await self.sandbox.send_voice(user_id, form.content(), duration=duration)
         )
-        return self._answer(message)
 
     async def send_document(self, request: web.Request) -> web.Response:
         """Send a file (multipart ``file``, ``caption``) as the user."""
         form = await _form(request)
-        upload = form.get("file")
-        if not isinstance(upload, tuple):
+        upload = form.upload()
+        if upload is None:
             raise DriverError(400, "multipart field 'file' is required")
-        filename, content, mime_type = upload
-        caption = form.get("caption")
         message = await self.sandbox.send_document(
             _path_int(request, "user_id"),
-            filename,
-            content,
-            mime_type,
-            caption=caption if isinstance(caption, str) else None,
+            upload.filename,
+            upload.content,
+            upload.mime_type,
+            caption=form.text("caption"),
         )
         return self._answer(message)
 
@@ -333,7 +322,7 @@ class _Driver:
         return web.json_response({"faults": [f.to_json() for f in self.sandbox.faults]})
 
     async def add_fault(self, request: web.Request) -> web.Response:
-        """Inject a fault (fields as for ``Sandbox.inject_fault``)."""
+        """Inject a fault (fields as for ``BotApiServer.inject_fault``)."""
         body = await _json_body(request)
         allowed = {"method", "chat_id", "status", "count", "retry_after", "delay", "description"}
         unknown = set(body) - allowed
@@ -379,19 +368,50 @@ async def _json_body(request: web.Request) -> JSONDict:
     return body
 
 
-async def _form(request: web.Request) -> dict[str, str | tuple[str, bytes, str | None]]:
-    """Read a multipart/urlencoded body; files become (filename, bytes, content type)."""
+@dataclass(frozen=True)
+class _Upload:
+    """A file sent in a multipart body."""
+
+    filename: str
+    content: bytes
+    mime_type: str | None
+
+
+@dataclass(frozen=True)
+class _Form:
+    """A multipart, urlencoded or JSON body: text fields, and files as :class:`_Upload`."""
+
+    fields: dict[str, str | _Upload]
+
+    def text(self, name: str) -> str | None:
+        """The text field ``name``, or None."""
+        value = self.fields.get(name)
+        return value if isinstance(value, str) else None
+
+    def upload(self) -> _Upload | None:
+        """The file sent as ``file``, or None."""
+        value = self.fields.get("file")
+        return value if isinstance(value, _Upload) else None
+
+    def content(self) -> bytes | None:
+        """The bytes of the file sent as ``file``, or None."""
+        upload = self.upload()
+        return upload.content if upload else None
+
+
+async def _form(request: web.Request) -> _Form:
+    """Read a multipart/urlencoded (or JSON) body."""
     if not request.body_exists:
-        return {}
+        return _Form({})
     if request.content_type == "application/json":
-        return {k: str(v) for k, v in (await _json_body(request)).items()}
-    result: dict[str, str | tuple[str, bytes, str | None]] = {}
+        return _Form({k: str(v) for k, v in (await _json_body(request)).items()})
+    fields: dict[str, str | _Upload] = {}
     for key, value in (await request.post()).items():
         if isinstance(value, web.FileField):
             with value.file:
-                result[key] = (value.filename, value.file.read(), value.content_type)
+                fields[key] = _Upload(value.filename, value.file.read(), value.content_type)
         elif isinstance(value, str):
-            result[key] = value
+            fields[key] = value
         else:
-            result[key] = bytes(value).decode()
-    return result
+            fields[key] = bytes(value).decode()
+    return _Form(fields)

@@ -250,65 +250,76 @@ def plain_markdown_v2(text: str) -> str:
         ApiError: with Telegram's "can't parse entities" description.
     """
     out: list[str] = []
-    open_marks: list[tuple[str, int]] = []
+    open_marks: list[tuple[str, int]] = []  # each open mark and where it opened
     i = 0
-    n = len(text)
-    while i < n:
+    while i < len(text):
         char = text[i]
         if char == "\\":
-            if i + 1 < n:
-                out.append(text[i + 1])
+            out.append(text[i + 1 : i + 2])
             i += 2
-            continue
-        if char == "`":
-            fence = "```" if text.startswith("```", i) else "`"
-            end = _find_unescaped(text, fence, i + len(fence))
-            if end < 0:
-                raise bad_request(
-                    "can't parse entities: Can't find end of Code entity at byte offset "
-                    f"{_byte_offset(text, i)}"
-                )
-            out.append(text[i + len(fence) : end].replace("\\`", "`").replace("\\\\", "\\"))
-            i = end + len(fence)
-            continue
-        if char == "[":
+        elif char == "`":
+            i = _code_end(text, i, out)
+        elif char == "[":
             open_marks.append(("[", i))
             i += 1
-            continue
-        if char == "]" and open_marks and open_marks[-1][0] == "[":
-            if not text.startswith("(", i + 1):
-                raise _reserved("]")
-            end = _find_unescaped(text, ")", i + 2)
-            if end < 0:
-                raise bad_request("can't parse entities: Can't find end of a URL")
+        elif char == "]" and open_marks and open_marks[-1][0] == "[":
+            i = _link_end(text, i)
             open_marks.pop()
-            i = end + 1
-            continue
-        if char in "*_~|":
-            mark = text[i : i + 2] if text.startswith(("__", "||"), i) else char
-            if mark == "|":
-                raise _reserved("|")
-            if open_marks and open_marks[-1][0] == mark:
-                open_marks.pop()
-            else:
-                open_marks.append((mark, i))
-            i += len(mark)
-            continue
-        if char == ">" and (i == 0 or text[i - 1] == "\n"):
-            i += 1
-            continue
-        if char in _MD_ALWAYS_ESCAPED or char in ">[":
+        elif char in "*_~|":
+            i = _toggle_mark(text, i, open_marks)
+        elif char == ">" and (i == 0 or text[i - 1] == "\n"):
+            i += 1  # a quote
+        elif char in _MD_ALWAYS_ESCAPED or char in ">[":
             raise _reserved(char)
-        out.append(char)
-        i += 1
+        else:
+            out.append(char)
+            i += 1
     if open_marks:
-        mark, index = open_marks[-1]
-        name = {"||": "Spoiler", "[": "TextUrl"}.get(mark) or _MD_ENTITY_NAMES[mark]
-        raise bad_request(
-            f"can't parse entities: Can't find end of {name} entity at byte offset "
-            f"{_byte_offset(text, index)}"
-        )
+        raise _unclosed(text, *open_marks[-1])
     return "".join(out)
+
+
+def _unclosed(text: str, mark: str, index: int) -> ApiError:
+    name = {"||": "Spoiler", "[": "TextUrl"}.get(mark) or _MD_ENTITY_NAMES[mark]
+    return bad_request(
+        f"can't parse entities: Can't find end of {name} entity at byte offset "
+        f"{_byte_offset(text, index)}"
+    )
+
+
+def _code_end(text: str, start: int, out: list[str]) -> int:
+    """Read the code span or block at ``start`` into ``out``; where it ends."""
+    fence = "```" if text.startswith("```", start) else "`"
+    end = _find_unescaped(text, fence, start + len(fence))
+    if end < 0:
+        raise bad_request(
+            "can't parse entities: Can't find end of Code entity at byte offset "
+            f"{_byte_offset(text, start)}"
+        )
+    out.append(text[start + len(fence) : end].replace("\\`", "`").replace("\\\\", "\\"))
+    return end + len(fence)
+
+
+def _link_end(text: str, start: int) -> int:
+    """Where the ``](url)`` of a link at ``start`` ends."""
+    if not text.startswith("(", start + 1):
+        raise _reserved("]")
+    end = _find_unescaped(text, ")", start + 2)
+    if end < 0:
+        raise bad_request("can't parse entities: Can't find end of a URL")
+    return end + 1
+
+
+def _toggle_mark(text: str, start: int, open_marks: list[tuple[str, int]]) -> int:
+    """Open or close the emphasis mark at ``start``; where it ends."""
+    mark = text[start : start + 2] if text.startswith(("__", "||"), start) else text[start]
+    if mark == "|":
+        raise _reserved("|")
+    if open_marks and open_marks[-1][0] == mark:
+        open_marks.pop()
+    else:
+        open_marks.append((mark, start))
+    return start + len(mark)
 
 
 def _find_unescaped(text: str, needle: str, start: int) -> int:

@@ -13,10 +13,16 @@ import math
 import time
 from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 JSONDict = dict[str, Any]
+
+
+def fields_json(item: Any) -> JSONDict:
+    """A dataclass's fields as a dict, values shared, not copied (unlike ``asdict``)."""
+    return {each.name: getattr(item, each.name) for each in fields(item)}
+
 
 #: Event kinds that record something the bot did.
 BOT_EVENT_KINDS = frozenset(
@@ -37,23 +43,25 @@ class SandboxUser:
 
     def to_json(self) -> JSONDict:
         """Return the Bot API ``User`` object."""
-        data: JSONDict = {"id": self.id, "is_bot": False, "first_name": self.first_name}
-        if self.last_name:
-            data["last_name"] = self.last_name
-        if self.username:
-            data["username"] = self.username
-        if self.language_code:
-            data["language_code"] = self.language_code
-        return data
+        return {
+            "id": self.id,
+            "is_bot": False,
+            "first_name": self.first_name,
+            **self._given("last_name", "username", "language_code"),
+        }
 
     def chat_json(self) -> JSONDict:
         """Return the Bot API ``Chat`` object of the private chat with this user."""
-        data: JSONDict = {"id": self.id, "type": "private", "first_name": self.first_name}
-        if self.last_name:
-            data["last_name"] = self.last_name
-        if self.username:
-            data["username"] = self.username
-        return data
+        return {
+            "id": self.id,
+            "type": "private",
+            "first_name": self.first_name,
+            **self._given("last_name", "username"),
+        }
+
+    def _given(self, *names: str) -> JSONDict:
+        """The optional fields among ``names`` that are set (Telegram leaves out the others)."""
+        return {name: value for name in names if (value := getattr(self, name))}
 
 
 @dataclass(slots=True, frozen=True)
@@ -80,15 +88,7 @@ class SandboxEvent:
 
     def to_json(self) -> JSONDict:
         """Return the event as JSON for the driver API."""
-        return {
-            "seq": self.seq,
-            "kind": self.kind,
-            "chat_id": self.chat_id,
-            "date": self.date,
-            "from_bot": self.from_bot,
-            "message": self.message,
-            "data": self.data or {},
-        }
+        return {**fields_json(self), "from_bot": self.from_bot, "data": self.data or {}}
 
     def describe(self) -> str:
         """Return a one-line summary for error messages."""
@@ -157,15 +157,7 @@ class Fault:
 
     def to_json(self) -> JSONDict:
         """Return the fault as JSON for the driver API."""
-        return {
-            "method": self.method,
-            "chat_id": self.chat_id,
-            "status": self.status,
-            "count": self.count,
-            "retry_after": self.retry_after,
-            "delay": self.delay,
-            "description": self.description,
-        }
+        return fields_json(self)
 
 
 class TokenBucket:
