@@ -137,13 +137,11 @@ class Wizard(Generic[Subject]):
     key: str  # in callback data, where bytes are scarce
     role: Any  # models.roles.Role
     steps: Mapping[str, Step[Subject]]
-    # The subject (a draft) by id, or None when it is no longer open; None for a wizard
-    # without a subject.
-    load: Callable[[AsyncSession, int], Awaitable[Subject | None]] | None
-    # What "✖ Cancel" does to the subject.
-    drop: Callable[[AsyncSession, Subject], Awaitable[None]] | None
     # The answer when the dialog or its subject is gone ("This draft is no longer open…").
     gone: Callable[[], str]
+    # The subject (a draft) by id, or None when it is no longer open; None for a wizard
+    # without a subject. "✖ Cancel" deletes the subject.
+    load: Callable[[AsyncSession, int], Awaitable[Subject | None]] | None = None
     # Starts the dialog from a button (``WizardStart``) or a command; see :func:`begin`.
     opener: Opener | None = None
     cancelled: Callable[[], str] = lambda: _("Cancelled. Nothing was sent.")
@@ -204,15 +202,7 @@ async def begin(
     said: Outgoing | None = None,
 ) -> Reply:
     """Open a dialog about ``subject`` at ``step`` (the first by default) and ask it."""
-    dialog = await open_dialog(
-        where.session,
-        user_id=where.user_id,
-        chat_id=where.chat_id,
-        wizard=wizard.name,
-        subject_id=subject_id,
-        step=step or next(iter(wizard.steps)),
-        now=where.now,
-    )
+    dialog = await _dialog(wizard, where, subject_id, step)
     turn = _turn(where, subject, dialog)
     return Reply(send=[said, *await wizard.ask(turn)] if said else await wizard.ask(turn))
 
@@ -284,8 +274,8 @@ async def on_button(update: Update, context: BotContext) -> None:
 
 
 async def _drop(wizard: Wizard[Subject], turn: Turn[Subject]) -> Reply:
-    if wizard.drop is not None:
-        await wizard.drop(turn.session, turn.subject)
+    if turn.subject is not None:
+        await turn.session.delete(turn.subject)
     await close_dialog(turn.session, turn.dialog)
     return Reply(edit=Outgoing(wizard.cancelled()))
 
@@ -335,19 +325,25 @@ async def start_with(
     wizard: Wizard[Any], update: Update, where: Scene, given: Typed | Attachment
 ) -> Reply:
     """Open a wizard without a subject at its first step and give it ``given`` at once."""
-    dialog = await open_dialog(
+    return await take(update, where, await _dialog(wizard, where, None), given)
+
+
+# ---------------------------------------------------------------------- the engine's core
+
+
+async def _dialog(
+    wizard: Wizard[Any], where: Scene, subject_id: int | None, step: str | None = None
+) -> Dialog:
+    """A new dialog of the acting person with ``wizard``, at ``step`` or the first."""
+    return await open_dialog(
         where.session,
         user_id=where.user_id,
         chat_id=where.chat_id,
         wizard=wizard.name,
-        subject_id=None,
-        step=next(iter(wizard.steps)),
+        subject_id=subject_id,
+        step=step or next(iter(wizard.steps)),
         now=where.now,
     )
-    return await take(update, where, dialog, given)
-
-
-# ---------------------------------------------------------------------- the engine's core
 
 
 async def _resume(

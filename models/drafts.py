@@ -1,9 +1,9 @@
-"""Staff drafts of events and outcomes: rows a staff member composes over several messages.
+"""Staff drafts: broadcasts, events and outcomes that a staff member composes step by step.
 
 The draft holds what was entered; where the staff member is in the dialog is a
-:class:`models.dialogs.Dialog` row of the wizard engine. An event draft and an outcome draft
-are started the same way; this function holds that way. (A broadcast draft has rules of its
-own: :mod:`models.outbox.drafts`.)
+:class:`models.dialogs.Dialog` row of the wizard engine. Event and outcome drafts are started
+the same way (a broadcast draft has rules of its own: :mod:`models.outbox.drafts`), and every
+draft is found again the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from typing import Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+#: The ``state`` of a row that is still a draft.
+DRAFT = "draft"
+
 
 class StaffDraft(Protocol):
     """What every draft table has: who writes it, in which chat and language, and when."""
@@ -20,6 +23,7 @@ class StaffDraft(Protocol):
     created_by: int | None
     chat_id: int | None
     staff_language: str
+    state: str
     created_at: datetime
     updated_at: datetime
 
@@ -44,3 +48,9 @@ async def start_draft(
     session.add(draft)
     await session.flush()
     return draft
+
+
+async def open_draft(session: AsyncSession, model: type[DraftT], draft_id: int) -> DraftT | None:
+    """The draft with this id; None when it is gone or was sent, published or cancelled."""
+    draft = await session.get(model, draft_id)
+    return draft if draft is not None and draft.state == DRAFT else None

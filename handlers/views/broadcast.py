@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import callbacks as cb
 from handlers.context import Runtime
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, language, ngettext
-from handlers.views.outgoing import Outgoing, button, inert, row
+from handlers.views.outgoing import Outgoing, button, inert, row, yes_or_no
 from handlers.views.times import local_time
 from models.base import localized
 from models.consultation import Consultation
@@ -228,32 +228,33 @@ def report_message(
 
 def _shortfalls(counts: Counts) -> list[str]:
     """Who did not get a broadcast, and why."""
-    lines: list[str] = []
-    if counts.failed:
-        lines.append(
+    shortfalls = [
+        (
+            counts.failed,
             ngettext(
                 "{n} message failed after several tries.",
                 "{n} messages failed after several tries.",
                 counts.failed,
-            ).format(n=counts.failed)
-        )
-    if counts.unreachable:
-        lines.append(
+            ),
+        ),
+        (
+            counts.unreachable,
             ngettext(
                 "{n} person has blocked the bot and was not reached.",
                 "{n} people have blocked the bot and were not reached.",
                 counts.unreachable,
-            ).format(n=counts.unreachable)
-        )
-    if counts.cancelled:
-        lines.append(
+            ),
+        ),
+        (
+            counts.cancelled,
             ngettext(
                 "{n} person did not get it (cancelled or withdrew consent).",
                 "{n} people did not get it (cancelled or withdrew consent).",
                 counts.cancelled,
-            ).format(n=counts.cancelled)
-        )
-    return lines
+            ),
+        ),
+    ]
+    return [text.format(n=n) for n, text in shortfalls if n]
 
 
 def cancel_question(broadcast: Broadcast, left: int) -> Outgoing:
@@ -264,11 +265,11 @@ def cancel_question(broadcast: Broadcast, left: int) -> Outgoing:
         "Cancel the broadcast? {n} people have not got it yet; they will not.",
         left,
     ).format(n=left)
-    choices = [
-        button(_("Yes, stop the broadcast"), cb.BroadcastControl(bid, "cancel!")),
-        button(_("No, carry on"), cb.BroadcastControl(bid, "show")),
-    ]
-    return Outgoing(text, InlineKeyboardMarkup([choices]))
+    return yes_or_no(
+        text,
+        (_("Yes, stop the broadcast"), cb.BroadcastControl(bid, "cancel!")),
+        (_("No, carry on"), cb.BroadcastControl(bid, "show")),
+    )
 
 
 # ---------------------------------------------------------------------- composing

@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import callbacks as cb
 from handlers.i18n import _, current_language, ngettext
 from handlers.i18n import language as writing_in
-from handlers.views.outgoing import Outgoing, button, row
+from handlers.views.outgoing import Outgoing, button, row, yes_or_no
 from models.arenas import Arena
 from models.events import (
     DESCRIPTION_LIMIT,
@@ -325,11 +325,11 @@ def cancel_question(event: Event, told: int) -> Outgoing:
         "Cancel the event? {n} people who answered yes, maybe or waiting are told.",
         told,
     ).format(n=told)
-    choices = [
-        button(_("Yes, cancel it"), cb.EventAdmin(eid, "cancel!")),
-        button(_("No, keep it"), cb.EventAdmin(eid, "show")),
-    ]
-    return Outgoing(text, InlineKeyboardMarkup([choices]))
+    return yes_or_no(
+        text,
+        (_("Yes, cancel it"), cb.EventAdmin(eid, "cancel!")),
+        (_("No, keep it"), cb.EventAdmin(eid, "show")),
+    )
 
 
 def _answer_name(answer: RsvpAnswer) -> str:

@@ -57,3 +57,8 @@ def inert(
             for line in markup.inline_keyboard
         ]
     )
+
+
+def yes_or_no(text: str, yes: tuple[str, CallbackData], no: tuple[str, CallbackData]) -> Outgoing:
+    """A question with two buttons side by side: (label, data) to go ahead, and to keep back."""
+    return Outgoing(text, InlineKeyboardMarkup([[button(*yes), button(*no)]]))

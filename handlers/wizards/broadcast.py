@@ -23,12 +23,12 @@ from handlers.wizards.when import parse_when
 from models import outbox
 from models.arenas import arenas_with_subscribers
 from models.consultation import Consultation, is_open, list_consultations, open_consultations
+from models.drafts import open_draft
 from models.outbox import (
     ANNOUNCEMENT_LIMIT,
     Audience,
     AudienceKind,
     Broadcast,
-    BroadcastState,
     Counts,
 )
 from models.roles import Role, audit
@@ -36,15 +36,6 @@ from models.roles import Role, audit
 MENU_SIZE = 8
 
 Draft = Turn[Broadcast]
-
-
-async def _load(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
-    draft = await session.get(Broadcast, broadcast_id)
-    return draft if draft is not None and draft.state == BroadcastState.DRAFT else None
-
-
-async def _drop(session: AsyncSession, draft: Broadcast) -> None:
-    await session.delete(draft)
 
 
 def _gone() -> str:
@@ -325,8 +316,7 @@ BROADCAST: Wizard[Broadcast] = Wizard(
         ),
         "schedule": Step(ask=_ask_schedule, text=_take_time),
     },
-    load=_load,
-    drop=_drop,
+    load=lambda session, draft_id: open_draft(session, Broadcast, draft_id),
     gone=_gone,
     opener=_open,
 )

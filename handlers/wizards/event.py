@@ -7,8 +7,6 @@ invites the arena's subscribers through the outbox, with a calendar file.
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from handlers.common import Abort, Reply, Scene
 from handlers.events import event_detail
 from handlers.i18n import _, current_language
@@ -18,26 +16,17 @@ from handlers.wizard import End, Go, Result, Step, Turn, Typed, Wizard, begin
 from handlers.wizards.when import parse_event_time
 from models import events
 from models.arenas import Arena
+from models.drafts import open_draft
 from models.events import (
     DESCRIPTION_LIMIT,
     PLACE_LIMIT,
     TITLE_LIMIT,
     Event,
     EventProblem,
-    EventState,
 )
 from models.roles import Role, audit
 
 Draft = Turn[Event]
-
-
-async def _load(session: AsyncSession, event_id: int) -> Event | None:
-    draft = await session.get(Event, event_id)
-    return draft if draft is not None and draft.state == EventState.DRAFT else None
-
-
-async def _drop(session: AsyncSession, draft: Event) -> None:
-    await session.delete(draft)
 
 
 def _gone() -> str:
@@ -188,8 +177,7 @@ EVENT: Wizard[Event] = Wizard(
         "capacity": Step(ask=_ask_capacity, text=_take_capacity, buttons={"nolimit": _no_limit}),
         "confirm": Step(ask=_ask_confirm, buttons={"publish": _publish}),
     },
-    load=_load,
-    drop=_drop,
+    load=lambda session, draft_id: open_draft(session, Event, draft_id),
     gone=_gone,
     opener=_open,
 )

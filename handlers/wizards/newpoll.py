@@ -67,8 +67,6 @@ NEWPOLL: Wizard[None] = Wizard(
     key="p",
     role=Role.STAFF,
     steps={"poll": Step(ask=_ask_poll, text=_take_poll)},
-    load=None,
-    drop=None,
     gone=views.new_poll_help,
     opener=_open,
 )

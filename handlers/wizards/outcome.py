@@ -7,19 +7,17 @@ and asked to hear what came of it get it, through the outbox.
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from handlers.common import Reply, Scene
 from handlers.i18n import _, current_language
 from handlers.views import outcomes as views
 from handlers.views.outgoing import Outgoing
 from handlers.wizard import Attachment, End, Go, Result, Step, Turn, Typed, Wizard, begin
 from models.consultation import Consultation
+from models.drafts import open_draft
 from models.followups import (
     OUTCOME_LIMIT,
     Outcome,
     OutcomeProblem,
-    OutcomeState,
     count_outcome_audience,
     is_closed,
     new_outcome_draft,
@@ -28,15 +26,6 @@ from models.followups import (
 from models.roles import Role, audit
 
 Draft = Turn[Outcome]
-
-
-async def _load(session: AsyncSession, outcome_id: int) -> Outcome | None:
-    draft = await session.get(Outcome, outcome_id)
-    return draft if draft is not None and draft.state == OutcomeState.DRAFT else None
-
-
-async def _drop(session: AsyncSession, draft: Outcome) -> None:
-    await session.delete(draft)
 
 
 def _gone() -> str:
@@ -142,8 +131,7 @@ OUTCOME: Wizard[Outcome] = Wizard(
         ),
         "confirm": Step(ask=_ask_confirm, buttons={"send": _send}),
     },
-    load=_load,
-    drop=_drop,
+    load=lambda session, draft_id: open_draft(session, Outcome, draft_id),
     gone=_gone,
     opener=_open,
 )

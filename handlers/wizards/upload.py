@@ -53,7 +53,5 @@ UPLOAD: Wizard[None] = Wizard(
     key="u",
     role=Role.STAFF,
     steps={"file": Step(ask=_ask_file, document=_take_file)},
-    load=None,
-    drop=None,
     gone=lambda: views.not_yaml().text,
 )

@@ -71,8 +71,6 @@ GREET: Wizard[None] = Wizard(
         "name": Step(ask=_ask_name, text=_take_name),
         "colour": Step(ask=_ask_colour, buttons={"pick": _pick}),
     },
-    load=None,
-    drop=None,
     gone=lambda: "This greeting is over.",
     opener=lambda where, _ref, _arg: wizard.begin(GREET, where, None, None),
 )
