@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["plain", "json"] = "plain"
     privacy_contact: str = ""
+    # Signs the web pages' cookies and one-time links (bot/signing.py); unset: a random secret
+    # kept in the database.
+    session_secret: SecretStr | None = None
     retention_free_text_days: int = Field(default=180, ge=1)
     retention_inactive_months: int = Field(default=24, ge=1)
     # Reminders (docs/arenas.md): hours before an event; after how long unfinished answers
@@ -75,7 +78,7 @@ class Settings(BaseSettings):
             raise ValueError("each reminder is between 0 and 1440 hours before the event")
         return value
 
-    @field_validator("bot_token", "webhook_url", "webhook_secret", mode="before")
+    @field_validator("bot_token", "webhook_url", "webhook_secret", "session_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """``WEBHOOK_URL=`` (as copied from .env.example) means polling, not an empty URL."""
