@@ -9,11 +9,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
 from handlers import callbacks as cb
-from handlers import consult, render
+from handlers import consult
 from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.i18n import LANGUAGE_NAMES, _, language
 from handlers.staff import authorized, refusal
+from handlers.views import consultation as render
 from models.consultation import (
     ConsultationView,
     ImportRefused,
