@@ -1,4 +1,8 @@
-"""Roles in the chat: the check every staff command and button makes, /grant and /revoke."""
+"""Roles in the chat: /grant and /revoke.
+
+``authorized`` and ``refusal`` are the role check staff modules made by hand before roles were
+declared on handlers (``@requires`` in :mod:`handlers.guards`); they go once none uses them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from telegram import Update
 
 from handlers.common import Outgoing, Reply, Scene, answer
 from handlers.context import BotContext
+from handlers.guards import requires
 from handlers.i18n import _
+from handlers.views import roles as views
 from models.roles import Role, audit, grant, has_role, revoke
 
 
@@ -49,49 +55,24 @@ def _parse_role_args(args: list[str]) -> tuple[int, Role] | None:
         return None
 
 
+@requires(Role.ADMIN, "/grant")
 async def grant_role(update: Update, context: BotContext) -> None:
     """Give a role: ``/grant TELEGRAM_ID staff|moderator|admin`` (admins only)."""
-    await _change_role(update, context, give=True)
+    parsed = _parse_role_args(list(context.args or []))
+    await answer(update, context, lambda scene: _change_role(scene, parsed, give=True))
 
 
+@requires(Role.ADMIN, "/revoke")
 async def revoke_role(update: Update, context: BotContext) -> None:
     """Take a role: ``/revoke TELEGRAM_ID staff|moderator|admin`` (admins only)."""
-    await _change_role(update, context, give=False)
-
-
-async def _change_role(update: Update, context: BotContext, *, give: bool) -> None:
-    command = "/grant" if give else "/revoke"
     parsed = _parse_role_args(list(context.args or []))
-    actor = update.effective_user.id if update.effective_user else None
+    await answer(update, context, lambda scene: _change_role(scene, parsed, give=False))
 
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        now = scene.now
-        if not await authorized(session, update, context, Role.ADMIN, command):
-            return refusal(update)
-        if parsed is None:
-            return Reply(
-                send=[
-                    Outgoing(
-                        _(
-                            "Write {command} followed by the person's Telegram user number and "
-                            "a role: staff, moderator or admin. People find their number "
-                            "with /privacy."
-                        ).format(command=command)
-                    )
-                ]
-            )
-        user_id, role = parsed
-        if give:
-            changed = await grant(session, user_id, role, by=actor, now=now)
-            text = _("{user} is now {role}.") if changed else _("{user} already was {role}.")
-        else:
-            changed = await revoke(session, user_id, role, by=actor, now=now)
-            text = (
-                _("{user} is no longer {role}.")
-                if changed
-                else _("{user} did not have the role {role}.")
-            )
-        return Reply(send=[Outgoing(text.format(user=user_id, role=role.value))])
 
-    await answer(update, context, action)
+async def _change_role(scene: Scene, parsed: tuple[int, Role] | None, *, give: bool) -> Reply:
+    if parsed is None:
+        return Reply(send=[views.role_usage("/grant" if give else "/revoke")])
+    user_id, role = parsed
+    change = grant if give else revoke
+    changed = await change(scene.session, user_id, role, by=scene.user_id, now=scene.now)
+    return Reply(send=[views.role_changed(user_id, role.value, given=give, changed=changed)])
