@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from handlers.i18n import language
 from handlers.views import charts
 from handlers.views.charts import render_chart, render_chart_async, result_charts
-from handlers.i18n import language
 from models.consultation_file import QuestionType
 from models.results import ConsultationResults, QuestionResult, Tally
 
