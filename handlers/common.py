@@ -20,7 +20,8 @@ from telegram.error import BadRequest, NetworkError
 
 from handlers.context import BotContext, Runtime
 from handlers.guards import permitted, requirement
-from handlers.i18n import _, guess_language, set_language
+from handlers.i18n import guess_language, set_language
+from handlers.views import help as help_views
 from handlers.views.outgoing import Outgoing, PollOut
 from models.participant import Participant, find_participant, touch
 from models.polls import record_poll
@@ -159,12 +160,11 @@ def refusal(update: Update) -> Reply:
     if update.callback_query is not None:
         if in_group(update) and needed is not None and needed.group_notice is not None:
             return Reply(notice=needed.group_notice())
-        return Reply(
-            notice=_("This button does not work any more. Send /consultations to continue.")
-        )
-    return Reply(
-        send=[Outgoing(_("I do not know that command. Send /help to see what I can do."))]
-    )
+        return Reply(notice=help_views.stale_button())
+    if in_group(update):
+        # As for any command in a group: citizens talk to the bot in private.
+        return Reply(send=[Outgoing(help_views.private_chat_please())])
+    return Reply(send=[help_views.unknown_command()])
 
 
 async def _claim(session: AsyncSession, update: Update, now: datetime) -> bool:
@@ -284,6 +284,19 @@ async def _send_poll(context: BotContext, chat_id: int, poll: PollOut) -> None:
             message_id=sent.message_id,
             now=runtime.clock(),
         )
+
+
+def saying(message: Callable[[], Outgoing]) -> Action:
+    """An action that only answers with ``message``, written in the person's language.
+
+    It still runs in the update's transaction: the language is looked up there, and a
+    redelivered update is answered once.
+    """
+
+    async def action(scene: Scene) -> Reply:
+        return Reply(send=[message()])
+
+    return action
 
 
 async def answer(update: Update, context: BotContext, action: Action) -> None:

@@ -1,24 +1,38 @@
-"""Answering consultations: the list, every question type, navigation, typed answers."""
+"""Answering consultations: the list, every question type, navigation, typed answers.
+
+Each button handler parses its data and names one step of :mod:`models.response`; :func:`_step`
+runs it for a consenting person and renders the result with :mod:`handlers.views.consultation`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 
 from handlers import callbacks as cb
-from handlers import render
-from handlers.common import Abort, Outgoing, Reply, Scene, answer
+from handlers.common import Abort, Reply, Scene, answer, callback_data
 from handlers.context import BotContext
-from handlers.i18n import _
 from handlers.privacy import consented
+from handlers.views import arenas as arena_views
+from handlers.views import consultation as views
+from handlers.views.outgoing import Outgoing
 from models import response as flow
+from models.arenas import find_arena, subscribed_arena_ids
 from models.consultation import open_consultations
+from models.followups import wants_followup
 from models.participant import Participant
-from models.polls import can_be_poll
+from models.reminders import cancel_finish_reminder
 from models.response import Position
+
+Step = Callable[[AsyncSession, Participant, datetime], Awaitable[Position]]
+#: A step of :mod:`models.response` taking a question's button: the fields follow the person.
+FlowStep = Callable[..., Awaitable[Position]]
+#: How a step's result is shown, given the question whose button was pressed.
+Show = Callable[[Position, int], Reply]
 
 
 async def consultation_list(
@@ -27,18 +41,9 @@ async def consultation_list(
     """The open consultations as buttons, marked when started or answered."""
     consultations = await open_consultations(session, now)
     if not consultations:
-        return Outgoing(_("There are no open consultations right now. Please check again later."))
+        return views.consultation_list([], {})
     responses = await flow.responses_by_consultation(session, participant)
-    buttons = [
-        [
-            InlineKeyboardButton(
-                render.consultation_label(c, responses.get(c.id or 0)),
-                callback_data=cb.OpenConsultation(c.id or 0).pack(),
-            )
-        ]
-        for c in consultations
-    ]
-    return Outgoing(_("<b>Open consultations</b>\nChoose one:"), InlineKeyboardMarkup(buttons))
+    return views.consultation_list(consultations, responses)
 
 
 async def open_consultation(
@@ -52,242 +57,144 @@ async def open_consultation(
     existing = await flow.find_response(session, participant, consultation_id)
     try:
         position = await flow.start(session, participant, consultation_id, source=source, now=now)
-    except flow.ConsultationNotOpen:
-        return Reply(send=[Outgoing(_closed_text())])
-    except flow.UnknownQuestion:
-        return Reply(send=[Outgoing(_invalid_text())])
-    if position.view.consultation.as_poll and can_be_poll(position.view):
-        if position.at_summary:
-            return Reply(send=[render.summary_message(position)])
-        return Reply(send=[render.poll_message(position)])
-    if existing is None:
-        return Reply(send=[render.intro_message(position.view), *render.after_step(position)])
-    if position.at_summary:
-        return Reply(send=[render.summary_message(position)])
-    return Reply(
-        send=[
-            Outgoing(_("Welcome back! Here is where you left off.")),
-            render.where_you_are(position),
-        ]
-    )
-
-
-def _closed_text() -> str:
-    return _("This consultation is closed. Thank you for your interest! See /consultations.")
-
-
-def _invalid_text() -> str:
-    return _("This button does not work any more. Send /consultations to continue.")
+    except (flow.ConsultationNotOpen, flow.UnknownQuestion) as error:
+        return Reply(send=[Outgoing(views.flow_problem(error))])
+    return Reply(send=views.opened(position, first_time=existing is None))
 
 
 def flow_error_reply(error: flow.FlowError, *, on_button: bool) -> Reply:
-    """A polite answer to an action that could not be taken."""
-    if isinstance(error, flow.AnswerRejected):
-        return render.problem_reply(error, on_button=on_button)
+    """A polite answer to an action that could not be taken: a toast on a button press."""
+    text = views.flow_problem(error)
     if isinstance(error, flow.StaleQuestion):
-        return Reply(
-            notice=_("That question is already behind you. Here is where you are."),
-            send=[render.where_you_are(error.position)],
-        )
-    if isinstance(error, flow.ConsultationNotOpen):
-        return (
-            Reply(notice=_closed_text()) if on_button else Reply(send=[Outgoing(_closed_text())])
-        )
-    if isinstance(error, flow.NotInConsultation):
-        return Reply(send=[Outgoing(_("I did not understand that. See /consultations or /help."))])
-    return Reply(notice=_invalid_text()) if on_button else Reply(send=[Outgoing(_invalid_text())])
+        return Reply(notice=text, send=[views.where_you_are(error.position)])
+    if on_button and not isinstance(error, flow.NotInConsultation):
+        return Reply(notice=text)
+    return Reply(send=[Outgoing(text)])
 
 
-Step = Callable[[AsyncSession, Participant, datetime], Awaitable[Position]]
+async def after_completion(
+    session: AsyncSession, participant: Participant, position: Position, now: datetime
+) -> list[Outgoing]:
+    """What follows a first completion: no reminder to finish, and the two offers.
+
+    Whether to hear what came of the consultation, and, when it names an arena the person is
+    not in, whether to join it.
+    """
+    await cancel_finish_reminder(session, position.response.id or 0)
+    consultation = position.view.consultation
+    wanted = await wants_followup(session, participant.id or 0, consultation)
+    offers = [arena_views.followup_offer(consultation, wanted)]
+    if consultation.arena_slug:
+        arena = await find_arena(session, consultation.arena_slug)
+        if arena is not None and arena.id not in await subscribed_arena_ids(
+            session, participant.id or 0
+        ):
+            offers.append(arena_views.offer_message(arena, joined=False))
+    return offers
 
 
 async def _step(
-    update: Update, context: BotContext, step: Step, show: Callable[[Position], Reply]
-) -> None:
+    scene: Scene, step: Step, show: Callable[[Position], Reply], *, on_button: bool
+) -> Reply:
     """Run one flow step for a consenting participant and show its result."""
-    on_button = update.callback_query is not None
-
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        participant = scene.participant
-        now = scene.now
-        person = await consented(session, participant)
-        try:
-            position = await step(session, person, now)
-        except flow.FlowError as error:
-            raise Abort(flow_error_reply(error, on_button=on_button)) from error
-        reply = show(position)
-        if position.just_completed:
-            # Imported here: handlers.arenas reaches back to this module through the events.
-            from handlers.arenas import after_completion
-
-            # No reminder to finish any more; ask whether to hear back and to join the arena,
-            # after the thanks and before the summary, which stays last (answers change there).
-            reply.send[-1:-1] = await after_completion(session, person, position, now)
-        return reply
-
-    await answer(update, context, action)
-
-
-def _answered_then_next(question_id: int) -> Callable[[Position], Reply]:
-    """Turn the pressed question into its answered form, then send what follows."""
-
-    def show(position: Position) -> Reply:
-        question = position.view.question(question_id)
-        assert question is not None
-        return Reply(
-            edit=render.answered_message(position, question), send=render.after_step(position)
-        )
-
-    return show
-
-
-def _replace_in_place(position: Position) -> Reply:
-    return Reply(edit=render.where_you_are(position))
-
-
-async def on_open(update: Update, context: BotContext) -> None:
-    """Start or resume the consultation picked from the list."""
-    data = cb.OpenConsultation.unpack(
-        update.callback_query.data if update.callback_query else None
-    )
-
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        participant = scene.participant
-        now = scene.now
-        person = await consented(session, participant)
-        return await open_consultation(session, person, data.consultation_id, None, now)
-
-    await answer(update, context, action)
-
-
-async def on_choose(update: Update, context: BotContext) -> None:
-    """Answer a single-choice or yes/no question."""
-    data = cb.Choose.unpack(_data(update))
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.choose(s, p, data.question_id, data.option_id, now),
-        _answered_then_next(data.question_id),
-    )
-
-
-async def on_toggle(update: Update, context: BotContext) -> None:
-    """Tick or untick an option; the question's buttons update in place."""
-    data = cb.Toggle.unpack(_data(update))
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.toggle(s, p, data.question_id, data.option_id, now),
-        _replace_in_place,
-    )
-
-
-async def on_done(update: Update, context: BotContext) -> None:
-    """Confirm the ticked options and move on."""
-    data = cb.Done.unpack(_data(update))
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.finish_choices(s, p, data.question_id, now),
-        _answered_then_next(data.question_id),
-    )
-
-
-async def on_rate(update: Update, context: BotContext) -> None:
-    """Answer a scale question with a button."""
-    data = cb.Rate.unpack(_data(update))
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.rate(s, p, data.question_id, data.value, now),
-        _answered_then_next(data.question_id),
-    )
-
-
-async def on_skip(update: Update, context: BotContext) -> None:
-    """Pass over a question that is not required."""
-    data = cb.Skip.unpack(_data(update))
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.skip(s, p, data.question_id, now),
-        _answered_then_next(data.question_id),
-    )
-
-
-async def on_back(update: Update, context: BotContext) -> None:
-    """Show the previous question in place of this one."""
-    data = cb.Back.unpack(_data(update))
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.back(s, p, data.question_id, now),
-        _replace_in_place,
-    )
-
-
-async def on_edit(update: Update, context: BotContext) -> None:
-    """Ask one question again, from the summary."""
-    data = cb.Edit.unpack(_data(update))
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.edit(s, p, data.question_id, now),
-        lambda position: Reply(send=[render.where_you_are(position)]),
-    )
-
-
-async def on_text(update: Update, context: BotContext) -> None:
-    """Take typed text as the answer to the current question."""
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    text = message.text
-    await _step(
-        update,
-        context,
-        lambda s, p, now: flow.type_answer(s, p, text, now),
-        lambda position: Reply(send=[Outgoing("✓"), *render.after_step(position)]),
-    )
-
-
-async def take_text(scene: Scene, text: str) -> Reply:
-    """A typed answer to the current question (the text router's fallback owner)."""
     person = await consented(scene.session, scene.participant)
     try:
-        position = await flow.type_answer(scene.session, person, text, scene.now)
+        position = await step(scene.session, person, scene.now)
     except flow.FlowError as error:
-        raise Abort(flow_error_reply(error, on_button=False)) from error
-    reply = Reply(send=[Outgoing("✓"), *render.after_step(position)])
+        raise Abort(flow_error_reply(error, on_button=on_button)) from error
+    reply = show(position)
     if position.just_completed:
-        # Imported here: handlers.arenas reaches back to this module through the events.
-        from handlers.arenas import after_completion
-
+        # Ask whether to hear back and to join the arena after the thanks and before the
+        # summary, which stays last (answers change there).
         reply.send[-1:-1] = await after_completion(scene.session, person, position, scene.now)
     return reply
 
 
+def _answered_then_next(position: Position, question_id: int) -> Reply:
+    """Turn the pressed question into its answered form, then send what follows."""
+    question = position.view.question(question_id)
+    assert question is not None
+    return Reply(edit=views.answered_message(position, question), send=views.after_step(position))
+
+
+def _in_place(position: Position, question_id: int) -> Reply:
+    """Show where the person is now on the pressed message (a tick, or the question before)."""
+    return Reply(edit=views.where_you_are(position))
+
+
+def _ask_again(position: Position, question_id: int) -> Reply:
+    """Ask the question again in a new message (from the summary)."""
+    return Reply(send=[views.where_you_are(position)])
+
+
+QuestionButton = cb.Choose | cb.Toggle | cb.Done | cb.Rate | cb.Skip | cb.Back | cb.Edit
+
+#: Each button under a question: the flow step it takes, called with the button's fields in
+#: order (the question, then an option or a value), and how the step's result is shown.
+QUESTION_BUTTONS: dict[type[QuestionButton], tuple[FlowStep, Show]] = {
+    cb.Choose: (flow.choose, _answered_then_next),
+    cb.Toggle: (flow.toggle, _in_place),
+    cb.Done: (flow.finish_choices, _answered_then_next),
+    cb.Rate: (flow.rate, _answered_then_next),
+    cb.Skip: (flow.skip, _answered_then_next),
+    cb.Back: (flow.back, _in_place),
+    cb.Edit: (flow.edit, _ask_again),
+}
+_BY_PREFIX = {kind.prefix: kind for kind in QUESTION_BUTTONS}
+
+
+def question_button(data: str | None) -> QuestionButton:
+    """Parse the data of any button under a question; ``InvalidCallback`` for anything else."""
+    kind = _BY_PREFIX.get((data or "").split(":")[0])
+    if kind is None:
+        raise cb.InvalidCallback("not a question's button")
+    return kind.unpack(data)
+
+
+def _button_step(data: QuestionButton) -> tuple[Step, Callable[[Position], Reply]]:
+    """The flow step a question's button takes, and how its result is shown."""
+    flow_step, show = QUESTION_BUTTONS[type(data)]
+    fields = dataclasses.astuple(data)
+    return (
+        lambda session, person, now: flow_step(session, person, *fields, now),
+        lambda position: show(position, data.question_id),
+    )
+
+
+async def on_question_button(update: Update, context: BotContext) -> None:
+    """Take a button under a question: answer, tick, confirm, rate, skip, go back or edit."""
+    step, show = _button_step(question_button(callback_data(update)))
+    await answer(update, context, lambda scene: _step(scene, step, show, on_button=True))
+
+
+async def on_open(update: Update, context: BotContext) -> None:
+    """Start or resume the consultation picked from the list."""
+    data = cb.OpenConsultation.unpack(callback_data(update))
+    await answer(update, context, lambda scene: _open(scene, data.consultation_id))
+
+
+async def _open(scene: Scene, consultation_id: int) -> Reply:
+    person = await consented(scene.session, scene.participant)
+    return await open_consultation(scene.session, person, consultation_id, None, scene.now)
+
+
+async def take_text(scene: Scene, text: str) -> Reply:
+    """Take typed text as the answer to the current question (``Abort`` when it cannot be)."""
+    return await _step(
+        scene,
+        lambda session, person, now: flow.type_answer(session, person, text, now),
+        lambda position: Reply(send=views.typed_answer_taken(position)),
+        on_button=False,
+    )
+
+
 async def attachment_reply(scene: Scene) -> Reply:
     """Say politely that only text and buttons are read; show where the person is."""
-    session = scene.session
-    participant = scene.participant
-    now = scene.now
-    reply = Reply(
-        send=[
-            Outgoing(
-                _(
-                    "I can only read text and button presses, not pictures, stickers, "
-                    "voice messages or files."
-                )
-            )
-        ]
-    )
-    if participant is not None:
-        position = await flow.current_position(session, participant, now)
+    reply = Reply(send=[Outgoing(views.attachment_text())])
+    if scene.participant is not None:
+        position = await flow.current_position(scene.session, scene.participant, scene.now)
         if position is not None and position.question is not None:
-            reply.send.append(render.where_you_are(position))
+            reply.send.append(views.where_you_are(position))
     return reply
 
 
@@ -298,36 +205,20 @@ async def on_attachment(update: Update, context: BotContext) -> None:
 
 async def list_consultations(update: Update, context: BotContext) -> None:
     """Show the open consultations."""
+    await answer(update, context, _list)
 
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        participant = scene.participant
-        now = scene.now
-        person = await consented(session, participant)
-        return Reply(send=[await consultation_list(session, person, now)])
 
-    await answer(update, context, action)
+async def _list(scene: Scene) -> Reply:
+    person = await consented(scene.session, scene.participant)
+    return Reply(send=[await consultation_list(scene.session, person, scene.now)])
 
 
 async def cancel(update: Update, context: BotContext) -> None:
     """Take a break from the current consultation; answers stay for later."""
-
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        participant = scene.participant
-        person = await consented(session, participant)
-        if await flow.leave(session, person) is None:
-            return Reply(send=[Outgoing(_("There is nothing to cancel. See /consultations."))])
-        return Reply(
-            send=[
-                Outgoing(
-                    _("Paused. Your answers are saved. Continue any time with /consultations.")
-                )
-            ]
-        )
-
-    await answer(update, context, action)
+    await answer(update, context, _cancel)
 
 
-def _data(update: Update) -> str | None:
-    return update.callback_query.data if update.callback_query else None
+async def _cancel(scene: Scene) -> Reply:
+    person = await consented(scene.session, scene.participant)
+    left = await flow.leave(scene.session, person)
+    return Reply(send=[Outgoing(views.paused_text(was_answering=left is not None))])

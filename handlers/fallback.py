@@ -8,9 +8,9 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.callbacks import InvalidCallback
-from handlers.common import Outgoing, Reply, Scene, answer, answer_button
+from handlers.common import answer, answer_button, saying
 from handlers.context import BotContext
-from handlers.i18n import _
+from handlers.views import help as views
 
 logger = logging.getLogger(__name__)
 
@@ -19,45 +19,24 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     """Answer a button this bot does not know (old, garbled or forged)."""
     query = update.callback_query
     assert query is not None
-    await answer_button(
-        query, _("This button does not work any more. Send /consultations to continue.")
-    )
+    await answer_button(query, views.stale_button())
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Answer a command this bot does not have."""
-
-    async def action(scene: Scene) -> Reply:
-        return Reply(
-            send=[Outgoing(_("I do not know that command. Send /help to see what I can do."))]
-        )
-
-    await answer(update, context, action)
+    await answer(update, context, saying(views.unknown_command))
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
     """Say that edits are not read, so nobody believes an edited answer was changed."""
-
-    async def action(scene: Scene) -> Reply:
-        return Reply(
-            send=[
-                Outgoing(
-                    _(
-                        "I do not read edited messages. To change an answer, use the buttons "
-                        "in the summary at the end."
-                    )
-                )
-            ]
-        )
-
-    await answer(update, context, action)
+    await answer(update, context, saying(views.edited_message))
 
 
 async def group_command(update: Update, context: BotContext) -> None:
     """Citizens talk to the bot in private: say so in a group."""
     message = update.effective_message
     assert message is not None
-    await message.reply_text(_("Please write to me in a private chat."))
+    await message.reply_text(views.private_chat_please())
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -69,22 +48,16 @@ async def on_error(update: object, context: BotContext) -> None:
     query = update.callback_query
     if isinstance(error, InvalidCallback) and query is not None:
         logger.info("Invalid callback data in update %s", update.update_id)
-        await _safely(
-            query.answer(_("This button does not work any more. Send /consultations to continue."))
-        )
+        await _safely(query.answer(views.stale_button()))
         return
     # Ids and the exception only: texts and names could be personal data.
     logger.error("Update %s failed: %s", update.update_id, type(error).__name__, exc_info=error)
     if isinstance(error, Forbidden | RetryAfter | NetworkError | TimedOut):
         return  # Telegram is the problem; another message would fail the same way.
     if query is not None:
-        await _safely(query.answer(_("Sorry, something went wrong. Please try again.")))
+        await _safely(query.answer(views.failure()))
     elif update.effective_chat is not None:
-        await _safely(
-            context.bot.send_message(
-                update.effective_chat.id, _("Sorry, something went wrong. Please try again.")
-            )
-        )
+        await _safely(context.bot.send_message(update.effective_chat.id, views.failure()))
 
 
 async def _safely(awaitable: object) -> None:

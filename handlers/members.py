@@ -22,14 +22,10 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
     if change is None or change.chat.type != change.chat.PRIVATE or update.effective_user is None:
         return
     blocked = change.new_chat_member.status in GONE
-    user_id = update.effective_user.id
+    await answer(update, context, lambda scene: _mark(scene, reachable=not blocked))
 
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        participant = scene.participant
-        now = scene.now
-        if participant is not None:
-            await mark_unreachable(session, user_id, now, reachable=not blocked)
-        return Reply()
 
-    await answer(update, context, action)
+async def _mark(scene: Scene, *, reachable: bool) -> Reply:
+    if scene.participant is not None:
+        await mark_unreachable(scene.session, scene.user_id, scene.now, reachable=reachable)
+    return Reply()

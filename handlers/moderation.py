@@ -1,8 +1,7 @@
 """Moderators review free texts: ``/review`` in a private chat, and the moderation group.
 
-What a moderator is shown of a text is built from :class:`models.moderation.ItemView` only:
-the consultation's title, the question, the text with personal data replaced by labels,
-markers, and the size of the queue. No id, name or username of the writer is ever at hand here.
+What moderators are shown is rendered by :mod:`handlers.views.moderation` from
+:class:`models.moderation.ItemView` only: nothing about who wrote a text is at hand here.
 
 New texts are posted to the moderation group after the answer's transaction committed: a job
 runs right after each typed message, and again on the scheduler's tick for anything a crash or
@@ -14,432 +13,218 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import datetime
-from html import escape
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType, ParseMode
+from telegram import Bot, Update
+from telegram.constants import ParseMode
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 
 from handlers import callbacks as cb
-from handlers.common import Outgoing, Reply, Scene, answer
-from handlers.context import BotContext
-from handlers.i18n import _, current_language, language, ngettext, set_language
-from handlers.staff import authorized, refusal
+from handlers.common import Reply, Scene, answer, callback_data, in_group
+from handlers.context import BotContext, Runtime
+from handlers.guards import requires
+from handlers.i18n import language
+from handlers.views import moderation as views
+from handlers.views.outgoing import Outgoing
 from models import moderation as mod
-from models.masking import Kind, render
 from models.moderation import ItemView, Reason, Status
 from models.roles import Role
 
 logger = logging.getLogger(__name__)
 
-# Telegram shows at most 4096 characters; the question may take 1000 and the title 200.
-TEXT_SHOWN = 2500
-
 # Button choices: a decision and, for rejections, the reason.
 DECISIONS: dict[str, tuple[Status, Reason | None]] = {
     "approve": (Status.APPROVED, None),
     "flag": (Status.FLAGGED, None),
-    **{reason.value: (Status.REJECTED, reason) for reason in Reason},
+    # "Another reason" asks for the moderator's words first (handlers/wizards/reason.py).
+    **{reason.value: (Status.REJECTED, reason) for reason in Reason if reason != Reason.OTHER},
 }
 SWITCHES = ("reasons", "back")
 
-
-# ---------------------------------------------------------------------------- rendering
-
-
-def kind_label(kind: Kind) -> str:
-    """What a kind of personal data is called, in the reader's language."""
-    return {
-        Kind.NATIONAL_ID: _("national identity number"),
-        Kind.D_NUMBER: _("D-number"),
-        Kind.PHONE: _("phone number"),
-        Kind.EMAIL: _("e-mail address"),
-    }[kind]
+#: A text decided in a private review, and the queue then: its group message is refreshed.
+Refresh = tuple[ItemView, int]
 
 
-def reason_label(reason: Reason) -> str:
-    """A reject reason, in the reader's language."""
-    return {
-        Reason.PERSONAL_DATA: _("Personal data"),
-        Reason.OFFENSIVE: _("Offensive"),
-        Reason.SPAM: _("Spam"),
-        Reason.OFF_TOPIC: _("Off topic"),
-    }[reason]
+@dataclass(frozen=True)
+class Moderator:
+    """Who presses a moderation button, and where: a group's readers see the decider's name."""
 
-
-def decision_label(item: ItemView) -> str:
-    """The decision on a text: "Approved", "Rejected: spam", "Flagged for staff"."""
-    if item.status is Status.APPROVED:
-        return "✅ " + _("Approved")
-    if item.status is Status.FLAGGED:
-        return "⚑ " + _("Flagged for staff")
-    if item.status is Status.REJECTED:
-        reason = reason_label(item.reason).lower() if item.reason else ""
-        return "🚫 " + _("Rejected: {reason}").format(reason=reason)
-    return _("Waiting for review")
-
-
-def queue_line(queue: int) -> str:
-    """How many texts wait, always shown."""
-    return "📥 " + ngettext("{n} text waiting", "{n} texts waiting", queue).format(n=queue)
-
-
-def shown_text(item: ItemView) -> str:
-    """The text as moderators see it: personal data replaced by labels, escaped, shortened."""
-    plain = render(item.parts, lambda kind: f"[{kind_label(kind)}]")
-    if len(plain) > TEXT_SHOWN:
-        plain = plain[:TEXT_SHOWN] + "… " + _("(shortened)")
-    return escape(plain)
-
-
-def card(item: ItemView, queue: int, heading: str) -> str:
-    """The message about one text: heading, where it was written, the text, markers, queue."""
-    reader = current_language()
-    lines = [
-        heading,
-        f"<b>{escape(item.title(reader))}</b>",
-        f"<i>{escape(item.question(reader))}</i>",
-        f"<blockquote>{shown_text(item)}</blockquote>",
-    ]
-    if item.personal_data:
-        kinds = ", ".join(sorted(kind_label(k) for k in item.personal_data))
-        lines.append("⚠️ " + _("Personal data hidden: {kinds}").format(kinds=kinds))
-    if item.abusive:
-        lines.append("⚠️ " + _("May contain abusive language"))
-    lines.append(queue_line(queue))
-    return "\n".join(lines)
-
-
-def decide_keyboard(item: ItemView) -> InlineKeyboardMarkup:
-    """Approve, reject (then a reason), flag for staff."""
-
-    def button(label: str, choice: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            label, callback_data=cb.Moderate(item.id, item.version, choice).pack()
-        )
-
-    return InlineKeyboardMarkup(
-        [
-            [button("✅ " + _("Approve"), "approve"), button("🚫 " + _("Reject…"), "reasons")],
-            [button("⚑ " + _("Flag for staff"), "flag")],
-        ]
-    )
-
-
-def reasons_keyboard(item: ItemView) -> InlineKeyboardMarkup:
-    """The reasons to reject, and a way back."""
-
-    def button(reason: Reason) -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            reason_label(reason),
-            callback_data=cb.Moderate(item.id, item.version, reason.value).pack(),
-        )
-
-    back = InlineKeyboardButton(
-        "◀ " + _("Back"), callback_data=cb.Moderate(item.id, item.version, "back").pack()
-    )
-    return InlineKeyboardMarkup(
-        [
-            [button(Reason.PERSONAL_DATA), button(Reason.OFFENSIVE)],
-            [button(Reason.SPAM), button(Reason.OFF_TOPIC)],
-            [back],
-        ]
-    )
-
-
-def undo_keyboard(item: ItemView) -> InlineKeyboardMarkup:
-    """A way to take the decision back (it works for the moderator who took it)."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    "↩ " + _("Undo"), callback_data=cb.UndoDecision(item.id, item.version).pack()
-                )
-            ]
-        ]
-    )
-
-
-def pending_heading(*, in_group: bool) -> str:
-    """The first line of a text waiting for a decision."""
-    return "📝 <b>" + (_("New text") if in_group else _("Text to review")) + "</b>"
-
-
-def decided_heading(item: ItemView, by: str) -> str:
-    """The first line of a decided text: the decision and who took it."""
-    return f"<b>{decision_label(item)}</b> · {by}"
-
-
-def pending_message(item: ItemView, queue: int, *, in_group: bool) -> Outgoing:
-    """A text waiting for a decision, with its buttons."""
-    return Outgoing(card(item, queue, pending_heading(in_group=in_group)), decide_keyboard(item))
-
-
-def decided_message(item: ItemView, queue: int, by: str, *, undo: bool) -> Outgoing:
-    """A decided text, with the undo button when the reader may use it."""
-    return Outgoing(
-        card(item, queue, decided_heading(item, by)), undo_keyboard(item) if undo else None
-    )
-
-
-def gone_message() -> Outgoing:
-    """In place of a text that no longer exists."""
-    return Outgoing("🗑 " + _("This text no longer exists: its writer deleted or changed it."))
-
-
-def empty_queue(queue: int) -> Outgoing:
-    """When nothing waits for this moderator (the rest may be with other moderators)."""
-    if not queue:
-        return Outgoing(_("Nothing is waiting for review. Thank you!") + "\n" + queue_line(0))
-    return Outgoing(
-        _(
-            "The texts still waiting are being looked at by other moderators right now. "
-            "Send /review again in a few minutes."
-        )
-        + "\n"
-        + queue_line(queue)
-    )
-
-
-def _in_group(update: Update) -> bool:
-    chat = update.effective_chat
-    return chat is not None and chat.type != ChatType.PRIVATE
-
-
-def _who(update: Update, item: ItemView, moderator: int, *, in_group: bool) -> str:
-    """Who decided, as the readers of this chat should see it."""
-    if item.decided_by != moderator:
-        return _("by another moderator")
-    if not in_group:
-        return _("by you")
-    user = update.effective_user
+    id: int
     # The moderator's own first name, shown to the other moderators in the group; it is not
     # stored anywhere.
-    name = user.first_name if user is not None and user.first_name else ""
-    return _("by {name}").format(name=escape(name)) if name else _("by a moderator")
+    name: str
+    in_group: bool
 
 
-def _not_moderator(update: Update) -> Reply:
-    if _in_group(update):
-        return Reply(notice=_("Only moderators can decide on texts."))
-    return refusal(update)
+def _moderator(update: Update) -> Moderator:
+    user = update.effective_user
+    assert user is not None
+    return Moderator(user.id, user.first_name or "", in_group(update))
 
 
-def _data(update: Update) -> str | None:
-    return update.callback_query.data if update.callback_query else None
+def _by(item: ItemView, moderator: Moderator) -> str:
+    return views.who(item, moderator.id, moderator.name, in_group=moderator.in_group)
+
+
+async def next_text(scene: Scene) -> Outgoing:
+    """The next text for this moderator, or why there is none."""
+    item = await mod.next_for(scene.session, scene.user_id, scene.now)
+    queue = await mod.queue_size(scene.session)
+    if item is None:
+        return views.empty_queue(queue)
+    return views.pending_message(item, queue, in_group=False)
 
 
 # ---------------------------------------------------------------------------- private review
 
 
-async def _next(session: AsyncSession, moderator: int, now: datetime) -> Outgoing:
-    item = await mod.next_for(session, moderator, now)
-    queue = await mod.queue_size(session)
-    if item is None:
-        return empty_queue(queue)
-    return pending_message(item, queue, in_group=False)
-
-
+@requires(Role.MODERATOR, "/review")
 async def review(update: Update, context: BotContext) -> None:
     """Show a moderator the next text waiting for review."""
-    user = update.effective_user
-    assert user is not None
+    await answer(update, context, _review)
 
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        now = scene.now
-        if not await authorized(session, update, context, Role.MODERATOR, "/review"):
-            return refusal(update)
-        return Reply(send=[await _next(session, user.id, now)])
 
-    await answer(update, context, action)
+async def _review(scene: Scene) -> Reply:
+    return Reply(send=[await next_text(scene)])
 
 
 # ---------------------------------------------------------------------------- decisions
 
-
-class _After:
-    """What to do once the decision committed: refresh the group's message about the text."""
-
-    def __init__(self) -> None:
-        self.item: ItemView | None = None
-        self.queue = 0
+Press = Callable[[Scene, Moderator, list[Refresh]], Awaitable[Reply]]
 
 
-async def on_moderate(update: Update, context: BotContext) -> None:
-    """Decide on a text with a button, or switch between decisions and reject reasons."""
-    data = cb.Moderate.unpack(_data(update))
-    if data.choice not in DECISIONS and data.choice not in SWITCHES:
-        raise cb.InvalidCallback("unknown moderation choice")
-    user = update.effective_user
-    assert user is not None
-    moderator = user.id
-    in_group = _in_group(update)
-    after = _After()
-
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        now = scene.now
-        if in_group:
-            # The group's messages are in the installation's language, whoever presses.
-            set_language(context.runtime.default_language)
-        if not await authorized(session, update, context, Role.MODERATOR, "moderation.decide"):
-            return _not_moderator(update)
-        if data.choice in SWITCHES:
-            return await _switch(session, data, moderator, update, now)
-        status, reason = DECISIONS[data.choice]
-        try:
-            item = await mod.decide(
-                session, data.item_id, data.version, moderator, status, now, reason
-            )
-        except mod.ModerationError as error:
-            return await _conflict(session, update, error, moderator, now, in_group=in_group)
-        queue = await mod.queue_size(session)
-        by = _who(update, item, moderator, in_group=in_group)
-        reply = Reply(
-            edit=decided_message(item, queue, by, undo=True), notice=decision_label(item)
-        )
-        if not in_group:
-            reply.send.append(await _next(session, moderator, now))
-            after.item, after.queue = item, queue
-        return reply
-
-    await answer(update, context, action)
+async def _press(update: Update, context: BotContext, act: Press) -> None:
+    """Take a moderator's button; once committed, refresh the group's message about the text."""
+    moderator = _moderator(update)
+    after: list[Refresh] = []
+    await answer(update, context, lambda scene: act(scene, moderator, after))
     await _refresh_group_message(context, after)
 
 
-async def _switch(
-    session: AsyncSession, data: cb.Moderate, moderator: int, update: Update, now: datetime
-) -> Reply:
-    """Show the reject reasons, or the decisions again, on a text still waiting."""
-    in_group = _in_group(update)
-    item = await mod.load_item(session, data.item_id)
-    if item is None:
-        return await _conflict(session, update, mod.ItemGone(), moderator, now, in_group=in_group)
-    if item.version != data.version:
-        error = mod.TextChanged(item) if item.pending else mod.AlreadyDecided(item)
-        return await _conflict(session, update, error, moderator, now, in_group=in_group)
-    keyboard = reasons_keyboard(item) if data.choice == "reasons" else decide_keyboard(item)
-    # Only the buttons change; the text is rendered again with the queue as it is now.
-    queue = await mod.queue_size(session)
-    return Reply(edit=Outgoing(card(item, queue, pending_heading(in_group=in_group)), keyboard))
+@requires(Role.MODERATOR, "moderation.decide", group_notice=views.only_moderators)
+async def on_moderate(update: Update, context: BotContext) -> None:
+    """Decide on a text with a button, or switch between decisions and reject reasons."""
+    data = cb.Moderate.unpack(callback_data(update))
+    if data.choice not in DECISIONS and data.choice not in SWITCHES:
+        raise cb.InvalidCallback("unknown moderation choice")
+    await _press(update, context, lambda scene, who, after: _decide(scene, data, who, after))
 
 
-async def _conflict(
-    session: AsyncSession,
-    update: Update,
-    error: mod.ModerationError,
-    moderator: int,
-    now: datetime,
-    *,
-    in_group: bool,
+async def _decide(
+    scene: Scene, data: cb.Moderate, moderator: Moderator, after: list[Refresh]
 ) -> Reply:
-    """Tell the moderator why nothing was stored and show the text as it is now."""
-    queue = await mod.queue_size(session)
-    if isinstance(error, mod.ItemGone):
-        reply = Reply(edit=gone_message(), notice=_("This text no longer exists."))
-    elif isinstance(error, mod.TextChanged):
-        if in_group:
-            # The new version gets a message of its own in the group, like any new text.
-            return Reply(
-                edit=Outgoing(
-                    "✏️ " + _("Its writer changed this text. The new version waits in the queue.")
-                ),
-                notice=_("The writer changed this text."),
-            )
-        # In a private review the new version is shown in place, to decide on.
-        return Reply(
-            edit=pending_message(error.item, queue, in_group=False),
-            notice=_("The writer changed this text. Here is the new version."),
+    """Store the decision; show it, and in a private review the next text."""
+    if data.choice in SWITCHES:
+        return await _switch(scene, data, moderator)
+    status, reason = DECISIONS[data.choice]
+    try:
+        item = await mod.decide(
+            scene.session, data.item_id, data.version, moderator.id, status, scene.now, reason
         )
-    else:
-        assert isinstance(error, mod.Conflict)
-        item = error.item
-        mine = item.decided_by == moderator
-        notice = (
-            _("You already decided on this text.")
-            if mine
-            else _("Another moderator already decided on this text.")
-        )
-        if in_group and not mine:
-            # The group's message already shows the decision, named by whoever took it;
-            # rendering it again from this moderator's view would lose that name.
-            return Reply(notice=notice)
-        by = _who(update, item, moderator, in_group=in_group)
-        reply = Reply(edit=decided_message(item, queue, by, undo=mine or in_group), notice=notice)
-    if not in_group:
-        reply.send.append(await _next(session, moderator, now))
+    except mod.ModerationError as error:
+        return await _conflict(scene, error, moderator)
+    queue = await mod.queue_size(scene.session)
+    decided = views.decided_message(item, queue, _by(item, moderator), undo=True)
+    reply = Reply(edit=decided, notice=views.decision_label(item))
+    if not moderator.in_group:
+        reply.send.append(await next_text(scene))
+        after.append((item, queue))
     return reply
 
 
-async def on_undo(update: Update, context: BotContext) -> None:
-    """Take back one's own decision: the text waits again, with its buttons."""
-    data = cb.UndoDecision.unpack(_data(update))
-    user = update.effective_user
-    assert user is not None
-    moderator = user.id
-    in_group = _in_group(update)
-    after = _After()
-
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        now = scene.now
-        if in_group:
-            set_language(context.runtime.default_language)
-        if not await authorized(session, update, context, Role.MODERATOR, "moderation.undo"):
-            return _not_moderator(update)
-        try:
-            item = await mod.undo(session, data.item_id, data.version, moderator, now)
-        except mod.ItemGone:
-            return Reply(edit=gone_message(), notice=_("This text no longer exists."))
-        except mod.NotUndoable as error:
-            return await _not_undoable(session, update, error.item, moderator, in_group=in_group)
-        queue = await mod.queue_size(session)
-        if not in_group:
-            after.item, after.queue = item, queue
-        return Reply(
-            edit=pending_message(item, queue, in_group=in_group),
-            notice=_("Undone. The text is waiting for a decision again."),
-        )
-
-    await answer(update, context, action)
-    await _refresh_group_message(context, after)
-
-
-async def _not_undoable(
-    session: AsyncSession, update: Update, item: ItemView, moderator: int, *, in_group: bool
-) -> Reply:
-    queue = await mod.queue_size(session)
-    if item.pending:
-        return Reply(
-            edit=pending_message(item, queue, in_group=in_group),
-            notice=_("There is no decision to undo: the text is waiting for one."),
-        )
-    if item.decided_by != moderator:
-        notice = _("Only the moderator who decided can undo it.")
-        if in_group:
-            return Reply(notice=notice)  # the message shows the decider's name: keep it
-    else:
-        notice = _("This decision has changed since. Here it is as it is now.")
-    by = _who(update, item, moderator, in_group=in_group)
+async def _switch(scene: Scene, data: cb.Moderate, moderator: Moderator) -> Reply:
+    """Show the reject reasons, or the decisions again, on a text still waiting."""
+    item = await mod.load_item(scene.session, data.item_id)
+    if item is None:
+        return await _conflict(scene, mod.ItemGone(), moderator)
+    if item.version != data.version:
+        error = mod.TextChanged(item) if item.pending else mod.AlreadyDecided(item)
+        return await _conflict(scene, error, moderator)
+    # Only the buttons change; the text is rendered again with the queue as it is now.
+    queue = await mod.queue_size(scene.session)
+    reasons = data.choice == "reasons"
     return Reply(
-        edit=decided_message(item, queue, by, undo=in_group or item.decided_by == moderator),
-        notice=notice,
+        edit=views.switched_message(item, queue, reasons=reasons, in_group=moderator.in_group)
     )
 
 
-async def _refresh_group_message(context: BotContext, after: _After) -> None:
+async def _conflict(scene: Scene, error: mod.ModerationError, moderator: Moderator) -> Reply:
+    """Tell the moderator why nothing was stored and show the text as it is now."""
+    queue = await mod.queue_size(scene.session)
+    if isinstance(error, mod.TextChanged):
+        notice = views.changed_notice(in_group=moderator.in_group)
+        if moderator.in_group:
+            # The new version gets a message of its own in the group, like any new text.
+            return Reply(edit=views.changed_in_group(), notice=notice)
+        # In a private review the new version is shown in place, to decide on.
+        return Reply(edit=views.pending_message(error.item, queue, in_group=False), notice=notice)
+    if isinstance(error, mod.ItemGone):
+        reply = Reply(edit=views.gone_message(), notice=views.text_gone())
+    else:
+        assert isinstance(error, mod.Conflict)
+        mine = error.item.decided_by == moderator.id
+        reply = _as_decided(error.item, queue, moderator, views.decided_before(mine=mine))
+    if not moderator.in_group:
+        reply.send.append(await next_text(scene))
+    return reply
+
+
+def _as_decided(item: ItemView, queue: int, moderator: Moderator, notice: str) -> Reply:
+    """A decided text shown again as it is now, with the undo for who may use it."""
+    mine = item.decided_by == moderator.id
+    if moderator.in_group and not mine:
+        # The group's message already shows the decision, named by whoever took it;
+        # rendering it again from this moderator's view would lose that name.
+        return Reply(notice=notice)
+    by, undo = _by(item, moderator), mine or moderator.in_group
+    return Reply(edit=views.decided_message(item, queue, by, undo=undo), notice=notice)
+
+
+@requires(Role.MODERATOR, "moderation.undo", group_notice=views.only_moderators)
+async def on_undo(update: Update, context: BotContext) -> None:
+    """Take back one's own decision: the text waits again, with its buttons."""
+    data = cb.UndoDecision.unpack(callback_data(update))
+    await _press(update, context, lambda scene, who, after: _undo(scene, data, who, after))
+
+
+async def _undo(
+    scene: Scene, data: cb.UndoDecision, moderator: Moderator, after: list[Refresh]
+) -> Reply:
+    try:
+        item = await mod.undo(scene.session, data.item_id, data.version, moderator.id, scene.now)
+    except mod.ItemGone:
+        return Reply(edit=views.gone_message(), notice=views.text_gone())
+    except mod.NotUndoable as error:
+        return await _not_undoable(scene, error.item, moderator)
+    queue = await mod.queue_size(scene.session)
+    if not moderator.in_group:
+        after.append((item, queue))
+    pending = views.pending_message(item, queue, in_group=moderator.in_group)
+    return Reply(edit=pending, notice=views.undone())
+
+
+async def _not_undoable(scene: Scene, item: ItemView, moderator: Moderator) -> Reply:
+    queue = await mod.queue_size(scene.session)
+    if item.pending:
+        pending = views.pending_message(item, queue, in_group=moderator.in_group)
+        return Reply(edit=pending, notice=views.nothing_to_undo())
+    notice = views.not_yours_to_undo(mine=item.decided_by == moderator.id)
+    return _as_decided(item, queue, moderator, notice)
+
+
+async def _refresh_group_message(context: BotContext, after: list[Refresh]) -> None:
     """Show a decision taken in a private review on the group's message about the text too."""
-    item = after.item
-    if item is None or item.group_chat_id is None or item.group_message_id is None:
+    if not after:
+        return
+    item, queue = after[0]
+    if item.group_chat_id is None or item.group_message_id is None:
         return
     with language(context.runtime.default_language):
         if item.pending:
-            message = pending_message(item, after.queue, in_group=True)
+            message = views.pending_message(item, queue, in_group=True)
         else:
-            message = decided_message(item, after.queue, _("by a moderator"), undo=True)
+            message = views.decided_message(item, queue, views.by_a_moderator(), undo=True)
     try:
         await context.bot.edit_message_text(
             message.text,
@@ -456,60 +241,25 @@ async def _refresh_group_message(context: BotContext, after: _After) -> None:
 # ---------------------------------------------------------------------------- the group
 
 
+@requires(Role.ADMIN, "/moderationgroup")
 async def moderation_group(update: Update, context: BotContext) -> None:
     """``/moderationgroup`` in a group: admins make it the moderation group (``off`` stops)."""
-    chat = update.effective_chat
-    user = update.effective_user
-    assert chat is not None
-    assert user is not None
-    in_group = _in_group(update)
     args = list(context.args or [])
     stop = bool(args) and args[0].lower() in ("off", "av", "stop")
+    here = in_group(update)
+    await answer(update, context, lambda scene: _set_group(scene, group=here, stop=stop))
 
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        now = scene.now
-        if not await authorized(session, update, context, Role.ADMIN, "/moderationgroup"):
-            # The same as any other command in a group: it reveals nothing.
-            if in_group:
-                return Reply(send=[Outgoing(_("Please write to me in a private chat."))])
-            return refusal(update)
-        if not in_group:
-            return Reply(
-                send=[
-                    Outgoing(
-                        _(
-                            "Add me to the moderators' group chat and send /moderationgroup "
-                            "there. New written answers will then be posted in that group."
-                        )
-                    )
-                ]
-            )
-        with language(context.runtime.default_language):
-            if stop:
-                if await mod.unregister_group(session, chat.id, user.id, now):
-                    text = _("This group no longer gets new texts. Moderators can use /review.")
-                else:
-                    text = _("This group is not the moderation group.")
-                return Reply(send=[Outgoing(text)])
-            await mod.register_group(session, chat.id, user.id, now)
-            waiting = await mod.queue_size(session)
-            text = _(
-                "This is now the moderation group. New written answers are posted here "
-                "as they arrive; any moderator can decide with the buttons. Who wrote a "
-                "text is never shown. Send /moderationgroup off to stop."
-            )
-            if waiting:
-                text += "\n" + ngettext(
-                    "{n} text is already waiting: moderators can review it with /review in a "
-                    "private chat with me.",
-                    "{n} texts are already waiting: moderators can review them with /review in "
-                    "a private chat with me.",
-                    waiting,
-                ).format(n=waiting)
-        return Reply(send=[Outgoing(text)])
 
-    await answer(update, context, action)
+async def _set_group(scene: Scene, *, group: bool, stop: bool) -> Reply:
+    """Register or unregister the group; in a private chat, say how."""
+    if not group:
+        return Reply(send=[views.group_usage()])
+    session, chat_id = scene.session, scene.chat_id
+    if stop:
+        was_it = await mod.unregister_group(session, chat_id, scene.user_id, scene.now)
+        return Reply(send=[views.group_unregistered(was_it=was_it)])
+    await mod.register_group(session, chat_id, scene.user_id, scene.now)
+    return Reply(send=[views.group_registered(await mod.queue_size(session))])
 
 
 async def after_text(update: Update, context: BotContext) -> None:
@@ -523,6 +273,19 @@ async def announce_job(context: BotContext) -> None:
     await announce(context)
 
 
+@dataclass
+class _Posting:
+    """What one round of posting claimed, and what became of it."""
+
+    chat_id: int
+    claimed: list[ItemView]
+    queue: int
+    sent: list[tuple[ItemView, int]] = field(default_factory=list)  # item, message id
+    unsent: list[int] = field(default_factory=list)
+    lost: bool = False  # the bot was removed from the group
+    migrated_to: int | None = None  # the group became a supergroup with this id
+
+
 async def announce(context: BotContext) -> int:
     """Post the texts that arrived since the last round to the moderation group; return how many.
 
@@ -530,45 +293,59 @@ async def announce(context: BotContext) -> int:
     a text whose message could not be sent is released for the next round.
     """
     runtime = context.runtime
+    posting = await _claim(runtime)
+    if posting is None:
+        return 0
+    with language(runtime.default_language):
+        await _post(context.bot, posting)
+    await _record(runtime, posting)
+    return len(posting.sent)
+
+
+async def _claim(runtime: Runtime) -> _Posting | None:
     lock = runtime.transaction_lock or contextlib.nullcontext()
     async with lock, runtime.sessionmaker() as session, session.begin():
         group = await mod.moderation_group(session)
         if group is None:
-            return 0
+            return None
         claimed = await mod.claim_for_group(session, group, runtime.clock())
         queue = await mod.queue_size(session)
-    if not claimed:
-        return 0
-    chat_id = group.chat_id
-    sent: list[tuple[ItemView, int]] = []
-    unsent: list[int] = []
-    lost = False
-    migrated_to: int | None = None
-    with language(runtime.default_language):
-        for index, item in enumerate(claimed):
-            message = pending_message(item, queue, in_group=True)
-            try:
-                posted = await context.bot.send_message(
-                    chat_id, message.text, parse_mode=ParseMode.HTML, reply_markup=message.keyboard
-                )
-            except TelegramError as error:
-                unsent = [i.id for i in claimed[index:]]
-                if isinstance(error, ChatMigrated):
-                    migrated_to = error.new_chat_id
-                elif isinstance(error, Forbidden):
-                    lost = True
-                logger.warning("Posting to the moderation group failed: %s", type(error).__name__)
-                break
-            sent.append((item, posted.message_id))
+    return _Posting(group.chat_id, claimed, queue) if claimed else None
+
+
+async def _post(bot: Bot, posting: _Posting) -> None:
+    """Send the claimed texts in order; stop at the first refusal and leave the rest unsent."""
+    for index, item in enumerate(posting.claimed):
+        message = views.pending_message(item, posting.queue, in_group=True)
+        try:
+            posted = await bot.send_message(
+                posting.chat_id,
+                message.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=message.keyboard,
+            )
+        except TelegramError as error:
+            posting.unsent = [i.id for i in posting.claimed[index:]]
+            if isinstance(error, ChatMigrated):
+                posting.migrated_to = error.new_chat_id
+            elif isinstance(error, Forbidden):
+                posting.lost = True
+            logger.warning("Posting to the moderation group failed: %s", type(error).__name__)
+            return
+        posting.sent.append((item, posted.message_id))
+
+
+async def _record(runtime: Runtime, posting: _Posting) -> None:
+    """Record the sent messages, release the unsent texts, and follow the group's fate."""
+    lock = runtime.transaction_lock or contextlib.nullcontext()
     async with lock, runtime.sessionmaker() as session, session.begin():
         now = runtime.clock()
-        for item, message_id in sent:
-            await mod.record_post(session, item.id, item.version, chat_id, message_id)
-        await mod.release_posts(session, unsent)
-        if migrated_to is not None:
+        for item, message_id in posting.sent:
+            await mod.record_post(session, item.id, item.version, posting.chat_id, message_id)
+        await mod.release_posts(session, posting.unsent)
+        if posting.migrated_to is not None:
             # The group became a supergroup with a new id: keep posting there.
-            await mod.move_group(session, chat_id, migrated_to, now)
-        elif lost:
+            await mod.move_group(session, posting.chat_id, posting.migrated_to, now)
+        elif posting.lost:
             # The bot was removed from the group; texts wait in /review instead.
-            await mod.unregister_group(session, chat_id, None, now, lost=True)
-    return len(sent)
+            await mod.unregister_group(session, posting.chat_id, None, now, lost=True)

@@ -7,11 +7,12 @@ import logging
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
 
-from handlers.arenas import after_completion
-from handlers.common import Abort, Outgoing, Reply, Scene, answer
+from handlers.common import Abort, Reply, Scene, answer
+from handlers.consult import after_completion
 from handlers.context import BotContext
-from handlers.i18n import _
 from handlers.privacy import consented
+from handlers.views import consultation as views
+from handlers.views.outgoing import Outgoing
 from models import polls
 from models.response import ConsultationNotOpen
 
@@ -26,33 +27,22 @@ async def on_poll_answer(update: Update, context: BotContext) -> None:
         logger.info("Ignored a poll vote from a chat in update %s", update.update_id)
         return
     poll_id, indexes = poll_answer.poll_id, list(poll_answer.option_ids)
+    await answer(update, context, lambda scene: _vote(scene, poll_id, indexes))
 
-    async def action(scene: Scene) -> Reply:
-        session = scene.session
-        participant = scene.participant
-        now = scene.now
-        person = await consented(session, participant)
-        try:
-            result = await polls.vote(session, person, poll_id, indexes, now)
-        except ConsultationNotOpen as error:
-            raise Abort(
-                Reply(send=[Outgoing(_("This poll is closed, so your vote was not counted."))])
-            ) from error
-        except polls.UnknownPoll as error:
-            raise Abort(
-                Reply(send=[Outgoing(_("I do not know this poll any more. See /consultations."))])
-            ) from error
-        if result.retracted:
-            return Reply(send=[Outgoing(_("Your vote is withdrawn."))])
-        thanks = _("Thank you! Your answer is saved.")
-        if not result.position.just_completed:
-            return Reply(send=[Outgoing(thanks)])
+
+async def _vote(scene: Scene, poll_id: str, indexes: list[int]) -> Reply:
+    person = await consented(scene.session, scene.participant)
+    try:
+        result = await polls.vote(scene.session, person, poll_id, indexes, scene.now)
+    except (ConsultationNotOpen, polls.UnknownPoll) as error:
+        closed = isinstance(error, ConsultationNotOpen)
+        raise Abort(Reply(send=[Outgoing(views.vote_refused(closed=closed))])) from error
+    offers = []
+    if not result.retracted and result.position.just_completed:
         # No reminder to finish any more; the thanks asks whether to hear back (and the arena
         # of the consultation, if any, is offered after it).
-        followup, *more = await after_completion(session, person, result.position, now)
-        return Reply(send=[Outgoing(f"{thanks}\n\n{followup.text}", followup.keyboard), *more])
-
-    await answer(update, context, action)
+        offers = await after_completion(scene.session, person, result.position, scene.now)
+    return Reply(send=views.vote_taken(offers, withdrawn=result.retracted))
 
 
 async def stop_closed_polls(context: BotContext) -> None:

@@ -140,8 +140,10 @@ class Wizard(Generic[Subject]):
     # The answer when the dialog or its subject is gone ("This draft is no longer open…").
     gone: Callable[[], str]
     # The subject (a draft) by id, or None when it is no longer open; None for a wizard
-    # without a subject. "✖ Cancel" deletes the subject.
+    # without a subject.
     load: Callable[[AsyncSession, int], Awaitable[Subject | None]] | None = None
+    # Whether "✖ Cancel" deletes the subject (a draft does; a text under review does not).
+    cancel_deletes: bool = True
     # Starts the dialog from a button (``WizardStart``) or a command; see :func:`begin`.
     opener: Opener | None = None
     cancelled: Callable[[], str] = lambda: _("Cancelled. Nothing was sent.")
@@ -274,7 +276,7 @@ async def on_button(update: Update, context: BotContext) -> None:
 
 
 async def _drop(wizard: Wizard[Subject], turn: Turn[Subject]) -> Reply:
-    if turn.subject is not None:
+    if wizard.cancel_deletes and turn.subject is not None:
         await turn.session.delete(turn.subject)
     await close_dialog(turn.session, turn.dialog)
     return Reply(edit=Outgoing(wizard.cancelled()))

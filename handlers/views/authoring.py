@@ -7,8 +7,8 @@ from html import escape
 from telegram import InlineKeyboardMarkup
 
 from handlers import callbacks as cb
-from handlers import render
 from handlers.i18n import LANGUAGE_NAMES, _, language
+from handlers.views import consultation as render
 from handlers.views.outgoing import Outgoing, inert, row
 from models.consultation import ConsultationView
 from models.consultation_file import MAX_FILE_BYTES

@@ -12,6 +12,7 @@ from handlers.wizards.broadcast import BROADCAST
 from handlers.wizards.event import EVENT
 from handlers.wizards.newpoll import NEWPOLL
 from handlers.wizards.outcome import OUTCOME
+from handlers.wizards.reason import REASON
 from handlers.wizards.upload import UPLOAD
 
-WIZARDS: tuple[Wizard[Any], ...] = (BROADCAST, EVENT, OUTCOME, NEWPOLL, UPLOAD)
+WIZARDS: tuple[Wizard[Any], ...] = (BROADCAST, EVENT, OUTCOME, NEWPOLL, UPLOAD, REASON)

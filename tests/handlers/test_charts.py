@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from handlers import charts
-from handlers.charts import render_chart, render_chart_async, result_charts
 from handlers.i18n import language
+from handlers.views import charts
+from handlers.views.charts import render_chart, render_chart_async, result_charts
 from models.consultation_file import QuestionType
 from models.results import ConsultationResults, QuestionResult, Tally
 
@@ -181,7 +181,7 @@ def test_charts_never_touch_pyplot() -> None:
     # a GUI backend; the chart module must work without it ever being imported.
     script = (
         "import sys\n"
-        "from handlers.charts import render_chart\n"
+        "from handlers.views.charts import render_chart\n"
         "render_chart('t', 'q', ['a'], [1], 1, subtitle='s')\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )

@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from matplotlib import font_manager
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
@@ -138,42 +139,60 @@ def render_chart(
     """
     if len(labels) != len(counts):
         raise ValueError("one count per label")
-    title_lines = _wrap(title, TITLE_WRAP, 2)
-    question_lines = _wrap(question_text, QUESTION_WRAP, MAX_QUESTION_LINES)
-    label_lines = [_wrap(label, LABEL_WRAP, MAX_LABEL_LINES) for label in labels]
+    layout = _layout(title, question_text, labels, counts, subtitle)
+    figure = Figure(figsize=(WIDTH, layout.height), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    # One axes over the whole figure, in inches with y growing downwards: the layout can then
+    # be drawn as it was computed.
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_axis_off()
+    axes.set_xlim(0, WIDTH)
+    axes.set_ylim(layout.height, 0)
+    _draw_texts(axes, layout.texts)
+    _draw_bars(axes, layout.bars, total)
+    with _render_lock, io.BytesIO() as buffer:
+        figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+        return buffer.getvalue()
 
-    # Lay everything out top-down in inches first; the figure's height follows from it.
+
+@dataclass
+class _Layout:
+    """Where everything goes, in inches from the top; the figure's height follows from it."""
+
+    texts: list[tuple[float, str, float, str, str]]  # y, text, size, colour, weight
+    bars: list[tuple[float, int]]  # top of bar, count
+    height: float
+
+
+def _layout(
+    title: str, question_text: str, labels: list[str], counts: list[int], subtitle: str
+) -> _Layout:
+    """Lay the chart out top-down: title, question, subtitle, then a label and a bar each."""
     y = MARGIN
-    placed: list[tuple[float, str, float, str, str]] = []  # y, text, size, colour, weight
-    for line in title_lines:
-        placed.append((y, line, TITLE_SIZE, MUTED, "normal"))
+    texts: list[tuple[float, str, float, str, str]] = []
+    for line in _wrap(title, TITLE_WRAP, 2):
+        texts.append((y, line, TITLE_SIZE, MUTED, "normal"))
         y += _line_height(TITLE_SIZE)
     y += 0.12
-    for line in question_lines:
-        placed.append((y, line, QUESTION_SIZE, INK, "bold"))
+    for line in _wrap(question_text, QUESTION_WRAP, MAX_QUESTION_LINES):
+        texts.append((y, line, QUESTION_SIZE, INK, "bold"))
         y += _line_height(QUESTION_SIZE)
     y += 0.06
-    placed.append((y, _drawable(subtitle), SUBTITLE_SIZE, MUTED, "normal"))
+    texts.append((y, _drawable(subtitle), SUBTITLE_SIZE, MUTED, "normal"))
     y += _line_height(SUBTITLE_SIZE) + 0.3
-    bars: list[tuple[float, int]] = []  # top of bar, count
-    for lines, count in zip(label_lines, counts, strict=True):
-        for line in lines:
-            placed.append((y, line, LABEL_SIZE, INK, "normal"))
+    bars: list[tuple[float, int]] = []
+    for label, count in zip(labels, counts, strict=True):
+        for line in _wrap(label, LABEL_WRAP, MAX_LABEL_LINES):
+            texts.append((y, line, LABEL_SIZE, INK, "normal"))
             y += _line_height(LABEL_SIZE)
         y += 0.04
         bars.append((y, count))
         y += BAR_HEIGHT + 0.3
-    height = y + MARGIN - 0.2
+    return _Layout(texts, bars, y + MARGIN - 0.2)
 
-    figure = Figure(figsize=(WIDTH, height), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)
-    # One axes over the whole figure, in inches with y growing downwards: the layout above
-    # can then be drawn as it was computed.
-    axes = figure.add_axes((0, 0, 1, 1))
-    axes.set_axis_off()
-    axes.set_xlim(0, WIDTH)
-    axes.set_ylim(height, 0)
-    for top, text, size, colour, weight in placed:
+
+def _draw_texts(axes: Axes, texts: list[tuple[float, str, float, str, str]]) -> None:
+    for top, text, size, colour, weight in texts:
         # Placed by baseline, not by the top of the ink: "å" reaches higher than "H", and
         # top-aligned lines with and without it would be unevenly spaced.
         axes.text(
@@ -188,6 +207,10 @@ def render_chart(
             ha="left",
             parse_math=False,  # a "$" in an option must not start TeX
         )
+
+
+def _draw_bars(axes: Axes, bars: list[tuple[float, int]], total: int) -> None:
+    """Each bar on its track (100 %), with the count and share right of the track."""
     track = WIDTH - 2 * MARGIN - VALUE_ROOM
     for top, count in bars:
         share = count / total if total else 0.0
@@ -208,9 +231,6 @@ def render_chart(
             ha="left",
             parse_math=False,
         )
-    with _render_lock, io.BytesIO() as buffer:
-        figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-        return buffer.getvalue()
 
 
 async def render_chart_async(
