@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from bot.db import create_engine, create_sessionmaker
-from handlers.followups import finish_payload
 from handlers.views.events import EventTexts
+from handlers.views.reminders import finish_payload
 from models import events
 from models.arenas import Arena
 from models.consultation import Consultation, Question, import_consultation
