@@ -318,3 +318,37 @@ class WizardButton(CallbackData):
     subject: int
     choice: str
     arg: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ShowLink(CallbackData):
+    """Send a consultation's full link and its QR code (from /manage)."""
+
+    prefix: ClassVar[str] = "mq"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ShowFlags(CallbackData):
+    """List the texts moderators flagged for staff that nobody has handled yet (/manage)."""
+
+    prefix: ClassVar[str] = "mf"
+    page: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FlagAction(CallbackData):
+    """Staff act on a flagged text: ``handled`` (keep it out) or ``approve`` (into results)."""
+
+    prefix: ClassVar[str] = "fa"
+    item_id: int
+    version: int
+    action: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ResidentWelcome(CallbackData):
+    """A staff member asks for the residents' welcome, to answer consultations themselves."""
+
+    prefix: ClassVar[str] = "rw"
+    language: str

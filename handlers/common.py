@@ -72,6 +72,8 @@ class Scene:
     participant: Participant | None = None
     # The message whose button was pressed, when the update is a button press.
     message_id: int | None = None
+    # The bot's username, for full t.me links ("" before the bot knows it).
+    bot_username: str = ""
 
 
 Action = Callable[[Scene], Awaitable[Reply]]
@@ -110,7 +112,9 @@ async def run(update: Update, context: BotContext, action: Action) -> Reply:
                 set_language(runtime.default_language)
             if not await permitted(session, user.id, runtime, now):
                 return refusal(update)
-            reply = await action(_scene(update, session, runtime, now, participant))
+            scene = _scene(update, session, runtime, now, participant)
+            scene.bot_username = _username(context)
+            reply = await action(scene)
     except Abort as abort:
         return abort.reply
     _claimed_update.set(update.update_id)
@@ -137,6 +141,14 @@ def _scene(
         participant=participant,
         message_id=query.message.message_id if query and query.message else None,
     )
+
+
+def _username(context: BotContext) -> str:
+    """The bot's username, known once the bot was initialised (getMe)."""
+    try:
+        return context.bot.username or ""
+    except RuntimeError:  # not initialised: only in tests that build updates by hand
+        return ""
 
 
 def callback_data(update: Update) -> str | None:

@@ -21,9 +21,12 @@ from handlers.common import Reply, Scene, answer, callback_data, deliver, run
 from handlers.context import BotContext
 from handlers.guards import requires
 from handlers.i18n import current_language
+from handlers.views import links
 from handlers.views import manage as views
 from handlers.views.charts import result_charts
+from handlers.views.consultation import plain_title
 from handlers.views.outgoing import Outgoing
+from models.arenas import find_arena
 from models.consultation import (
     Consultation,
     Status,
@@ -35,7 +38,7 @@ from models.consultation import (
 )
 from models.consultation_file import QuestionType
 from models.export import FORMATS, Format, write_export
-from models.moderation import text_counts
+from models.moderation import approved_texts, count_open_flags, text_counts
 from models.polls import can_be_poll
 from models.results import ConsultationResults, consultation_results
 from models.roles import Role, audit
@@ -48,14 +51,20 @@ ALL_TEXTS_WORDS = frozenset({"all", "alle"})
 
 async def _listing(scene: Scene, page: int) -> Outgoing:
     rows = list(reversed(await list_consultations(scene.session)))  # newest first
-    return views.listing(rows, page, scene.now)
+    flagged = await count_open_flags(scene.session)
+    return views.listing(rows, page, scene.now, scene.runtime.timezone, flagged=flagged)
+
+
+def _link(scene: Scene, slug: str, kind: str = "c", source: str | None = None) -> str:
+    return links.deep_link(scene.bot_username, links.payload(kind, slug, source))
 
 
 async def _detail(scene: Scene, consultation: Consultation) -> Outgoing:
     view = await load_consultation(scene.session, consultation.id or 0)
     assert view is not None
     started, completed = await response_counts(scene.session, consultation.id or 0)
-    return views.detail(view, started, completed, scene.now)
+    link = _link(scene, consultation.slug)
+    return views.detail(view, started, completed, scene.now, scene.runtime.timezone, link)
 
 
 async def _consultation(session: AsyncSession, which: int | str | None) -> Consultation | None:
@@ -108,7 +117,7 @@ async def _show(scene: Scene, consultation_id: int) -> Reply:
 async def on_set_status(update: Update, context: BotContext) -> None:
     """Open or close a consultation from its /manage message."""
     data = cb.SetStatus.unpack(callback_data(update))
-    if data.status not in ("open", "poll", "closed"):
+    if data.status not in ("open", "poll", "closed", "close?"):
         raise cb.InvalidCallback("unknown status")
     await answer(update, context, lambda scene: _set_status(scene, data))
 
@@ -119,6 +128,9 @@ async def _set_status(scene: Scene, data: cb.SetStatus) -> Reply:
     consultation = await session.get(Consultation, data.consultation_id)
     if consultation is None:
         return Reply(notice=views.consultation_gone())
+    if data.status == "close?":
+        started, completed = await response_counts(session, consultation.id or 0)
+        return Reply(edit=views.close_question(consultation, started, completed))
     if data.status == "poll":
         view = await load_consultation(session, consultation.id or 0)
         assert view is not None
@@ -160,10 +172,16 @@ async def _send_results(update: Update, context: BotContext, which: int | str | 
     if not counted or not counted[0].started:
         return
     chat_id = update.effective_chat.id if update.effective_chat else 0
-    charts = await result_charts(counted[0], current_language(), subtitle=views.answers_subtitle)
-    for chart in charts:
+    found = counted[0]
+    language, fallback = current_language(), found.languages[0]
+    charts = await result_charts(found, language, subtitle=views.answers_subtitle)
+    charted = [q for q in found.questions if q.has_chart]
+    for chart, question in zip(charts, charted, strict=True):
         await context.bot.send_photo(
-            chat_id, InputFile(chart.png, filename=f"{chart.question_key}.png")
+            chat_id,
+            InputFile(chart.png, filename=f"{chart.question_key}.png"),
+            caption=views.chart_caption(question, language, fallback),
+            parse_mode=ParseMode.HTML,
         )
 
 
@@ -179,8 +197,69 @@ async def _results(
     assert found is not None
     counted.append(found)
     free_texts = [q.question_id for q in found.questions if q.type is QuestionType.FREE_TEXT]
-    moderation = await text_counts(scene.session, free_texts)
-    return Reply(send=[Outgoing(views.results_text(found, moderation))])
+    texts = views.FreeTexts(
+        found.slug,
+        await text_counts(scene.session, free_texts),
+        await approved_texts(scene.session, free_texts, views.TEXTS_SHOWN),
+    )
+    return Reply(send=views.results_messages(found, texts))
+
+
+# ---------------------------------------------------------------------- /link
+
+
+@requires(Role.STAFF, "/link")
+async def link(update: Update, context: BotContext) -> None:
+    """``/link SLUG [SOURCE]``: a consultation's or arena's full link, and its QR code."""
+    args = list(context.args or [])
+    which = args[0].lower() if args else None
+    source = args[1] if len(args) > 1 else None
+    await _send_link(update, context, which, source)
+
+
+@requires(Role.STAFF, "manage.link")
+async def on_link(update: Update, context: BotContext) -> None:
+    """The link and QR code of the consultation shown in /manage."""
+    data = cb.ShowLink.unpack(callback_data(update))
+    await _send_link(update, context, data.consultation_id, None)
+
+
+async def _send_link(
+    update: Update, context: BotContext, which: int | str | None, source: str | None
+) -> None:
+    """Find what the link opens in the update's transaction; the QR code follows the text."""
+    made: list[str] = []
+    reply = await run(update, context, lambda scene: _link_reply(scene, which, source, made))
+    await deliver(update, context, reply)
+    if made:
+        chat_id = update.effective_chat.id if update.effective_chat else 0
+        await context.bot.send_photo(
+            chat_id,
+            InputFile(links.qr_png(made[0]), filename="qr.png"),
+            caption=links.qr_caption(made[0]),
+            parse_mode=ParseMode.HTML,
+        )
+
+
+async def _link_reply(
+    scene: Scene, which: int | str | None, source: str | None, made: list[str]
+) -> Reply:
+    if which is None:
+        return Reply(send=[links.link_usage()])
+    consultation = await _consultation(scene.session, which)
+    arena = None
+    if consultation is None and isinstance(which, str):
+        arena = await find_arena(scene.session, which)
+    if consultation is not None:
+        kind, slug, title = "c", consultation.slug, plain_title(consultation)
+    elif arena is not None:
+        kind, slug, title = "a", arena.slug, arena.name_in(current_language())
+    else:
+        return Reply(send=[links.nothing_named()])
+    if not links.fits(kind, slug, source):
+        return Reply(send=[links.bad_source()])
+    made.append(_link(scene, slug, kind, source))
+    return Reply(send=[links.link_message(title, made[0], source=source)])
 
 
 # ---------------------------------------------------------------------- /export

@@ -114,6 +114,9 @@ class ModerationItem(SQLModel, table=True):
     # Integer, not BigInteger: message ids are small, and erasure clears BigInteger columns
     # that equal a person's Telegram id.
     group_message_id: int | None = Field(default=None, sa_column=Column(Integer))
+    # A text flagged for staff: the staff member who dealt with it, and when (None: open).
+    handled_by: int | None = Field(default=None, sa_column=Column(TelegramId))
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # The queue's order (marked texts first, then the oldest) read straight from an index, so the
@@ -164,6 +167,8 @@ class ItemView:
     """The deciding moderator's Telegram id (to tell "you" from "another moderator")."""
     group_chat_id: int | None
     group_message_id: int | None
+    handled_by: int | None = None
+    """The staff member who dealt with a flagged text (None: not yet)."""
 
     def title(self, language: str) -> str:
         """The consultation's title in ``language``, with fallback."""
@@ -241,6 +246,8 @@ async def text_changed(
         "posted_at": None,
         "group_chat_id": None,
         "group_message_id": None,
+        "handled_by": None,
+        "handled_at": None,
     }
     result = await session.exec(  # type: ignore[call-overload]
         update(ModerationItem)
@@ -284,6 +291,7 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
         decided_by=item.decided_by,
         group_chat_id=item.group_chat_id,
         group_message_id=item.group_message_id,
+        handled_by=item.handled_by,
     )
 
 
@@ -442,6 +450,8 @@ async def undo(
         note=None,
         decided_by=None,
         decided_at=None,
+        handled_by=None,
+        handled_at=None,
     )
     if not undone:
         raise await _conflict(session, item_id, undo=True)
@@ -633,3 +643,100 @@ async def text_counts(
     for question_id, name, n in rows.all():
         counts.setdefault(question_id, {})[Status(name)] = int(n)
     return counts
+
+
+async def approved_texts(
+    session: AsyncSession, question_ids: list[int], per_question: int
+) -> dict[int, list[tuple[Part, ...]]]:
+    """The first approved free texts of each question, oldest first, split for masking.
+
+    Only texts a moderator approved; each is split around personal data (:func:`split`), so the
+    reader sees placeholders, never the data. At most ``per_question`` per question.
+    """
+    texts: dict[int, list[tuple[Part, ...]]] = {}
+    for question_id in question_ids:
+        rows = await session.exec(
+            select(Answer.text)
+            .join(ModerationItem, col(ModerationItem.answer_id) == col(Answer.id))
+            .where(
+                Answer.question_id == question_id,
+                ModerationItem.status == Status.APPROVED.value,
+                col(Answer.text).is_not(None),
+            )
+            .order_by(col(Answer.id))
+            .limit(per_question)
+        )
+        found = [split(text) for text in rows.all() if text]
+        if found:
+            texts[question_id] = found
+    return texts
+
+
+# ---------------------------------------------------------------------------- flags for staff
+
+
+class FlagAction(StrEnum):
+    """What staff do with a text a moderator flagged for them."""
+
+    HANDLED = "handled"  # dealt with; it stays out of the results
+    APPROVE = "approve"  # nothing wrong after all: it counts as approved
+
+
+def _open_flag() -> list[ColumnElement[bool]]:
+    return [
+        col(ModerationItem.status) == Status.FLAGGED.value,
+        col(ModerationItem.handled_at).is_(None),
+    ]
+
+
+async def count_open_flags(session: AsyncSession) -> int:
+    """How many flagged texts no staff member has dealt with yet."""
+    count = await session.exec(
+        select(func.count()).select_from(ModerationItem).where(*_open_flag())
+    )
+    return int(count.one())
+
+
+async def open_flags(session: AsyncSession, limit: int, offset: int = 0) -> list[ItemView]:
+    """Flagged texts no staff member has dealt with, oldest decision first."""
+    ids = await session.exec(
+        select(ModerationItem.id)
+        .where(*_open_flag())
+        .order_by(col(ModerationItem.decided_at), col(ModerationItem.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    items = [await load_item(session, item_id) for item_id in ids.all() if item_id is not None]
+    return [item for item in items if item is not None]
+
+
+async def handle_flag(
+    session: AsyncSession,
+    item_id: int,
+    seen_version: int,
+    staff: int,
+    action: FlagAction,
+    now: datetime,
+) -> ItemView:
+    """A staff member deals with a flagged text, or approves it after all; audited.
+
+    Raises:
+        ItemGone: the text no longer exists.
+        AlreadyDecided: another staff member came first, or a moderator took the flag back
+            (``error.item`` shows the text as it is now).
+        TextChanged: the writer changed the text since; it waits for moderators again.
+    """
+    values: dict[str, Any] = {"handled_by": staff, "handled_at": now}
+    if action is FlagAction.APPROVE:
+        values |= {"status": Status.APPROVED.value, "decided_by": staff, "decided_at": now}
+    done = await _update_item(
+        session,
+        item_id,
+        [*_open_flag(), col(ModerationItem.version) == seen_version],
+        **values,
+    )
+    if not done:
+        raise await _conflict(session, item_id)
+    target = f"moderation_item:{item_id}"
+    await audit(session, staff, f"moderation.flag.{action.value}", target, now=now)
+    return await _reloaded(session, item_id)

@@ -134,3 +134,21 @@ async def audit(
         AuditLog(actor=actor, action=action, target=target, detail=detail, at=now or utcnow())
     )
     await session.flush()
+
+
+async def holders(
+    session: AsyncSession, role: Role, admin_ids: frozenset[int] = frozenset()
+) -> list[int]:
+    """The Telegram ids of everyone who may act in ``role`` (admins count as every role)."""
+    granted = await session.exec(
+        select(RoleGrant.telegram_user_id).where(
+            col(RoleGrant.role).in_([role.value, Role.ADMIN.value])
+        )
+    )
+    return sorted(set(granted.all()) | set(admin_ids))
+
+
+async def role_holders(session: AsyncSession, admin_ids: frozenset[int]) -> list[int]:
+    """The Telegram ids of everyone with any role (for their command menus)."""
+    granted = await session.exec(select(RoleGrant.telegram_user_id).distinct())
+    return sorted(set(granted.all()) | set(admin_ids))

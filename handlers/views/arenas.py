@@ -13,6 +13,7 @@ from handlers import callbacks as cb
 from handlers.i18n import _, current_language
 from handlers.views.consultation import title_of
 from handlers.views.outgoing import Outgoing, button, keyboard, row
+from handlers.views.words import end_sentence, mid_sentence, shorten
 from models.arenas import Arena
 from models.consultation import Consultation
 
@@ -20,7 +21,7 @@ BUTTON_LENGTH = 40
 
 
 def _short(text: str, limit: int = BUTTON_LENGTH) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def name(arena: Arena) -> str:
@@ -37,9 +38,9 @@ def _description(arena: Arena) -> str:
 
 def _toggle(arena: Arena, joined: bool, where: str) -> InlineKeyboardButton:
     if joined:
-        label = _("✖ Leave {arena}").format(arena=_short(name(arena), 30))
+        label = _("✖ Leave {arena}").format(arena=_short(mid_sentence(name(arena)), 30))
     else:
-        label = _("🙋 Join {arena}").format(arena=_short(name(arena), 30))
+        label = _("🙋 Join {arena}").format(arena=_short(mid_sentence(name(arena)), 30))
     return button(label, cb.ArenaToggle(arena.id or 0, 0 if joined else 1, where))
 
 
@@ -100,7 +101,7 @@ def offer_message(arena: Arena, joined: bool) -> Outgoing:
             "Would you like to take part in <b>{arena}</b>? Members get invitations to its "
             "meetings. You can leave any time."
         )
-    lines = [text.format(arena=escape(name(arena)))]
+    lines = [end_sentence(text.format(arena=escape(mid_sentence(name(arena)))))]
     if not joined and _description(arena):
         lines.append(escape(_description(arena)))
     return Outgoing("\n\n".join(lines), keyboard([_toggle(arena, joined, "o")]))
@@ -109,8 +110,12 @@ def offer_message(arena: Arena, joined: bool) -> Outgoing:
 def membership_notice(arena: Arena, joined: bool) -> str:
     """The toast after joining or leaving."""
     if joined:
-        return _("You joined {arena}.").format(arena=name(arena))
-    return _("You left {arena}. You get no more invitations from it.").format(arena=name(arena))
+        return end_sentence(_("You joined {arena}.").format(arena=mid_sentence(name(arena))))
+    return end_sentence(
+        _("You left {arena}. You get no more invitations from it.").format(
+            arena=mid_sentence(name(arena))
+        )
+    )
 
 
 def coming_up() -> Outgoing:
@@ -151,7 +156,8 @@ def followup_offer(consultation: Consultation, wanted: bool | None) -> Outgoing:
     else:
         text = _("Okay, we will not send you news about <b>{title}</b>.")
         buttons = [button(_("🔔 Tell me after all"), cb.FollowUp(cid, 1, "o"))]
-    return Outgoing(text.format(title=title_of(consultation)), keyboard(buttons))
+    title = title_of(consultation)
+    return Outgoing(end_sentence(text.format(title=mid_sentence(title))), keyboard(buttons))
 
 
 def followup_notice(wanted: bool) -> str:

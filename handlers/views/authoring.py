@@ -7,9 +7,10 @@ from html import escape
 from telegram import InlineKeyboardMarkup
 
 from handlers import callbacks as cb
-from handlers.i18n import LANGUAGE_NAMES, _, language
+from handlers.i18n import _, language
 from handlers.views import consultation as render
 from handlers.views.outgoing import Outgoing, inert, row
+from handlers.views.words import language_name
 from models.consultation import ConsultationView
 from models.consultation_file import MAX_FILE_BYTES
 from models.response import Position, Response
@@ -28,7 +29,7 @@ def preview(view: ConsultationView) -> list[Outgoing]:
     for code in view.consultation.languages:
         # The heading in the staff member's language, the consultation in the citizens'.
         messages.append(
-            Outgoing(_("<b>Preview in {language}</b>").format(language=LANGUAGE_NAMES[code]))
+            Outgoing(_("<b>Preview in {language}</b>").format(language=language_name(code)))
         )
         with language(code):
             messages.append(render.intro_message(view))

@@ -16,9 +16,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers import callbacks as cb
 from handlers.context import Runtime
-from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, language, ngettext
+from handlers.i18n import LANGUAGES, _, current_language, language, ngettext
 from handlers.views.outgoing import Outgoing, button, inert, row, yes_or_no
-from handlers.views.times import local_time
+from handlers.views.times import local_time, zone_name
+from handlers.views.words import language_name, shorten
 from models.base import localized
 from models.consultation import Consultation
 from models.outbox import (
@@ -85,9 +86,7 @@ def label(broadcast: Broadcast, consultation: Consultation | None) -> str:
         return escape(localized(consultation.title, current_language(), consultation.languages[0]))
     texts = broadcast.text or {}
     plain = unescape(_TAGS.sub("", texts.get(broadcast.language or "", "") or "")).strip()
-    plain = " ".join(plain.split())
-    if len(plain) > LABEL_LENGTH:
-        plain = plain[: LABEL_LENGTH - 1] + "…"
+    plain = shorten(" ".join(plain.split()), LABEL_LENGTH)
     return escape(plain) or _("Announcement")
 
 
@@ -376,15 +375,15 @@ def text_prompt(draft: Broadcast, code: str) -> Outgoing:
     text = _(
         "Write the announcement in {language} as your next message. Bold, italics and links "
         "are kept. At most {limit} characters."
-    ).format(language=LANGUAGE_NAMES.get(code, code), limit=ANNOUNCEMENT_LIMIT)
+    ).format(language=language_name(code), limit=ANNOUNCEMENT_LIMIT)
     return Outgoing(text, InlineKeyboardMarkup([_drop_row(draft)]))
 
 
 def schedule_prompt(draft: Broadcast, zone: str) -> Outgoing:
     """Ask when to send it."""
     text = _(
-        "When should it be sent? Write a date and time, for example {example} (time in {zone})."
-    ).format(example="<code>20.01 09:30</code>", zone=escape(zone))
+        "When should it be sent? Write a date and time, for example {example} ({zone})."
+    ).format(example="<code>20.01 09:30</code>", zone=escape(zone_name(zone)))
     return Outgoing(
         text, InlineKeyboardMarkup([_wizard_row(draft, _("◀ Back"), "back"), _drop_row(draft)])
     )
@@ -400,7 +399,7 @@ def preview_messages(
             "<b>Preview in {language}</b> ({n} person):",
             "<b>Preview in {language}</b> ({n} people):",
             count,
-        ).format(language=LANGUAGE_NAMES.get(code, code), n=count)
+        ).format(language=language_name(code), n=count)
         message = recipient_message(draft, consultation, code)
         messages.append(Outgoing(heading))
         messages.append(
@@ -442,7 +441,7 @@ def confirm_screen(summary: Summary, runtime: Runtime, now: datetime) -> Outgoin
             ).format(hours=str(quiet))
         )
     if draft.text:
-        written = ", ".join(LANGUAGE_NAMES.get(c, c) for c in draft.text)
+        written = ", ".join(language_name(c) for c in draft.text)
         lines.append(_("Written in: {languages}").format(languages=written))
     if not size:
         lines.append(_("Nobody is in this audience. Choose another."))
@@ -471,7 +470,7 @@ def _confirm_keyboard(draft: Broadcast, size: int, when: datetime | None) -> Inl
             rows.append(
                 [
                     button(
-                        "+ " + LANGUAGE_NAMES[code],
+                        "+ " + language_name(code),
                         cb.WizardButton(WIZARD_KEY, draft.id or 0, "lang", code),
                     )
                     for code in missing

@@ -10,6 +10,7 @@ from handlers import callbacks as cb
 from handlers.i18n import _, current_language, ngettext
 from handlers.views.help import stale_button
 from handlers.views.outgoing import Outgoing, PollOut, button, keyboard, row
+from handlers.views.words import shorten
 from models.base import localized
 from models.consultation import Consultation, ConsultationView, QuestionView
 from models.consultation_file import QuestionType
@@ -47,8 +48,8 @@ def plain_title(consultation: Consultation) -> str:
 
 
 def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
-    """A text cut to fit on a button, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A text cut to fit on a button, between words, with an ellipsis when cut."""
+    return shorten(text, limit)
 
 
 def option_text(view: ConsultationView, question: QuestionView, option_id: int) -> str:

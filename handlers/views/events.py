@@ -19,6 +19,7 @@ from handlers import callbacks as cb
 from handlers.i18n import _, current_language, ngettext
 from handlers.i18n import language as writing_in
 from handlers.views.outgoing import Outgoing, button, row, yes_or_no
+from handlers.views.times import zone_name
 from models.arenas import Arena
 from models.events import (
     DESCRIPTION_LIMIT,
@@ -349,7 +350,7 @@ def attendance_csv(attendees: Sequence[Attendee], key: Callable[[int], str], zon
         [
             _("person"),
             _("answer"),
-            _("answered at ({zone})").format(zone=zone),
+            _("answered at ({zone})").format(zone=zone_name(zone)),
             _("place on the waiting list"),
         ]
     )
@@ -389,12 +390,12 @@ def title_prompt(draft: Event, arena: Arena | None) -> Outgoing:
 def time_prompt(draft: Event, zone: str) -> Outgoing:
     """Ask when it starts (and ends)."""
     text = _(
-        "When does it start? Write a date and time, for example {example} (time in {zone}). "
+        "When does it start? Write a date and time, for example {example} ({zone}). "
         "Add the end if you like: {example_end}."
     ).format(
         example="<code>28.03 18:00</code>",
         example_end="<code>28.03 18:00-20:00</code>",
-        zone=escape(zone),
+        zone=escape(zone_name(zone)),
     )
     return Outgoing(text, InlineKeyboardMarkup([_cancel_row(draft)]))
 

@@ -11,6 +11,7 @@ from handlers import callbacks as cb
 from handlers.i18n import _, ngettext
 from handlers.i18n import language as writing_in
 from handlers.views.outgoing import Outgoing, row
+from handlers.views.words import end_sentence, mid_sentence
 from models.base import localized
 from models.consultation import Consultation
 from models.followups import OUTCOME_LIMIT, Outcome
@@ -75,10 +76,12 @@ def _cancel_row(draft: Outcome) -> list[InlineKeyboardButton]:
 
 def text_prompt(draft: Outcome, title: str) -> Outgoing:
     """Ask what came of the consultation."""
-    text = _(
-        "<b>What came of {title}?</b>\nWrite it as your next message: what was decided and "
-        "why. Links are fine. At most {n} characters."
-    ).format(title=title, n=OUTCOME_LIMIT)
+    text = end_sentence(
+        _(
+            "<b>What came of {title}?</b>\nWrite it as your next message: what was decided and "
+            "why. Links are fine. At most {n} characters."
+        ).format(title=mid_sentence(title), n=OUTCOME_LIMIT)
+    )
     return Outgoing(text, InlineKeyboardMarkup([_cancel_row(draft)]))
 
 

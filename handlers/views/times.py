@@ -5,6 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.i18n import _
+
+# Zones a Norwegian reader knows by a plain name rather than by their tz database name.
+NORWEGIAN_ZONES = frozenset({"Europe/Oslo", "Arctic/Longyearbyen"})
+
+
+def zone_name(zone: str) -> str:
+    """The time zone as people say it: "norsk tid" rather than "Europe/Oslo"."""
+    return _("Norwegian time") if zone in NORWEGIAN_ZONES else zone
+
 
 def local_time(moment: datetime, zone: str, now: datetime) -> str:
     """A time as staff read it: ``14:05`` today, ``20.01 14:05`` another day."""

@@ -53,7 +53,12 @@ from models.outbox.drafts import (
     has_content,
     new_draft,
 )
-from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
+from models.outbox.messages import (
+    cancel_pending,
+    enqueue,
+    enqueue_for_chats,
+    enqueue_for_everyone,
+)
 from models.outbox.queue import (
     Claim,
     Outcome,
@@ -103,6 +108,7 @@ __all__ = [
     "count_participants",
     "delivery_counts",
     "enqueue",
+    "enqueue_for_chats",
     "enqueue_for_everyone",
     "finish_if_done",
     "has_content",

@@ -159,3 +159,52 @@ async def cancel_pending(
         .values(state=DeliveryState.CANCELLED, detail=detail, claimed_by=None, claimed_until=None)
     )
     return int(result.rowcount or 0)
+
+
+async def enqueue_for_chats(
+    session: AsyncSession,
+    telegram_ids: Sequence[int],
+    message: Callable[[str], Payload],
+    language_of: Callable[[str | None], str],
+    *,
+    kind: str,
+    ref: str,
+    now: datetime,
+    urgent: bool = False,
+) -> int:
+    """Queue one message, due now, to each of these people's private chats; return how many.
+
+    For people who need not be participants (staff): the row names the chat, not a participant.
+    Someone who is also a participant reads it in their chosen language; ``message(language)``
+    is rendered once per language.
+    """
+    if not telegram_ids:
+        return 0
+    connection = await session.connection()
+    found = await connection.execute(
+        core_select(P.c.telegram_user_id, P.c.language).where(
+            P.c.telegram_user_id.in_(list(telegram_ids))
+        )
+    )
+    chosen: dict[int, str | None] = {int(uid): language for uid, language in found.all()}
+    rendered: dict[str, Payload] = {}
+    rows = []
+    for telegram_id in telegram_ids:
+        code = language_of(chosen.get(telegram_id))
+        if code not in rendered:
+            rendered[code] = message(code)
+        rows.append(
+            {
+                "participant_id": None,
+                "chat_id": telegram_id,  # a private chat's id is the person's user id
+                "kind": kind,
+                "payload": rendered[code],
+                "ref": ref,
+                "due_at": now,
+                "urgent": urgent,
+                "attempts": 0,
+                "state": DeliveryState.PENDING.value,
+            }
+        )
+    await connection.execute(insert(D), rows)
+    return len(rows)

@@ -52,7 +52,7 @@ class Claim:
     """A delivery this worker may send now, with what it needs to send it."""
 
     id: int
-    participant_id: int
+    participant_id: int  # 0 for a message to a staff member's chat
     chat_id: int
     language: str | None
     broadcast_id: int | None
@@ -106,7 +106,8 @@ async def claim(
     claimed = await _lease(connection, worker, due, until=wall_now + lease, limit=limit)
     if not claimed:
         return []
-    people = await _recipients(connection, {row.participant_id for row in claimed})
+    ids = {row.participant_id for row in claimed if row.participant_id is not None}
+    people = await _recipients(connection, ids)
     rows = _sort_out(claimed, people, now)
     await _settle(connection, rows)
     return rows.ready
@@ -156,6 +157,7 @@ async def _lease(
                 D.c.urgent,
                 D.c.kind,
                 D.c.expires_at,
+                D.c.chat_id,
             )
         )
     ).all()
@@ -182,6 +184,16 @@ def _sort_out(claimed: Sequence[Row[Any]], people: dict[int, Row[Any]], now: dat
     """Tell the rows to send from those whose person, or whose time, is gone."""
     rows = _Sorted()
     for row in sorted(claimed, key=lambda r: r.id):
+        if row.participant_id is None and row.chat_id is None:
+            rows.unreachable.append(row.id)  # its staff member was erased
+            continue
+        if row.participant_id is None:
+            # A message to a staff member's chat: no consent or /stop applies to their work.
+            claim = Claim(
+                row.id, 0, int(row.chat_id), None, None, row.payload, row.attempts, row.urgent
+            )
+            rows.ready.append(claim)
+            continue
         person = people.get(row.participant_id)
         if person is None or person.unreachable_at is not None:
             rows.unreachable.append(row.id)

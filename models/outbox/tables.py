@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from models.base import Text, UTCDateTime, table_of, utcnow
+from models.base import TelegramId, Text, UTCDateTime, table_of, utcnow
 
 
 class BroadcastState(StrEnum):
@@ -92,7 +92,11 @@ class Broadcast(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One message to one person: the outbox row the delivery worker sends."""
+    """One message to one person: the outbox row the delivery worker sends.
+
+    Most go to a participant (``participant_id``); a message for staff, who need not be
+    participants (a text flagged for them), goes to a chat (``chat_id``) instead.
+    """
 
     __table_args__ = (
         # Nobody gets one broadcast twice. (Rows of no broadcast have NULL here: no limit.)
@@ -102,11 +106,15 @@ class Delivery(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    participant_id: int = Field(
+    participant_id: int | None = Field(
+        default=None,
         sa_column=Column(
-            Integer, ForeignKey("participant.id", ondelete="CASCADE"), nullable=False, index=True
-        )
+            Integer, ForeignKey("participant.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
     )
+    # A staff member's private chat (their Telegram user id), for rows of no participant.
+    # Erasing that person clears it, and the worker then drops the row unsent.
+    chat_id: int | None = Field(default=None, sa_column=Column(TelegramId, nullable=True))
     broadcast_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("broadcast.id", ondelete="CASCADE")),

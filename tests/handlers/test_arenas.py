@@ -63,9 +63,9 @@ async def test_arenas_are_joined_and_left_with_one_tap(
     person = await _consented(harness, 7501)
     await harness.send(person, "/arenas")
     assert "The volunteer centre" in harness.last(person)
-    assert "🙋 Join The volunteer centre" in person.buttons()
-    assert await harness.press(person, "Join The volunteer centre") == (
-        "You joined The volunteer centre."
+    assert "🙋 Join the volunteer centre" in person.buttons()  # mid-sentence: lower case
+    assert await harness.press(person, "Join the volunteer centre") == (
+        "You joined the volunteer centre."
     )
     assert "✅ <b>The volunteer centre</b>" in harness.last(person)
     pid = (await _participant(sessionmaker, 7501)).id or 0
@@ -73,8 +73,8 @@ async def test_arenas_are_joined_and_left_with_one_tap(
         arena = await find_arena(session, "frivillighet")
         assert arena is not None
         assert await subscribed_arena_ids(session, pid) == {arena.id}
-    toast = await harness.press(person, "Leave The volunteer centre")
-    assert toast.startswith("You left The volunteer centre.")
+    toast = await harness.press(person, "Leave the volunteer centre")
+    assert toast.startswith("You left the volunteer centre.")
     async with sessionmaker() as session:
         assert await subscribed_arena_ids(session, pid) == set()
     # A button of an arena that is gone changes nothing and says so.
@@ -98,7 +98,7 @@ async def test_an_arena_link_opens_it_after_consent_and_records_the_source(
     await harness.press(person, "Yes, I agree")
     assert "Join to get invitations" in harness.last(person)
     assert (await _participant(sessionmaker, 7502)).source == "library"
-    await harness.press(person, "Join The volunteer centre")
+    await harness.press(person, "Join the volunteer centre")
     assert "You are a member" in harness.last(person)
 
 
@@ -132,10 +132,10 @@ async def test_the_end_of_a_consultation_asks_about_follow_ups_and_its_arena(
     texts = harness.new_texts(person)
     assert texts[-4] == "Thank you! Your answers are saved."
     assert texts[-3].startswith("May we tell you what came of this?")
-    assert texts[-2].startswith("Would you like to take part in <b>The volunteer centre</b>?")
+    assert texts[-2].startswith("Would you like to take part in <b>the volunteer centre</b>?")
     assert texts[-1].startswith("<b>Your answers: Café</b>")  # the summary stays last
     assert await harness.press(person, "Yes, tell me") == "We will tell you what came of it."
-    await harness.press(person, "Join The volunteer centre")
+    await harness.press(person, "Join the volunteer centre")
     pid = (await _participant(sessionmaker, 7505)).id or 0
     async with sessionmaker() as session:
         assert await wants_followup(session, pid, consultation) is True

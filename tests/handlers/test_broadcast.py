@@ -91,7 +91,7 @@ async def test_the_draft_takes_the_staff_members_text_and_citizens_answers_stay_
     await harness.press(staff, "Everyone who agreed")
     texts = harness.new_texts(staff)
     assert "That is 2 people now." in texts[-1]
-    assert any("Preview in Norsk bokmål</b> (2 people)" in t for t in texts)
+    assert any("Preview in Bokmål</b> (2 people)" in t for t in texts)
     # Without a draft waiting for text, staff's typing is ordinary input again.
     await harness.send(staff, "hello")
     assert "accept the privacy notice" in harness.last(staff)

@@ -114,7 +114,7 @@ async def test_staff_see_counts_and_export_approved_or_all_texts(
 
     # The same from the /manage buttons.
     await harness.send(siri, "/manage")
-    await harness.press(siri, "ideas")
+    await harness.press(siri, "⚙ Ideer for Holmen")
     toast = await harness.press(siri, "XLSX med alle tekster")
     assert toast == "Eksporten er klar."
     assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == "ideas.xlsx"

@@ -105,8 +105,8 @@ async def test_an_uploaded_file_is_previewed_in_each_language_and_saved_as_draft
     await harness.sandbox.send_document(staff.id, HOLMEN.name, HOLMEN.read_bytes())
     await harness.process()
     texts = harness.new_texts(staff)
-    assert "Forhåndsvisning på Norsk bokmål" in texts[0]
-    english = texts.index("<b>Forhåndsvisning på English</b>")
+    assert "Forhåndsvisning på bokmål" in texts[0]
+    english = texts.index("<b>Forhåndsvisning på engelsk</b>")
     assert "How often do you think" in "".join(texts[english:])
     assert "Hvor ofte tror du" in "".join(texts[:english])
     assert "Lagret som utkast" in texts[-1]
@@ -197,12 +197,18 @@ async def test_manage_opens_and_closes(harness: Harness, sessionmaker: Sessions)
     staff = await _staff(harness, sessionmaker)
     await harness.send(staff, "/manage")
     assert "Ny park</b> (utkast): 0 startet, 0 fullført" in harness.last(staff)
-    await harness.press(staff, "⚙ park")
+    await harness.press(staff, "⚙ Ny park")  # the title, not the slug
     assert "5 spørsmål" in harness.last(staff)
-    assert "?start=c_park" in harness.last(staff)
+    assert f"https://t.me/{harness.app.bot.username}?start=c_park" in harness.last(staff)
     assert await harness.press(staff, "▶ Åpne") == "Åpnet."
     assert await _status(sessionmaker, "park") == Status.OPEN
-    assert await harness.press(staff, "■ Lukk") == "Lukket."
+    # Closing a live consultation asks first; "no" keeps it open.
+    await harness.press(staff, "■ Lukk")
+    assert "Lukke <b>Ny park</b>?" in harness.last(staff)
+    await harness.press(staff, "Nei, la den være åpen")
+    assert await _status(sessionmaker, "park") == Status.OPEN
+    await harness.press(staff, "■ Lukk")
+    assert await harness.press(staff, "■ Ja, lukk den") == "Lukket."
     assert await _status(sessionmaker, "park") == Status.CLOSED
     async with sessionmaker() as session:
         actions = (await session.exec(select(AuditLog.action))).all()
