@@ -323,6 +323,7 @@ async def test_what_a_moderator_gets_leads_to_nobody(session: AsyncSession) -> N
         "decided_by",
         "group_chat_id",
         "group_message_id",
+        "handled_by",  # the staff member who dealt with a flag: staff, never the writer
     }
     shown = repr(view)
     assert str(KARI) not in shown
