@@ -28,8 +28,9 @@ from handlers.i18n import language
 from handlers.views import moderation as views
 from handlers.views.outgoing import Outgoing
 from models import moderation as mod
+from models import outbox
 from models.moderation import ItemView, Reason, Status
-from models.roles import Role
+from models.roles import Role, holders
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ async def _decide(
         )
     except mod.ModerationError as error:
         return await _conflict(scene, error, moderator)
+    if item.status is Status.FLAGGED:
+        await _tell_staff(scene, item)
     queue = await mod.queue_size(scene.session)
     decided = views.decided_message(item, queue, _by(item, moderator), undo=True)
     reply = Reply(edit=decided, notice=views.decision_label(item))
@@ -131,6 +134,36 @@ async def _decide(
         reply.send.append(await next_text(scene))
         after.append((item, queue))
     return reply
+
+
+async def _tell_staff(scene: Scene, item: ItemView) -> None:
+    """Queue the flagged text to every staff member at once, in the decision's transaction.
+
+    Through the outbox, so nobody misses it when Telegram or the bot hiccups; urgent, so quiet
+    hours do not hold a threat back until morning.
+    """
+    runtime = scene.runtime
+    staff = await holders(scene.session, Role.STAFF, runtime.admin_ids)
+
+    def payload(code: str) -> dict[str, object]:
+        with language(code):
+            return views.flag_payload(item)
+
+    await outbox.enqueue_for_chats(
+        scene.session,
+        staff,
+        payload,
+        lambda chosen: chosen or runtime.default_language,
+        kind="flag",
+        ref=flag_ref(item.id),
+        now=scene.now,
+        urgent=True,
+    )
+
+
+def flag_ref(item_id: int) -> str:
+    """What the staff messages about a flagged text are about (to cancel them on an undo)."""
+    return f"flag:{item_id}"
 
 
 async def _switch(scene: Scene, data: cb.Moderate, moderator: Moderator) -> Reply:
@@ -197,6 +230,8 @@ async def _undo(
         return Reply(edit=views.gone_message(), notice=views.text_gone())
     except mod.NotUndoable as error:
         return await _not_undoable(scene, error.item, moderator)
+    # A flag taken back: staff messages not sent yet are not sent (sent ones say so when used).
+    await outbox.cancel_pending(scene.session, ref=flag_ref(item.id), detail="flag undone")
     queue = await mod.queue_size(scene.session)
     if not moderator.in_group:
         after.append((item, queue))
@@ -236,6 +271,52 @@ async def _refresh_group_message(context: BotContext, after: list[Refresh]) -> N
     except TelegramError as error:
         # The group's message stays as it was; its buttons still answer correctly.
         logger.info("Could not update the moderation group's message: %s", type(error).__name__)
+
+
+# ---------------------------------------------------------------------------- flags for staff
+
+#: Flagged texts /manage shows at once, one message each.
+FLAGS_SHOWN = 5
+
+
+@requires(Role.STAFF, "flag.act")
+async def on_flag_action(update: Update, context: BotContext) -> None:
+    """Staff deal with a flagged text, or approve it after all."""
+    data = cb.FlagAction.unpack(callback_data(update))
+    try:
+        action = mod.FlagAction(data.action)
+    except ValueError:
+        raise cb.InvalidCallback("unknown flag action") from None
+    await answer(update, context, lambda scene: _act_on_flag(scene, data, action))
+
+
+async def _act_on_flag(scene: Scene, data: cb.FlagAction, action: mod.FlagAction) -> Reply:
+    try:
+        item = await mod.handle_flag(
+            scene.session, data.item_id, data.version, scene.user_id, action, scene.now
+        )
+    except mod.ItemGone:
+        return Reply(edit=views.gone_message(), notice=views.text_gone())
+    except mod.Conflict as error:
+        mine = error.item.handled_by == scene.user_id
+        done = views.flag_done_message(error.item, mine=mine)
+        return Reply(edit=done, notice=views.flag_notice(error.item, mine=False))
+    return Reply(
+        edit=views.flag_done_message(item, mine=True), notice=views.flag_notice(item, mine=True)
+    )
+
+
+@requires(Role.STAFF, "manage.flags")
+async def on_show_flags(update: Update, context: BotContext) -> None:
+    """List the flagged texts nobody has dealt with, each with its buttons."""
+    cb.ShowFlags.unpack(callback_data(update))
+    await answer(update, context, _show_flags)
+
+
+async def _show_flags(scene: Scene) -> Reply:
+    total = await mod.count_open_flags(scene.session)
+    items = await mod.open_flags(scene.session, FLAGS_SHOWN)
+    return Reply(send=[views.flags_list(items, total), *map(views.flag_message, items)])
 
 
 # ---------------------------------------------------------------------------- the group

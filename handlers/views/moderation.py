@@ -291,3 +291,85 @@ def reason_prompt() -> Outgoing:
 def reason_too_long() -> Outgoing:
     """A moderator's reason over the limit."""
     return Outgoing(_("That is too long: at most {n} characters.").format(n=NOTE_LIMIT))
+
+
+# ---------------------------------------------------------------------- flags for staff
+
+
+def _flag_card(item: ItemView, heading: str) -> str:
+    reader = current_language()
+    lines = [
+        heading,
+        f"<b>{escape(item.title(reader))}</b>",
+        f"<i>{escape(item.question(reader))}</i>",
+        f"<blockquote>{shown_text(item)}</blockquote>",
+    ]
+    if item.personal_data:
+        kinds = ", ".join(sorted(label(k) for k in item.personal_data))
+        lines.append("⚠️ " + _("Personal data hidden: {kinds}").format(kinds=kinds))
+    return "\n".join(lines)
+
+
+def flag_message(item: ItemView) -> Outgoing:
+    """A flagged text as every staff member gets it: masked, with what they can do."""
+    heading = "⚑ <b>" + _("A moderator flagged this text for staff") + "</b>"
+    note = _(
+        "It is kept out of the results and exports. Deal with it as your routines say (a "
+        "threat: call the police). Medvirk does not show who wrote it."
+    )
+    done = cb.FlagAction(item.id, item.version, "handled")
+    approve = cb.FlagAction(item.id, item.version, "approve")
+    buttons = keyboard(
+        [button("✓ " + _("Dealt with"), done), button("✅ " + _("Approve after all"), approve)]
+    )
+    return Outgoing(_flag_card(item, heading) + "\n\n" + note, buttons)
+
+
+def flag_payload(item: ItemView) -> dict[str, object]:
+    """:func:`flag_message` as Bot API ``sendMessage`` fields, for the outbox."""
+    message = flag_message(item)
+    assert message.keyboard is not None
+    return {
+        "text": message.text,
+        "parse_mode": "HTML",
+        "reply_markup": message.keyboard.to_dict(),
+    }
+
+
+def flag_done_message(item: ItemView, *, mine: bool) -> Outgoing:
+    """A flagged text after staff acted on it (or the moderator took the flag back)."""
+    if item.status is Status.APPROVED:
+        heading = "✅ <b>" + _("Approved after all") + "</b>"
+    elif item.status is Status.FLAGGED and item.handled_by is not None:
+        heading = "✓ <b>" + _("Dealt with") + "</b>"
+    elif item.pending:
+        heading = "↩ <b>" + _("The moderator took the flag back") + "</b>"
+    else:
+        heading = f"<b>{decision_label(item)}</b>"
+    if item.handled_by is not None:
+        heading += " · " + (_("by you") if mine else _("by another staff member"))
+    return Outgoing(_flag_card(item, heading))
+
+
+def flag_notice(item: ItemView, *, mine: bool) -> str:
+    """The toast after acting on a flag, or why nothing was done."""
+    if mine:
+        return _("Done. The moderators' decision is updated.")
+    if item.handled_by is not None:
+        return _("Another staff member dealt with it already.")
+    return _("This text has changed since; here it is as it is now.")
+
+
+def flags_list(items: list[ItemView], total: int) -> Outgoing:
+    """The heading above the flagged texts /manage shows, one message each."""
+    if not total:
+        return Outgoing(_("No flagged texts are waiting. Thank you!"))
+    text = ngettext(
+        "<b>{n} flagged text</b> waits for staff:",
+        "<b>{n} flagged texts</b> wait for staff:",
+        total,
+    ).format(n=total)
+    if total > len(items):
+        rest = _("the oldest {shown} below; the rest follow when these are dealt with.")
+        text += " " + rest.format(shown=len(items))
+    return Outgoing(text)

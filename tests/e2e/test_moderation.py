@@ -495,3 +495,56 @@ async def test_a_failed_post_is_retried_and_a_lost_group_forgotten(
         (ANNE, "moderation.group.register", None),
         (None, "moderation.group.lost", None),
     ]
+
+
+# ---------------------------------------------------------------------------- flags for staff
+
+SIV = 6_100_000_005  # staff
+TOR = 6_100_000_006  # staff, reads English
+
+
+async def test_a_flagged_text_reaches_every_staff_member_at_once_masked_with_a_way_to_act(
+    sandbox: Sandbox, moderation_bot: Sessions
+) -> None:
+    db = moderation_bot
+    async with db() as session:
+        await grant(session, SIV, Role.STAFF, by=None, now=NOW)
+        await grant(session, TOR, Role.STAFF, by=None, now=NOW)
+        await record_privacy_decision(session, TOR, TOR, granted=True, language="en", now=NOW)
+        await session.commit()
+    siv, tor, anne = person(sandbox, SIV), person(sandbox, TOR, "en"), person(sandbox, ANNE)
+    await type_idea(
+        await ready(db, sandbox, KARI), "Jeg skal skade noen på Holmen i morgen, ring 998 87 766"
+    )
+    mona = person(sandbox, MONA)
+    await mona.send("/review")
+    await mona.expect("Tekst til vurdering")
+    await mona.press("Send til de ansatte")
+
+    # Every staff member (admins too) gets it through the outbox, in their own language.
+    for staff in (siv, anne):
+        message = await staff.expect("En moderator har sendt denne")
+        assert "ring [telefonnummer]" in message["text"]
+        assert "998 87 766" not in message["text"]
+    english = await tor.expect("A moderator flagged this text for staff")
+    assert "[phone number]" in english["text"]
+    for chat in (SIV, TOR, ANNE):
+        assert_no_identity(sandbox, chat)
+
+    # The flag waits in /manage until someone deals with it.
+    await siv.send("/manage")
+    await siv.expect("1 tekst sendt til de ansatte")
+    await siv.press("Tekster til de ansatte")
+    await siv.expect("1 tekst sendt til de ansatte</b> venter:")
+    await siv.press("Ferdig behandlet")
+    await siv.expect("Ferdig behandlet</b> · av deg")
+    # Another staff member's message is out of date: pressing it says so and changes nothing.
+    await tor.press("Approve after all")
+    await tor.expect("by another staff member")
+    await siv.send("/manage")
+    await siv.expect("Undersøkelser")
+    assert "sendt til de ansatte" not in siv.texts()[-1]
+    (item,) = await stored(db)
+    assert item.status == Status.FLAGGED
+    assert item.handled_by == SIV
+    assert "moderation.flag.handled" in [action for _a, action, _d in await moderation_log(db)]
