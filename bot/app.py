@@ -302,7 +302,7 @@ async def running_bot(settings: Settings, clock: Clock | None = None) -> AsyncIt
         runtime = make_runtime(settings, engine, clock)
         application = build_application(settings, runtime)
         async with application:
-            await publish_commands(application.bot, settings.default_language)
+            await publish_commands(application.bot, runtime)
             assert application.job_queue is not None
             application.job_queue.run_repeating(
                 _prune, interval=PRUNE_INTERVAL, first=10, name="prune-processed-updates"

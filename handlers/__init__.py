@@ -76,6 +76,7 @@ STAFF_COMMANDS = {
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
     cb.GiveConsent: start.on_consent,
     cb.PickLanguage: start.on_language,
+    cb.ResidentWelcome: start.on_resident_welcome,
     cb.OpenConsultation: consult.on_open,
     **dict.fromkeys(consult.QUESTION_BUTTONS, consult.on_question_button),
     cb.PrivacyChoice: privacy.on_privacy_choice,

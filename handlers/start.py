@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -10,17 +11,19 @@ from telegram import Update
 
 from handlers import callbacks as cb
 from handlers.arenas import arena_link
-from handlers.common import Reply, Scene, answer, callback_data, saying
+from handlers.common import Reply, Scene, answer, callback_data, deliver, run, saying
 from handlers.consent import resume, take_consent
 from handlers.consult import consultation_list, open_consultation
 from handlers.context import BotContext
-from handlers.i18n import LANGUAGES, set_language
+from handlers.i18n import LANGUAGES, current_language, set_language
+from handlers.menu import publish_menu
 from handlers.views import help as views
 from handlers.views import privacy as privacy_views
 from handlers.views.outgoing import Outgoing
 from models.consultation import Consultation, find_consultation
 from models.participant import Participant, has_consented
 from models.participant import set_language as store_language
+from models.roles import Role, roles_of
 
 # Telegram allows [A-Za-z0-9_-] up to 64 characters in a start payload.
 DEEP_LINK = re.compile(
@@ -47,14 +50,40 @@ def parse_deep_link(payload: str | None) -> DeepLink | None:
     return DeepLink(match["kind"], match["slug"], match["source"])
 
 
+#: A person's roles found in an update's transaction, and the language they read: their
+#: command menu is set once the reply went out.
+Menu = list[tuple[set[Role], str]]
+
+
+async def _answer_with_menu(
+    update: Update, context: BotContext, action: Callable[[Scene, Menu], Awaitable[Reply]]
+) -> None:
+    """Answer, then give someone with a role their own command menu (it may be new)."""
+    menu: Menu = []
+    await deliver(update, context, await run(update, context, lambda scene: action(scene, menu)))
+    if menu and update.effective_user is not None:
+        roles, code = menu[0]
+        await publish_menu(context.bot, update.effective_user.id, roles, code)
+
+
+async def _roles(scene: Scene, menu: Menu) -> set[Role]:
+    roles = await roles_of(scene.session, scene.user_id, scene.runtime.admin_ids)
+    if roles:
+        menu.append((roles, current_language()))
+    return roles
+
+
 async def start(update: Update, context: BotContext) -> None:
     """Greet the person and ask for consent, or open the consultation a link points to."""
     link = parse_deep_link(context.args[0] if context.args else None)
     payload_given = bool(context.args)
-    await answer(update, context, lambda scene: _start(scene, link, payload_given))
+    await _answer_with_menu(
+        update, context, lambda scene, menu: _start(scene, menu, link, payload_given)
+    )
 
 
-async def _start(scene: Scene, link: DeepLink | None, payload_given: bool) -> Reply:
+async def _start(scene: Scene, menu: Menu, link: DeepLink | None, payload_given: bool) -> Reply:
+    roles = await _roles(scene, menu)
     if link is not None and link.kind == "a":
         return await arena_link(scene, link.slug, link.source)
     consultation = None
@@ -62,7 +91,11 @@ async def _start(scene: Scene, link: DeepLink | None, payload_given: bool) -> Re
         consultation = await find_consultation(scene.session, link.slug)
     missing = payload_given and consultation is None
     source = link.source if link else None
-    if scene.participant is None or not await has_consented(scene.session, scene.participant):
+    consented = await has_consented(scene.session, scene.participant)
+    if roles and not consented and not payload_given:
+        # Staff at work are not new residents: their commands, and the notice on request.
+        return Reply(send=[views.staff_welcome(roles)])
+    if scene.participant is None or not consented:
         welcome = privacy_views.welcome(consultation.id or 0 if consultation else 0, source or "")
         return Reply(send=[views.consultation_not_found(), welcome] if missing else [welcome])
     return await _again(scene, scene.participant, consultation, source, missing=missing)
@@ -147,5 +180,20 @@ def _pending_consent(markup: object) -> cb.GiveConsent | None:
 
 
 async def show_help(update: Update, context: BotContext) -> None:
-    """List the commands."""
-    await answer(update, context, saying(views.help_message))
+    """List the commands: a role's own first."""
+    await _answer_with_menu(update, context, _help)
+
+
+async def _help(scene: Scene, menu: Menu) -> Reply:
+    return Reply(send=[views.help_message(await _roles(scene, menu))])
+
+
+async def on_resident_welcome(update: Update, context: BotContext) -> None:
+    """A staff member asks for the residents' welcome and privacy notice."""
+    data = cb.ResidentWelcome.unpack(callback_data(update))
+    await answer(update, context, lambda scene: _resident_welcome(data.language))
+
+
+async def _resident_welcome(code: str) -> Reply:
+    set_language(code)
+    return Reply(send=[privacy_views.welcome()])

@@ -2,8 +2,57 @@
 
 from __future__ import annotations
 
-from handlers.i18n import _
-from handlers.views.outgoing import Outgoing
+from handlers import callbacks as cb
+from handlers.i18n import _, current_language
+from handlers.views.outgoing import Outgoing, keyboard, row
+from models.roles import Role
+
+
+def staff_help() -> str:
+    """What staff can do."""
+    return _(
+        "<b>For staff</b>\n"
+        "/manage - consultations: open, close, results, links, exports; texts sent to staff\n"
+        "/results - results and charts (/results NAME)\n"
+        "/export - the answers as a file (/export NAME xlsx)\n"
+        "/newpoll - make a quick poll in one message\n"
+        "/broadcast - send a message to residents\n"
+        "/link - the full link and a QR code for a poster (/link NAME SOURCE)\n"
+        "/event - invite an arena's members to a meeting\n"
+        "/outcome - tell residents what came of a consultation\n"
+        "Send a consultation file (.yaml) to add or update one."
+    )
+
+
+def moderator_help() -> str:
+    """What moderators can do."""
+    return _(
+        "<b>For moderators</b>\n"
+        "/review - the next written answer to approve, reject or send to staff. "
+        "You never see who wrote it."
+    )
+
+
+def admin_help() -> str:
+    """What admins can do besides staff and moderators' work."""
+    return _(
+        "<b>For admins</b>\n"
+        "/grant NUMBER ROLE - give a role (staff, moderator, admin)\n"
+        "/revoke NUMBER ROLE - take it away\n"
+        "/moderationgroup - in a group: post new written answers there"
+    )
+
+
+def role_help(roles: set[Role]) -> list[str]:
+    """The sections of /help for someone's roles, their work first."""
+    sections = []
+    if Role.STAFF in roles:
+        sections.append(staff_help())
+    if Role.MODERATOR in roles:
+        sections.append(moderator_help())
+    if Role.ADMIN in roles:
+        sections.append(admin_help())
+    return sections
 
 
 def help_text() -> str:
@@ -24,9 +73,23 @@ def help_text() -> str:
     ) + ("\n" + taking_part)
 
 
-def help_message() -> Outgoing:
-    """The commands, as a message."""
-    return Outgoing(help_text())
+def help_message(roles: set[Role] | None = None) -> Outgoing:
+    """The commands, as a message: the sections of the person's roles first."""
+    return Outgoing("\n\n".join([*role_help(roles or set()), help_text()]))
+
+
+def staff_welcome(roles: set[Role]) -> Outgoing:
+    """/start from someone with a role who has not joined as a resident: their work, not consent.
+
+    The button shows the residents' welcome, for answering consultations themselves.
+    """
+    intro = _("Hi! You work with Medvirk here. These are your commands:")
+    resident = _(
+        "To answer consultations yourself, as a resident, you first accept the privacy notice."
+    )
+    text = "\n\n".join([intro, *role_help(roles), resident])
+    button = row(_("🙋 Take part as a resident"), cb.ResidentWelcome(current_language()))
+    return Outgoing(text, keyboard(button))
 
 
 def welcome_back() -> Outgoing:

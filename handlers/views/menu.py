@@ -1,10 +1,11 @@
-"""The command menu Telegram shows next to the text box, as a citizen reads it."""
+"""The command menu Telegram shows next to the text box: a citizen's, and each role's own."""
 
 from __future__ import annotations
 
 from telegram import BotCommand
 
 from handlers.i18n import _
+from models.roles import Role
 
 
 def citizen_commands() -> list[BotCommand]:
@@ -21,3 +22,42 @@ def citizen_commands() -> list[BotCommand]:
         BotCommand("help", _("What you can do")),
         BotCommand("start", _("Start again")),
     ]
+
+
+def staff_commands() -> list[BotCommand]:
+    """What staff run: consultations, results, broadcasts, events, outcomes."""
+    return [
+        BotCommand("manage", _("Consultations: open, close, results")),
+        BotCommand("results", _("Results and charts of a consultation")),
+        BotCommand("export", _("Answers as a file (xlsx, csv, json)")),
+        BotCommand("newpoll", _("Make a quick poll")),
+        BotCommand("broadcast", _("Send a message to residents")),
+        BotCommand("link", _("Link and QR code for a poster")),
+        BotCommand("event", _("Invite an arena to a meeting")),
+        BotCommand("outcome", _("Tell residents what came of it")),
+    ]
+
+
+def moderator_commands() -> list[BotCommand]:
+    """What moderators run."""
+    return [BotCommand("review", _("Review written answers"))]
+
+
+def admin_commands() -> list[BotCommand]:
+    """What admins run besides staff and moderators' commands."""
+    return [
+        BotCommand("grant", _("Give someone a role")),
+        BotCommand("revoke", _("Take a role away")),
+    ]
+
+
+def role_commands(roles: set[Role]) -> list[BotCommand]:
+    """The menu of someone with ``roles``: their work first, then what every citizen has."""
+    commands: list[BotCommand] = []
+    if Role.STAFF in roles:
+        commands += staff_commands()
+    if Role.MODERATOR in roles:
+        commands += moderator_commands()
+    if Role.ADMIN in roles:
+        commands += admin_commands()
+    return commands + citizen_commands()
