@@ -19,10 +19,12 @@ from handlers.i18n import LANGUAGES, current_language, set_language
 from handlers.menu import publish_menu
 from handlers.views import help as views
 from handlers.views import privacy as privacy_views
+from handlers.views.consultation import where_you_are
 from handlers.views.outgoing import Outgoing
 from models.consultation import Consultation, find_consultation
 from models.participant import Participant, has_consented
 from models.participant import set_language as store_language
+from models.response import current_position
 from models.roles import Role, roles_of
 
 # Telegram allows [A-Za-z0-9_-] up to 64 characters in a start payload.
@@ -161,7 +163,10 @@ async def _switch_language(scene: Scene, code: str, pending: cb.GiveConsent | No
     person = scene.participant
     if person is not None and await has_consented(scene.session, person):
         await store_language(scene.session, person, code)
-        return Reply(edit=privacy_views.language_chosen())
+        # The question being answered again, in the new language, to carry on from.
+        position = await current_position(scene.session, person, scene.now)
+        again = [where_you_are(position)] if position and position.question else []
+        return Reply(edit=privacy_views.language_chosen(), send=again)
     # Nothing is stored before consent: re-show the welcome, carrying the link along.
     if pending is not None:
         return Reply(edit=privacy_views.welcome(pending.consultation_id, pending.source))

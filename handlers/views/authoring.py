@@ -39,6 +39,22 @@ def preview(view: ConsultationView) -> list[Outgoing]:
     return messages
 
 
+def poll_preview(view: ConsultationView) -> list[Outgoing]:
+    """A poll made with /newpoll as residents see it, labelled as a preview.
+
+    A poll is written in one language; readers of the others are told so when they open it.
+    """
+    code = view.consultation.languages[0]
+    heading = _(
+        "<b>Preview</b>: residents see the poll like this. It is in {language} only; residents "
+        "who read another language are told so."
+    ).format(language=language_name(code))
+    dummy = Response(participant_id=0, consultation_id=view.id)
+    with language(code):
+        message = render.question_message(Position(view, dummy, {}, view.questions[0]))
+    return [Outgoing(heading), Outgoing(message.text, inert(message.keyboard, view.id))]
+
+
 def saved(view: ConsultationView, *, created: bool) -> Outgoing:
     """What was stored, and the way to open it."""
     text = (_("Saved as a draft: {slug}.") if created else _("Updated: {slug}.")).format(

@@ -7,10 +7,10 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers import callbacks as cb
-from handlers.i18n import _, current_language, ngettext
+from handlers.i18n import _, current_language, language, ngettext
 from handlers.views.help import stale_button
 from handlers.views.outgoing import Outgoing, PollOut, button, keyboard, row
-from handlers.views.words import shorten
+from handlers.views.words import language_name, language_names, shorten
 from models.base import localized
 from models.consultation import Consultation, ConsultationView, QuestionView
 from models.consultation_file import QuestionType
@@ -35,6 +35,31 @@ SCALE_ROW = 6
 def text_of(view: ConsultationView, text: dict[str, str] | None) -> str:
     """A consultation text in the reader's language, with fallback, escaped for HTML."""
     return escape(localized(text, current_language(), view.consultation.languages[0]))
+
+
+def content_language(view: ConsultationView) -> str:
+    """The language a consultation is shown in: the reader's, else its first one.
+
+    A question and its buttons are always in one language: when the consultation lacks the
+    reader's, the buttons and hints under its questions follow the questions' language.
+    """
+    languages = view.consultation.languages
+    return current_language() if current_language() in languages else languages[0]
+
+
+def language_note(view: ConsultationView) -> str | None:
+    """Tell a reader whose language the consultation lacks which language it is in."""
+    languages = view.consultation.languages
+    if current_language() in languages:
+        return None
+    if len(languages) == 1:
+        return _("This consultation is only in {language}.").format(
+            language=language_name(languages[0])
+        )
+    return _(
+        "This consultation is in {languages}; it is shown in {language}. Choose another with "
+        "/language."
+    ).format(languages=language_names(languages), language=language_name(languages[0]))
 
 
 def title_of(consultation: Consultation) -> str:
@@ -105,7 +130,10 @@ def consultation_list(
 def opened(position: Position, *, first_time: bool) -> list[Outgoing]:
     """What opening a consultation shows: its intro and first question, or where one left off."""
     if position.view.consultation.as_poll and can_be_poll(position.view):
-        return [summary_message(position) if position.at_summary else poll_message(position)]
+        if position.at_summary:
+            return [summary_message(position)]
+        note = language_note(position.view)
+        return [*([Outgoing(note)] if note else []), poll_message(position)]
     if first_time:
         return [intro_message(position.view), *after_step(position)]
     if position.at_summary:
@@ -118,6 +146,9 @@ def intro_message(view: ConsultationView) -> Outgoing:
     parts = [f"<b>{text_of(view, view.consultation.title)}</b>"]
     if view.consultation.intro:
         parts.append(text_of(view, view.consultation.intro))
+    note = language_note(view)
+    if note:
+        parts.append(f"<i>{note}</i>")
     parts.append(_("You can take a break with /cancel and continue later."))
     return Outgoing("\n\n".join(parts))
 
@@ -154,7 +185,12 @@ def _hint(view: ConsultationView, question: QuestionView) -> str | None:
 
 
 def question_message(position: Position) -> Outgoing:
-    """The message asking the current question, with its buttons."""
+    """The message asking the current question, with its buttons, all in one language."""
+    with language(content_language(position.view)):
+        return _question_message(position)
+
+
+def _question_message(position: Position) -> Outgoing:
     question = position.question
     assert question is not None
     view = position.view
@@ -169,12 +205,12 @@ def poll_message(position: Position) -> Outgoing:
     """The current question as a native Telegram poll (plain text: polls take no HTML)."""
     question = position.question
     assert question is not None
-    language, first = current_language(), position.view.consultation.languages[0]
+    reader, first = current_language(), position.view.consultation.languages[0]
     return Outgoing(
         "",
         poll=PollOut(
-            question=localized(question.question.text, language, first),
-            options=[localized(o.text, language, first) for o in question.options],
+            question=localized(question.question.text, reader, first),
+            options=[localized(o.text, reader, first) for o in question.options],
             multiple=question.type == QuestionType.MULTIPLE_CHOICE,
             response_id=position.response.id or 0,
             question_id=question.id,
@@ -236,14 +272,22 @@ def _question_keyboard(position: Position, question: QuestionView) -> InlineKeyb
 
 def answered_message(position: Position, question: QuestionView) -> Outgoing:
     """The question's message once answered: the question and the answer, no buttons."""
+    with language(content_language(position.view)):
+        return _answered_message(position, question)
+
+
+def _answered_message(position: Position, question: QuestionView) -> Outgoing:
     visible = [q.id for q in position.visible_questions()]
     number = visible.index(question.id) + 1 if question.id in visible else len(visible)
     view = position.view
     title = text_of(view, view.consultation.title)
-    value = answer_text(view, question, position.answers.get(question.id))
+    stored = position.answers.get(question.id)
+    value = answer_text(view, question, stored)
+    # A tick says "answered"; a skipped question shows only that it was skipped.
+    shown = f"<i>{value}</i>" if stored is None or stored.skipped else f"✓ <i>{value}</i>"
     return Outgoing(
         f"<b>{title}</b> · {number}/{len(visible)}\n\n"
-        f"{text_of(view, question.question.text)}\n\n✓ <i>{value}</i>"
+        f"{text_of(view, question.question.text)}\n\n{shown}"
     )
 
 
@@ -252,6 +296,11 @@ def answered_message(position: Position, question: QuestionView) -> Outgoing:
 
 def summary_message(position: Position) -> Outgoing:
     """Every answer, with a button to change each while the consultation is open."""
+    with language(content_language(position.view)):
+        return _summary_message(position)
+
+
+def _summary_message(position: Position) -> Outgoing:
     view = position.view
     lines = [
         _("<b>Your answers: {title}</b>").format(title=text_of(view, view.consultation.title))

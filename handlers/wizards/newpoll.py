@@ -59,7 +59,7 @@ async def _save(where: Scene, question: str, options: list[str]) -> Reply:
     )
     view = await load_consultation(where.session, consultation.id or 0)
     assert view is not None
-    return Reply(send=[*views.preview(view)[1:], views.saved(view, created=True)])
+    return Reply(send=[*views.poll_preview(view), views.saved(view, created=True)])
 
 
 NEWPOLL: Wizard[None] = Wizard(

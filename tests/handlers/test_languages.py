@@ -1,0 +1,113 @@
+"""Residents read one language at a time: after /language, in a consultation that lacks theirs,
+in a poll made in one language; and the small glitches of the answering texts."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.roles import Role, grant
+from tests.auxil.citizen import Citizen
+from tests.auxil.consultations import add_consultation
+from tests.handlers.conftest import NOW, Harness
+
+Sessions = async_sessionmaker[AsyncSession]
+
+# Bokmål and English only: no Nynorsk.
+NB_EN = """
+slug: benk
+title: {nb: Benker i parken, en: Benches in the park}
+questions:
+  - id: more
+    type: multiple_choice
+    text: {nb: Hvor vil du ha benker?, en: Where do you want benches?}
+    options:
+      - {id: pond, text: {nb: Ved dammen, en: By the pond}}
+      - {id: play, text: {nb: Ved lekeplassen, en: By the playground}}
+  - id: idea
+    type: free_text
+    required: false
+    text: {nb: Noe mer?, en: Anything else?}
+  - id: agree
+    type: yes_no
+    text: {nb: Er parken fin?, en: Is the park nice?}
+"""
+
+
+async def _joined(harness: Harness, user_id: int, language: str) -> Citizen:
+    person = harness.citizen(user_id, language)
+    await harness.send(person, "/start c_benk")
+    await harness.press(person, "✅")
+    return person
+
+
+async def test_after_language_the_current_question_is_shown_again_in_the_new_language(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session, NB_EN)
+    kari = await _joined(harness, 7601, "nb")
+    assert "Hvor vil du ha benker?" in harness.last(kari)
+    await harness.send(kari, "/language")
+    await harness.press(kari, "English")
+    texts = harness.new_texts(kari)
+    assert texts[0].startswith("Language: English")
+    assert "Where do you want benches?" in texts[-1]
+    assert "⬜ By the pond" in kari.buttons()
+    assert "Done ✔" in kari.buttons()
+
+
+async def test_a_question_and_its_buttons_are_in_one_language_when_the_consultation_lacks_it(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session, NB_EN)
+    ola = await _joined(harness, 7602, "nn")
+    intro, question = harness.new_texts(ola)[-2:]
+    assert "Denne undersøkinga er på bokmål og engelsk; ho blir vist på bokmål." in intro
+    assert "Hvor vil du ha benker?" in question
+    # Bokmål's buttons and hint under a Bokmål question; no Nynorsk "Vel ..." mixed in.
+    assert "Velg alle som passer, og trykk Ferdig." in question
+    assert ola.buttons() == ["⬜ Ved dammen", "⬜ Ved lekeplassen", "Ferdig ✔"]
+    await harness.press(ola, "Ved dammen")
+    await harness.press(ola, "Ferdig")
+    assert "Hopp over ▶" in ola.buttons()
+    assert "◀ Tilbake" in ola.buttons()
+    await harness.press(ola, "Hopp over")
+    answered = harness.new_texts(ola)[0]
+    # A skipped question says so, without the tick of an answer.
+    assert answered.endswith("<i>(hoppet over)</i>")
+    assert "✓" not in answered
+    assert ola.buttons()[:2] == ["Ja", "Nei"]
+
+
+async def test_a_poll_is_previewed_as_a_preview_and_tells_readers_of_other_languages(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await grant(session, 9100, Role.STAFF, by=None, now=NOW)
+        await session.commit()
+    staff = harness.citizen(9100)
+    await harness.send(staff, "/newpoll Hvor skal benken stå?\nVed dammen\nVed skolen")
+    heading, question, saved = harness.new_texts(staff)
+    assert heading.startswith("<b>Forhåndsvisning</b>")
+    assert "bare på bokmål" in heading
+    assert "/cancel" not in heading + question  # no break to take in a one-question poll
+    assert "Hvor skal benken stå?" in question
+    assert "Lagret som utkast" in saved
+    await harness.press(staff, "⚙")
+    await harness.press(staff, "▶ Åpne")
+    amina = await _resident(harness, 7603, "en")
+    intro = next(t for t in harness.new_texts(amina) if "only in" in t)
+    assert "This consultation is only in Bokmål." in intro
+    # The poll's title is its question: no "?." where a sentence ends with it.
+    await harness.press(amina, "Ved dammen")
+    assert not any("?." in t or "??" in t for t in harness.new_texts(amina))
+
+
+async def _resident(harness: Harness, user_id: int, language: str) -> Citizen:
+    person = harness.citizen(user_id, language)
+    await harness.send(person, "/start")
+    await harness.press(person, "✅")
+    await harness.press(person, "Hvor skal benken")
+    return person
