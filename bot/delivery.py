@@ -809,8 +809,12 @@ class DeliveryWorker:
             await self._show_progress(broadcast, now, final=True)
             if broadcast.chat_id is not None:
                 counts, consultation = await self._counts_and_content(broadcast)
+                async with self.runtime.sessionmaker() as session:
+                    sending = await outbox.sending_window(session, broadcast.id or 0)
                 with language(broadcast.staff_language):
-                    report = render.report_message(broadcast, consultation, counts)
+                    report = render.report_message(
+                        broadcast, consultation, counts, self.runtime.timezone, sending
+                    )
                 await self.pacer.wait()
                 result = await self.api.call(
                     "sendMessage",

@@ -202,9 +202,18 @@ def _counts_line(counts: Counts, *, remaining: int | None) -> str:
 
 
 def report_message(
-    broadcast: Broadcast, consultation: Consultation | None, counts: Counts
+    broadcast: Broadcast,
+    consultation: Consultation | None,
+    counts: Counts,
+    zone: str,
+    sending: tuple[datetime, datetime] | None = None,
 ) -> Outgoing:
-    """The report sent when a broadcast has finished or was cancelled."""
+    """The report sent when a broadcast has finished or was cancelled.
+
+    ``sending``: when the first and the last message went out. The time it took is theirs, not
+    the broadcast's whole life (a night of quiet hours is no sending time), and the finish time
+    is in the installation's zone.
+    """
     done = broadcast.state == BroadcastState.DONE
     lines = [
         (_("📣 <b>Broadcast finished</b>") if done else _("📣 <b>Broadcast cancelled</b>"))
@@ -215,14 +224,21 @@ def report_message(
         ).format(sent=counts.sent, total=counts.total),
     ]
     lines += _shortfalls(counts)
-    if broadcast.started_at is not None and broadcast.finished_at is not None:
-        minutes = max(
-            round((broadcast.finished_at - broadcast.started_at).total_seconds() / 60), 1
-        )
-        lines.append(
-            ngettext("It took {n} minute.", "It took {n} minutes.", minutes).format(n=minutes)
-        )
+    if sending is not None:
+        first, last = sending
+        lines.append(_took(last - first))
+        finished = broadcast.finished_at or last
+        when = f"{local_time(finished, zone, finished)} ({zone_name(zone)})"
+        lines.append(_("Finished at {time}.").format(time=when))
     return Outgoing("\n".join(lines))
+
+
+def _took(duration: timedelta) -> str:
+    """How long sending took, as people say it."""
+    if duration < timedelta(minutes=1):
+        return _("It took less than a minute.")
+    minutes = round(duration.total_seconds() / 60)
+    return ngettext("It took {n} minute.", "It took {n} minutes.", minutes).format(n=minutes)
 
 
 def _shortfalls(counts: Counts) -> list[str]:

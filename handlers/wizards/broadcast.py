@@ -156,19 +156,26 @@ async def _audience(turn: Draft, arg: str) -> Result:
 
 
 async def _choices(turn: Draft, kind: AudienceKind) -> list[tuple[str, str]]:
-    """What to pick from for an audience of ``kind``: (button label, reference) pairs."""
+    """What to pick from for an audience of ``kind``: (button label, reference) pairs.
+
+    Each count is the audience's own (consent, reachable, not stopped), so the number on the
+    button is the number the confirmation and the report show.
+    """
     session = turn.session
     if kind == AudienceKind.ARENA:
         arenas = (await arenas_with_subscribers(session))[:MENU_SIZE]
-        return [(f"{a.name_in(current_language())} ({n})", str(a.id)) for a, n in arenas]
-    if kind == AudienceKind.UNFINISHED:
+        named = [(a.name_in(current_language()), str(a.id)) for a, _n in arenas]
+    elif kind == AudienceKind.UNFINISHED:
         rows = list(reversed(await list_consultations(session)))[:MENU_SIZE]
-        return [
-            (f"{views.label(Broadcast(), c)} ({started - completed})", str(c.id))
-            for c, started, completed in rows
-        ]
-    sources = await outbox.known_sources(session, MENU_SIZE)
-    return [(f"{s} ({n})", s) for s, n in sources if _fits(turn.subject, f"{kind}={s}")]
+        named = [(views.label(Broadcast(), c), str(c.id)) for c, _s, _c in rows]
+    else:
+        sources = await outbox.known_sources(session, MENU_SIZE)
+        named = [(s, s) for s, _n in sources if _fits(turn.subject, f"{kind}={s}")]
+    counted = []
+    for name, ref in named:
+        size = await outbox.count_audience(session, Audience(kind, ref))
+        counted.append((f"{name} ({size})", ref))
+    return counted
 
 
 def _fits(draft: Broadcast, arg: str) -> bool:

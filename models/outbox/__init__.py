@@ -43,6 +43,7 @@ from models.outbox.broadcasts import (
     pause,
     queue_batch,
     resume,
+    sending_window,
     start_due,
     unreported,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "release_others",
     "renew",
     "resume",
+    "sending_window",
     "start_due",
     "unreported",
 ]

@@ -258,3 +258,20 @@ async def unreported(session: AsyncSession) -> list[Broadcast]:
         )
     )
     return list(rows.all())
+
+
+async def sending_window(
+    session: AsyncSession, broadcast_id: int
+) -> tuple[datetime, datetime] | None:
+    """When the broadcast's first and last messages went out; None when none did."""
+    connection = await session.connection()
+    first, last = (
+        await connection.execute(
+            core_select(func.min(D.c.sent_at), func.max(D.c.sent_at)).where(
+                D.c.broadcast_id == broadcast_id, D.c.sent_at.is_not(None)
+            )
+        )
+    ).one()
+    if first is None or last is None:
+        return None
+    return first, last

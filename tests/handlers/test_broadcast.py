@@ -11,9 +11,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import callbacks as cb
-from handlers.views.broadcast import expected_finish
+from handlers.i18n import language
+from handlers.views.broadcast import expected_finish, report_message
 from handlers.wizards.when import parse_when
-from models.outbox import Broadcast, BroadcastState, QuietHours
+from models.arenas import Arena, subscribe
+from models.followups import stop_messages
+from models.outbox import Broadcast, BroadcastState, Counts, QuietHours
+from models.participant import Participant
 from models.response import Response
 from models.roles import AuditLog, Role, grant
 from tests.auxil.citizen import Citizen
@@ -197,3 +201,51 @@ def test_the_expected_finish_counts_the_rate_and_the_quiet_hours() -> None:
     assert expected_finish(25, now=night, rate=25, quiet=quiet, urgent=True) == night + (
         timedelta(seconds=1)
     )
+
+
+async def test_the_arena_pickers_count_is_the_audience_that_gets_it(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        arena = Arena(slug="frivillighet", name={"nb": "Frivilligsentralen", "en": "Volunteers"})
+        session.add(arena)
+        await session.flush()
+        ids = await add_people(session, [8101, 8102, 8103])
+        for pid in ids:
+            await subscribe(session, pid, arena.id or 0, NOW)
+        stopped = await session.get(Participant, ids[0])
+        assert stopped is not None
+        await stop_messages(session, stopped, NOW)  # sent /stop: gets no broadcasts
+        await session.commit()
+    staff = await _staff(harness, sessionmaker)
+    await harness.send(staff, "/broadcast")
+    await harness.press(staff, "Write an announcement")
+    await harness.send(staff, "Hei")
+    await harness.press(staff, "Members of an arena")
+    assert "Volunteers (2)" in staff.buttons()  # not 3: one of them stopped
+    await harness.press(staff, "Volunteers (2)")
+    assert "That is 2 people now." in harness.last(staff)
+
+
+def test_the_report_says_how_long_sending_took_and_when_it_finished_in_local_time() -> None:
+    started = datetime(2027, 1, 15, 21, 30, tzinfo=UTC)  # confirmed at 22:30 Oslo time
+    first = datetime(2027, 1, 16, 7, 0, 5, tzinfo=UTC)  # sent after the quiet hours
+    broadcast = Broadcast(
+        id=1,
+        state=BroadcastState.DONE,
+        text={"en": "Hei"},
+        language="en",
+        started_at=started,
+        finished_at=first + timedelta(seconds=40),
+    )
+    counts = Counts(sent=20)
+    with language("en"):
+        quick = report_message(
+            broadcast, None, counts, "Europe/Oslo", (first, first + timedelta(seconds=35))
+        )
+        slow = report_message(
+            broadcast, None, counts, "Europe/Oslo", (first, first + timedelta(minutes=12))
+        )
+    assert "It took less than a minute." in quick.text  # not the nine hours of quiet
+    assert "Finished at 08:00 (Norwegian time)." in quick.text
+    assert "It took 12 minutes." in slow.text
