@@ -116,6 +116,12 @@ def run() -> None:
             "0-9, _ and -; e.g. the output of `python -c 'import secrets; "
             "print(secrets.token_urlsafe(32))'`)"
         )
+    if settings.talks_to_telegram and not settings.privacy_contact.strip():
+        # /privacy tells residents whom to ask about their data; a live bot must name someone.
+        fail(
+            "PRIVACY_CONTACT must be set before the bot talks to residents: who they contact "
+            "about their data, e.g. 'personvernombudet, personvern@kommune.no, 12 34 56 78'"
+        )
     # Imported here for start-up speed: PTB and the handlers take about a second to import,
     # which every other command (roles, export, ...) would pay for nothing.
     from telegram.error import TelegramError

@@ -15,6 +15,10 @@ SUPPORTED_LANGUAGES = ("nb", "nn", "en")
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
+#: Telegram's own Bot API server.
+TELEGRAM_API = "https://api.telegram.org"
+
+
 class Settings(BaseSettings):
     """Everything an operator can set."""
 
@@ -22,7 +26,7 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///./medvirk.db"
-    telegram_api_url: str = "https://api.telegram.org"
+    telegram_api_url: str = TELEGRAM_API
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -103,6 +107,12 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def talks_to_telegram(self) -> bool:
+        """True for a live bot: a token and Telegram's own Bot API (not the sandbox's)."""
+        live = self.telegram_api_url.rstrip("/") == TELEGRAM_API
+        return self.bot_token is not None and live
 
     @property
     def api_base_url(self) -> str:

@@ -77,7 +77,7 @@ async def _my_data(scene: Scene, document: list[bytes]) -> Reply:
         return Reply(send=[views.nothing_stored()])
     data = await privacy.personal_data(scene.session, scene.participant, current_language())
     document.append(views.data_document(data))
-    return Reply()
+    return Reply(send=[views.data_summary(data, scene.user_id)])
 
 
 async def delete_data(update: Update, context: BotContext) -> None:

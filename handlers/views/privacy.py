@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from html import escape
 from typing import Any
 
 from telegram import InlineKeyboardButton
 
 from handlers import callbacks as cb
-from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language
+from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, ngettext
 from handlers.views.outgoing import Outgoing, button, keyboard
+from handlers.views.words import language_name
 from models.participant import Consent
 
 
@@ -92,7 +95,9 @@ def consent_given() -> Outgoing:
 
 
 def _full_notice(contact: str, free_text_days: int, inactive_months: int) -> str:
-    who = contact or _("the municipality")
+    # ``medvirk run`` refuses a live bot without PRIVACY_CONTACT; only a test installation
+    # (the sandbox) has none, and says so rather than naming a contact that does not exist.
+    who = escape(contact) if contact else _("none is set up in this test installation")
     return _(
         "<b>What Medvirk stores about you</b>\n"
         "• Your Telegram user number and chat, so we can reply. Not your name or username.\n"
@@ -184,6 +189,64 @@ def _readable(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def data_summary(data: dict[str, Any], user_id: int) -> Outgoing:
+    """What we have about the person, in plain words; the JSON file follows with all of it."""
+    records: dict[str, list[dict[str, Any]]] = data["records"]
+    person = (records.get("participant") or [{}])[0]
+    lines = [
+        _("<b>What we have about you</b>"),
+        "• "
+        + _("Your Telegram user number, {number}, and your chat, to reply to you.").format(
+            number=user_id
+        ),
+    ]
+    if person.get("language"):
+        lines.append(
+            "• "
+            + _("Your language: {language}.").format(language=language_name(person["language"]))
+        )
+    if person.get("source"):
+        lines.append(
+            "• "
+            + _("Where you first came from: {source}.").format(
+                source=escape(str(person["source"]))
+            )
+        )
+    consents = [c for c in records.get("consent", []) if c.get("granted")]
+    if consents:
+        when = datetime.fromisoformat(str(consents[-1]["decided_at"]))
+        lines.append(
+            "• "
+            + _("Your yes to the privacy notice, from {date}.").format(date=f"{when:%d.%m.%Y}")
+        )
+    answers = data["answers"]
+    if answers:
+        titles = list(dict.fromkeys(str(a["consultation"]) for a in answers))
+        lines.append(
+            "• "
+            + ngettext(
+                "{n} answer, to: {titles}.", "{n} answers, to: {titles}.", len(answers)
+            ).format(n=len(answers), titles=escape(", ".join(titles)))
+        )
+    else:
+        lines.append("• " + _("No answers."))
+    joined = [s for s in records.get("subscription", []) if not s.get("withdrawn_at")]
+    if joined:
+        lines.append(
+            "• "
+            + ngettext(
+                "You are a member of {n} arena.", "You are a member of {n} arenas.", len(joined)
+            ).format(n=len(joined))
+        )
+    lines.append(
+        _(
+            "We do not have your name or username. The file below has every stored row, for the "
+            "record. /delete erases it all."
+        )
+    )
+    return Outgoing("\n".join(lines))
+
+
 def data_document(data: dict[str, Any]) -> bytes:
     """Everything stored about the person, as the JSON file /mydata sends."""
     return json.dumps(_readable(data), ensure_ascii=False, indent=2).encode()
@@ -228,13 +291,24 @@ def confirm_withdraw() -> Outgoing:
     )
 
 
+def chat_history_note() -> str:
+    """The chat on the person's phone is theirs: the bot cannot delete it."""
+    return _(
+        "The messages in this chat stay on your phone until you delete them: they are yours, "
+        "and Medvirk cannot remove them. In Telegram, open this chat, tap the name at the top, "
+        "then the menu (⋮ or …) and Delete chat."
+    )
+
+
 def erased() -> Outgoing:
-    """Everything about the person is gone."""
+    """Everything about the person is gone; the chat history on their phone is theirs."""
     return Outgoing(
         _(
             "Done: everything we stored about you is deleted. "
             "Send /start if you want to begin afresh."
         )
+        + "\n\n"
+        + chat_history_note()
     )
 
 

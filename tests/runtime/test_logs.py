@@ -124,3 +124,17 @@ def test_webhook_mode_refuses_to_start_without_a_secret(monkeypatch: pytest.Monk
     assert result.exit_code == 1
     assert "WEBHOOK_SECRET" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_live_bot_refuses_to_start_without_a_privacy_contact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.delenv("TELEGRAM_API_URL", raising=False)  # Telegram's own: a live bot
+    monkeypatch.delenv("WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("PRIVACY_CONTACT", "  ")
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 1
+    assert "PRIVACY_CONTACT must be set" in result.output
+    assert result.output.count("\n") == 1
+    assert TOKEN not in result.output
