@@ -316,9 +316,18 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
             return None
         # atomic: written to a temporary file renamed at the end, so a failed export leaves
         # no half file behind (and an older export of the same name stays as it was).
+        # Imported here: the handlers package imports PTB, which every other command would pay.
+        from handlers.i18n import yes_no_words
+
+        yes_no = yes_no_words(found.languages[0])
         with click.open_file(target, "wb", atomic=True) as out:
             return await write_export(
-                session, found.id, export_format, cast(BinaryIO, out), all_texts=all_texts
+                session,
+                found.id,
+                export_format,
+                cast(BinaryIO, out),
+                all_texts=all_texts,
+                yes_no=yes_no,
             )
 
     try:

@@ -73,6 +73,12 @@ def language(code: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def yes_no_words(code: str) -> dict[str, str]:
+    """The words for a yes/no question's options in ``code`` (for exports)."""
+    with language(code):
+        return {"yes": gettext("Yes"), "no": gettext("No")}
+
+
 def fill_english() -> None:
     """Make every English entry its own translation (``make i18n`` calls this)."""
     from babel.messages.pofile import write_po

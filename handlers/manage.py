@@ -20,7 +20,7 @@ from handlers import callbacks as cb
 from handlers.common import Reply, Scene, answer, callback_data, deliver, run
 from handlers.context import BotContext
 from handlers.guards import requires
-from handlers.i18n import current_language
+from handlers.i18n import current_language, yes_no_words
 from handlers.views import links
 from handlers.views import manage as views
 from handlers.views.charts import result_charts
@@ -355,7 +355,12 @@ async def _export(
         return Reply(send=[views.no_such_consultation()])
     fmt = cast(Format, request.format)
     rows = await write_export(
-        scene.session, consultation.id or 0, fmt, file, all_texts=request.all_texts
+        scene.session,
+        consultation.id or 0,
+        fmt,
+        file,
+        all_texts=request.all_texts,
+        yes_no=yes_no_words(consultation.languages[0]),
     )
     details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
     slug = consultation.slug

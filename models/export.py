@@ -35,6 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.answers import Answer, AnswerChoice, Response
 from models.base import localized, utcnow
 from models.consultation import ConsultationView, QuestionView, load_consultation
+from models.consultation import Option as OptionRow
 from models.consultation_file import QuestionType
 from models.masking import mask
 from models.moderation import ModerationItem
@@ -119,6 +120,16 @@ def export_columns(view: ConsultationView, *, all_texts: bool = False) -> list[C
             taken.add(name)
             columns.append(Column(name, Kind.KEYS, question))
     return columns
+
+
+def option_text(
+    question: QuestionView, option: OptionRow, language: str, yes_no: dict[str, str]
+) -> str:
+    """An option's text in ``language``; yes/no options have none and take ``yes_no``'s words."""
+    text = localized(option.text, language, language)
+    if not text and question.type is QuestionType.YES_NO:
+        text = yes_no.get(option.key, "")
+    return text or option.key
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -349,13 +360,14 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 class _XlsxWriter:
     """An Excel workbook in openpyxl's write-only mode: rows go to a temporary file, not RAM."""
 
-    def __init__(self, out: BinaryIO, view: ConsultationView) -> None:
+    def __init__(self, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str]) -> None:
         # Imported here: openpyxl is only needed by this writer, and it takes a while to import.
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
 
         self.out = out
         self.view = view
+        self.yes_no = yes_no
         self.cell_class = WriteOnlyCell
         self.workbook = Workbook(write_only=True)
         # Sheet names are at most 31 characters; slugs are up to 40.
@@ -378,7 +390,7 @@ class _XlsxWriter:
                 continue
             q = column.question
             options = "; ".join(
-                f"{o.key} = {localized(o.text, language, language) or o.key}" for o in q.options
+                f"{o.key} = {option_text(q, o, language, self.yes_no)}" for o in q.options
             )
             sheet.append(
                 [
@@ -417,9 +429,10 @@ class _XlsxWriter:
 class _JsonWriter:
     """One JSON object: metadata first, then ``rows``, an array written one row at a time."""
 
-    def __init__(self, out: BinaryIO, view: ConsultationView) -> None:
+    def __init__(self, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str]) -> None:
         self.out = out
         self.view = view
+        self.yes_no = yes_no
         self.names: list[str] = []
         self.first = True
 
@@ -445,7 +458,7 @@ class _JsonWriter:
                     "text": q.question.text,
                     "columns": [c.name for c in columns if c.question is q],
                     "options": [
-                        {"id": o.key, "text": localized(o.text, language, language) or o.key}
+                        {"id": o.key, "text": option_text(q, o, language, self.yes_no)}
                         for o in q.options
                     ],
                     **(
@@ -471,13 +484,13 @@ class _JsonWriter:
         self.out.write(b"\n]}\n")
 
 
-def _writer(fmt: Format, out: BinaryIO, view: ConsultationView) -> _Writer:
+def _writer(fmt: Format, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str]) -> _Writer:
     if fmt == "csv":
         return _CsvWriter(out)
     if fmt == "xlsx":
-        return _XlsxWriter(out, view)
+        return _XlsxWriter(out, view, yes_no)
     if fmt == "json":
-        return _JsonWriter(out, view)
+        return _JsonWriter(out, view, yes_no)
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
@@ -489,8 +502,12 @@ async def write_export(
     *,
     batch_size: int = BATCH_SIZE,
     all_texts: bool = False,
+    yes_no: dict[str, str] | None = None,
 ) -> int:
     """Write every response of a consultation to ``out``; return how many rows were written.
+
+    ``yes_no``: the words for the options ``yes`` and ``no`` in the consultation's first
+    language (``{"yes": "Ja", "no": "Nei"}``), for the descriptions of yes/no questions.
 
     ``out`` is a binary stream; it is written to but not closed. Free texts are masked; only
     approved ones are written unless ``all_texts``, which adds each text's moderation status in
@@ -513,7 +530,7 @@ async def write_export(
     view = await load_consultation(session, consultation_id)
     if view is None:
         raise UnknownConsultation(consultation_id)
-    writer = _writer(fmt, out, view)
+    writer = _writer(fmt, out, view, yes_no or {})
     writer.header(export_columns(view, all_texts=all_texts))
     written = 0
     # aclosing: if a writer fails halfway, the generator is closed now, not at loop shutdown.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -152,3 +155,23 @@ async def test_staff_times_are_in_norwegian_time(harness: Harness, sessionmaker:
     await harness.press(staff, "Planlegg til senere")
     assert "for eksempel <code>20.01 09:30</code> (norsk tid)" in harness.last(staff)
     assert "Europe/Oslo" not in harness.last(staff)
+
+
+async def test_exports_name_yes_and_no_in_the_consultations_language(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await build_sample(session)
+    staff = await _staff(harness, sessionmaker, "en")  # the file follows the consultation
+    await harness.send(staff, "/export park xlsx")
+    document = harness.sandbox.messages(staff.id)[-1]["document"]
+    workbook = load_workbook(io.BytesIO(harness.sandbox.file_content(document["file_id"])))
+    described = {row[1]: row[4] for row in workbook["questions"].iter_rows(values_only=True)}
+    assert described["trees"] == "yes = Ja; no = Nei"  # not "yes = yes; no = no"
+    assert described["use"] == "often = Ofte; sometimes = Av og til; never = Aldri"
+
+    await harness.send(staff, "/export park json")
+    document = harness.sandbox.messages(staff.id)[-1]["document"]
+    exported = json.loads(harness.sandbox.file_content(document["file_id"]))
+    trees = next(q for q in exported["questions"] if q["key"] == "trees")
+    assert trees["options"] == [{"id": "yes", "text": "Ja"}, {"id": "no", "text": "Nei"}]
