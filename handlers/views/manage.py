@@ -343,6 +343,12 @@ def chart_caption(question: QuestionResult, language: str, fallback: str) -> str
     question_text = shorten(localized(question.text, language, fallback), 300)
     lines = [answers_subtitle(question) + ":"]
     labels = bar_labels(question, language, fallback)
+    if question.type is QuestionType.SCALE:
+        # "1 (Helt uenig): 3", not the chart's "1: Helt uenig" followed by another colon.
+        labels = [
+            f"{t.key} ({label.split(': ', 1)[1]})" if ": " in label else label
+            for t, label in zip(question.tallies, labels, strict=True)
+        ]
     lines += [
         f"{shorten(label, 80)}: {tally.count} ({tally.percent:.0f} %)"
         for label, tally in zip(labels, question.tallies, strict=True)
