@@ -70,8 +70,8 @@ def shown_text(item: ItemView) -> str:
     return escape(plain)
 
 
-def card(item: ItemView, queue: int, heading: str) -> str:
-    """The message about one text: heading, where it was written, the text, markers, queue."""
+def _about(item: ItemView, heading: str) -> list[str]:
+    """Heading, where the text was written, the text masked, and what was hidden."""
     reader = current_language()
     lines = [
         heading,
@@ -82,6 +82,12 @@ def card(item: ItemView, queue: int, heading: str) -> str:
     if item.personal_data:
         kinds = ", ".join(sorted(label(k) for k in item.personal_data))
         lines.append("⚠️ " + _("Personal data hidden: {kinds}").format(kinds=kinds))
+    return lines
+
+
+def card(item: ItemView, queue: int, heading: str) -> str:
+    """The message about one text: heading, where it was written, the text, markers, queue."""
+    lines = _about(item, heading)
     if item.abusive:
         lines.append("⚠️ " + _("May contain abusive language"))
     lines.append(queue_line(queue))
@@ -297,17 +303,7 @@ def reason_too_long() -> Outgoing:
 
 
 def _flag_card(item: ItemView, heading: str) -> str:
-    reader = current_language()
-    lines = [
-        heading,
-        f"<b>{escape(item.title(reader))}</b>",
-        f"<i>{escape(item.question(reader))}</i>",
-        f"<blockquote>{shown_text(item)}</blockquote>",
-    ]
-    if item.personal_data:
-        kinds = ", ".join(sorted(label(k) for k in item.personal_data))
-        lines.append("⚠️ " + _("Personal data hidden: {kinds}").format(kinds=kinds))
-    return "\n".join(lines)
+    return "\n".join(_about(item, heading))
 
 
 def flag_message(item: ItemView) -> Outgoing:

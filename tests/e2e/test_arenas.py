@@ -203,7 +203,7 @@ async def test_invitation_answers_waiting_list_and_reminders_across_dst(
         await staff.press("Attendance list (CSV)")
         sheet = await sandbox.wait_for_message(STAFF, lambda m: "document" in m, timeout=10)
         rows = sandbox.file_content(sheet["document"]["file_id"]).decode("utf-8-sig").splitlines()
-    assert rows[0].startswith("person;answer;answered at (Europe/Oslo)")
+    assert rows[0].startswith("person;answer;answered at (Norwegian time)")
     assert [row.split(";")[1] for row in rows[1:]] == ["yes", "yes", "no"]
     keys = [row.split(";")[0] for row in rows[1:]]
     assert all(len(key) == 16 for key in keys)
