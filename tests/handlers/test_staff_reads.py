@@ -97,7 +97,7 @@ async def test_every_chart_has_a_caption_with_its_numbers(
     assert "Aldri: 2 (40 %)" in use
     assert "Gjennomsnitt: 3,8" in agree
     assert "1 (Helt uenig): 0 (0 %)" in agree
-    assert "::" not in agree and ": Helt uenig:" not in agree  # one colon to a line
+    assert ": Helt uenig:" not in agree  # one colon to a line
     assert "Ja: 2 (67 %)" in trees
 
 
