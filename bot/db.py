@@ -45,6 +45,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted rows are overwritten with zeros, so an erased person's answers do not linger in
+    # free pages of the file (docs/privacy.md).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -66,9 +69,30 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to the newest migration (or to ``revision``)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+    """Bring the schema to the newest migration (or to ``revision``).
+
+    On SQLite the migrations run with foreign keys off, as SQLite's own procedure for changing
+    a table asks: a migration that rebuilds a table (copy, drop, rename) would otherwise
+    delete every row that points at it, through ``ON DELETE CASCADE``. The keys are checked
+    before the commit, so a migration cannot leave a row pointing nowhere.
+    """
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Outside a transaction: inside one, SQLite ignores this pragma.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()  # ends SQLAlchemy's autobegun transaction; SQLite had none
+        try:
+            async with connection.begin():
+                await connection.run_sync(_upgrade, revision)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"a migration left rows pointing nowhere: {broken[:5]}")
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 def _current_heads(connection: Connection) -> tuple[set[str], set[str]]:
