@@ -9,8 +9,8 @@ and the webhook secret in every record that reaches a handler, traceback include
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Iterable

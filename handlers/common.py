@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy.exc import DataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, Update
 from telegram.constants import ChatType, ParseMode
@@ -171,6 +172,36 @@ async def _claim(session: AsyncSession, update: Update, now: datetime) -> bool:
     if _claimed_update.get() == update.update_id:
         return True  # a second transaction of the same delivery
     return await claim_update(session, update.update_id, update_digest(update), now)
+
+
+def is_permanent(error: BaseException | None) -> bool:
+    """Whether an update's failure would happen again on every redelivery.
+
+    The database refused a value (SQLSTATE class 22, "data exception": out of range, a
+    character it cannot store) or the value could not even be sent to it (a number past 64
+    bits, a lone surrogate): the same update fails the same way each time, so it is answered
+    once and acknowledged, never handled again.
+    """
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, DataError | OverflowError | UnicodeError):
+            return True
+        if str(getattr(error, "sqlstate", "") or "").startswith("22"):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+async def remember_failure(update: Update, context: BotContext) -> None:
+    """Claim an update that failed for good, so a redelivery does nothing (not even apologise)."""
+    runtime = context.runtime
+    lock = runtime.transaction_lock or contextlib.nullcontext()
+    try:
+        async with lock, runtime.sessionmaker() as session, session.begin():
+            await claim_update(session, update.update_id, update_digest(update), runtime.clock())
+    except Exception as error:  # the update is answered anyway; only a redelivery would repeat
+        logger.warning("Update %s: could not remember its failure (%s)", update.update_id, error)
 
 
 def update_digest(update: Update) -> str:

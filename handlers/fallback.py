@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.callbacks import InvalidCallback
-from handlers.common import answer, answer_button, saying
+from handlers.common import answer, answer_button, is_permanent, remember_failure, saying
 from handlers.context import BotContext
 from handlers.views import help as views
 
@@ -54,6 +54,9 @@ async def on_error(update: object, context: BotContext) -> None:
     logger.error("Update %s failed: %s", update.update_id, type(error).__name__, exc_info=error)
     if isinstance(error, Forbidden | RetryAfter | NetworkError | TimedOut):
         return  # Telegram is the problem; another message would fail the same way.
+    if is_permanent(error):
+        # It would fail the same way every time: acknowledged (bot/app.py), answered once.
+        await remember_failure(update, context)
     if query is not None:
         await _safely(query.answer(views.failure()))
     elif update.effective_chat is not None:
