@@ -140,6 +140,30 @@ def _scene(
     )
 
 
+async def speak_their_language(update: Update, context: BotContext) -> None:
+    """Write in the person's language for a reply made outside :func:`run`.
+
+    A toast for a button nobody handles, an error: the stored choice, else Telegram's language
+    code, else the default, as :func:`run` decides; in a group, the installation's language.
+    """
+    runtime = context.runtime
+    user = update.effective_user
+    set_language(guess_language(user.language_code if user else None, runtime.default_language))
+    if in_group(update):
+        set_language(runtime.default_language)
+        return
+    if user is None:
+        return
+    try:
+        async with runtime.sessionmaker() as session:
+            person = await find_participant(session, user.id)
+    except Exception:  # an apology in the guessed language beats none at all
+        logger.warning("Could not look up the language of a person", exc_info=True)
+        return
+    if person is not None and person.language:
+        set_language(person.language)
+
+
 def callback_data(update: Update) -> str | None:
     """The pressed button's data, for a callback data class to unpack."""
     return update.callback_query.data if update.callback_query else None

@@ -289,3 +289,24 @@ async def test_a_completed_consultation_resumes_at_the_summary(
     assert "Svarene dine: Ny park" in harness.last(person)
     async with sessionmaker() as session:
         assert len((await session.exec(select(Response))).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "zz:1:2",  # a button no handler knows (fallback.unknown_button)
+        cb.PreviewOnly(1).pack(),  # a button of a staff preview (authoring.on_preview_button)
+        "a:x:1",  # a known kind with garbled data (the error handler)
+    ],
+    ids=["unknown", "preview", "garbled"],
+)
+async def test_every_button_toast_is_in_the_persons_own_language(
+    harness: Harness, data: str
+) -> None:
+    person = await _consented(harness)  # Telegram says Bokmål
+    await harness.send(person, "/language")
+    await harness.press(person, "English")  # the stored choice is English
+    toast = await harness.press_data(person, data)
+    assert toast
+    assert "virker ikke" not in toast and "forhåndsvisning" not in toast
+    assert "button" in toast
