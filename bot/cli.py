@@ -300,6 +300,7 @@ def consultation_close(slug: str) -> None:
 def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     """Export a consultation's responses, one row per response (see docs/exports.md)."""
     export_format = cast(Format, fmt)  # click.Choice has checked it
+    settings = load_settings()
     target = output or f"{slug}.{fmt}"
     if target == "-" and fmt == "xlsx":
         fail("an xlsx file cannot go to standard output; give --output FILE")
@@ -308,11 +309,24 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
         found = await find_consultation(session, slug)
         if found is None or found.id is None:
             return None
+        # Imported here for start-up speed, as in `run`: the views bring in PTB.
+        from handlers.i18n import language
+        from handlers.views.moderation import placeholder
+
         # atomic: written to a temporary file renamed at the end, so a failed export leaves
         # no half file behind (and an older export of the same name stays as it was).
-        with click.open_file(target, "wb", atomic=True) as out:
+        # Masked texts say what was hidden in the installation's language, the moderators'.
+        with (
+            click.open_file(target, "wb", atomic=True) as out,
+            language(settings.default_language),
+        ):
             return await write_export(
-                session, found.id, export_format, cast(BinaryIO, out), all_texts=all_texts
+                session,
+                found.id,
+                export_format,
+                cast(BinaryIO, out),
+                all_texts=all_texts,
+                placeholder=placeholder,
             )
 
     try:

@@ -22,6 +22,7 @@ from handlers.context import BotContext
 from handlers.guards import requires
 from handlers.i18n import current_language
 from handlers.views import manage as views
+from handlers.views import moderation as moderation_views
 from handlers.views.charts import result_charts
 from handlers.views.outgoing import Outgoing
 from models.consultation import (
@@ -276,7 +277,12 @@ async def _export(
         return Reply(send=[views.no_such_consultation()])
     fmt = cast(Format, request.format)
     rows = await write_export(
-        scene.session, consultation.id or 0, fmt, file, all_texts=request.all_texts
+        scene.session,
+        consultation.id or 0,
+        fmt,
+        file,
+        all_texts=request.all_texts,
+        placeholder=moderation_views.placeholder,
     )
     details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
     slug = consultation.slug

@@ -36,7 +36,8 @@ from models.answers import Answer, AnswerChoice, Response
 from models.base import localized, utcnow
 from models.consultation import ConsultationView, QuestionView, load_consultation
 from models.consultation_file import QuestionType
-from models.masking import mask
+from models.masking import PLACEHOLDERS, mask
+from models.masking import Kind as PersonalData
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
 from models.pseudonym import pseudonymizer
@@ -52,6 +53,8 @@ TEXT_SEPARATOR = "; "
 JSON_FORMAT_VERSION = 1
 
 Cell = str | int | list[str] | None
+#: What stands in a free text where personal data was: the reader's words (the moderators').
+Placeholder = Callable[[PersonalData], str]
 
 
 class UnknownConsultation(LookupError):
@@ -144,11 +147,17 @@ class _RowBuilder:
     """Turns a response and its answers into cells, in the order of the columns."""
 
     def __init__(
-        self, view: ConsultationView, key_of: Callable[[int], str], *, all_texts: bool = False
+        self,
+        view: ConsultationView,
+        key_of: Callable[[int], str],
+        *,
+        all_texts: bool = False,
+        placeholder: Placeholder = PLACEHOLDERS.__getitem__,
     ) -> None:
         self.view = view
         self.key_of = key_of
         self.all_texts = all_texts
+        self.placeholder = placeholder
         self.language = view.consultation.languages[0]
         self.slug = view.consultation.slug
         # Looked up once: the properties behind them cost more than the rest of a row.
@@ -190,7 +199,7 @@ class _RowBuilder:
             return (answer.number,)
         if kind is QuestionType.FREE_TEXT:
             status = answer.moderation or ModerationStatus.PENDING.value
-            text = mask(answer.text) if answer.text is not None else None
+            text = mask(answer.text, self.placeholder) if answer.text is not None else None
             if self.all_texts:
                 return (text, status)
             return (text if status == ModerationStatus.APPROVED else None,)
@@ -210,12 +219,16 @@ async def export_rows(
     *,
     batch_size: int = BATCH_SIZE,
     all_texts: bool = False,
+    placeholder: Placeholder = PLACEHOLDERS.__getitem__,
 ) -> AsyncGenerator[list[Cell], None]:
     """Yield one row of cells per response, oldest response first, reading in batches.
 
-    Free texts are masked; only approved ones are included unless ``all_texts``.
+    Free texts are masked (``placeholder`` names what was hidden); only approved ones are
+    included unless ``all_texts``.
     """
-    builder = _RowBuilder(view, await pseudonymizer(session), all_texts=all_texts)
+    builder = _RowBuilder(
+        view, await pseudonymizer(session), all_texts=all_texts, placeholder=placeholder
+    )
     # Core statements on the session's connection (same transaction): sqlmodel's select and
     # exec are typed for at most four columns, and rows are all that is needed here.
     connection = await session.connection()
@@ -489,12 +502,14 @@ async def write_export(
     *,
     batch_size: int = BATCH_SIZE,
     all_texts: bool = False,
+    placeholder: Placeholder = PLACEHOLDERS.__getitem__,
 ) -> int:
     """Write every response of a consultation to ``out``; return how many rows were written.
 
-    ``out`` is a binary stream; it is written to but not closed. Free texts are masked; only
-    approved ones are written unless ``all_texts``, which adds each text's moderation status in
-    a column after it.
+    ``out`` is a binary stream; it is written to but not closed. Free texts are masked, with
+    ``placeholder(kind)`` where personal data was (give the words moderators read, in the
+    reader's language); only approved ones are written unless ``all_texts``, which adds each
+    text's moderation status in a column after it.
 
     The first export ever creates the secret behind the pseudonymous keys, so run it in a
     transaction that commits; better, call :func:`models.pseudonym.instance_secret` in a short
@@ -518,7 +533,9 @@ async def write_export(
     written = 0
     # aclosing: if a writer fails halfway, the generator is closed now, not at loop shutdown.
     async with aclosing(
-        export_rows(session, view, batch_size=batch_size, all_texts=all_texts)
+        export_rows(
+            session, view, batch_size=batch_size, all_texts=all_texts, placeholder=placeholder
+        )
     ) as rows:
         async for cells in rows:
             writer.row(cells)

@@ -101,10 +101,10 @@ async def test_staff_see_counts_and_export_approved_or_all_texts(
         return list(csv.DictReader(io.StringIO(data), delimiter=";"))
 
     await harness.send(siri, "/export ideas csv")
-    assert [row["q_idea"] for row in exported()] == ["Benker, ring [phone]", ""]
+    assert [row["q_idea"] for row in exported()] == ["Benker, ring [telefonnummer]", ""]
     await harness.send(siri, "/export ideas csv all")
     assert [(row["q_idea"], row["q_idea_moderation"]) for row in exported()] == [
-        ("Benker, ring [phone]", "approved"),
+        ("Benker, ring [telefonnummer]", "approved"),
         ("Kjøp billig på example.no", "pending"),
     ]
     await harness.send(siri, "/export ideas")
