@@ -23,7 +23,7 @@ spans such as ``2024-2025`` (two years of four digits) do not look like phone nu
 dates and amounts (``kr``, ``NOK``, ``,-`` next to them, or ``25 000 000``).
 
 Before looking, the text is normalised: each character to its compatibility form (NFKC:
-fullwidth ``９`` is ``9``, ``＠`` is ``@``), and invisible format characters (a zero-width
+fullwidth digits are digits, a fullwidth at sign is ``@``), and invisible format characters (a zero-width
 space, a soft hyphen) are taken out, so one of those cannot hide a number. Where something is
 found is mapped back to the text as written; the text around it is shown unchanged.
 
