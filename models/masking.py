@@ -23,9 +23,10 @@ spans such as ``2024-2025`` (two years of four digits) do not look like phone nu
 dates and amounts (``kr``, ``NOK``, ``,-`` next to them, or ``25 000 000``).
 
 Before looking, the text is normalised: each character to its compatibility form (NFKC:
-fullwidth digits are digits, a fullwidth at sign is ``@``), and invisible format characters (a zero-width
-space, a soft hyphen) are taken out, so one of those cannot hide a number. Where something is
-found is mapped back to the text as written; the text around it is shown unchanged.
+fullwidth digits are digits, a fullwidth at sign is ``@``), and invisible format characters
+(a zero-width space, a soft hyphen) are taken out, so one of those cannot hide a number. Where
+something is found is mapped back to the text as written; the text around it is shown
+unchanged.
 
 Texts are split into :data:`Part` s: literal text, and a :class:`Kind` where something was
 found. Whoever shows a text renders the kinds as placeholders; the digits never leave here.
