@@ -90,6 +90,14 @@ class OpenConsultation(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class RemindOpening(CallbackData):
+    """Send me a message when this consultation opens."""
+
+    prefix: ClassVar[str] = "co"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Choose(CallbackData):
     """Pick an option of a single-choice or yes/no question."""
 
