@@ -6,8 +6,9 @@ User errors end with one plain line on stderr and a non-zero exit; never a trace
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
@@ -34,7 +35,7 @@ from models.consultation_file import (
     ConsultationSpec,
     parse_consultation_file,
 )
-from models.export import Format, write_export
+from models.export import Format, count_responses, export_file_name, write_export
 from models.pseudonym import instance_secret
 from models.roles import Role, grant, list_grants, revoke
 
@@ -328,7 +329,9 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     """Export a consultation's responses, one row per response (see docs/exports.md)."""
     export_format = cast(Format, fmt)  # click.Choice has checked it
     settings = load_settings()
-    target = output or f"{slug}.{fmt}"
+    # An export with every text gets a name of its own: it must not pass for the approved-only
+    # file (nor overwrite it), as it may hold texts a moderator rejected.
+    target = output or f"{export_file_name(slug, all_texts=all_texts)}.{fmt}"
     if target == "-" and fmt == "xlsx":
         fail("an xlsx file cannot go to standard output; give --output FILE")
 
@@ -336,6 +339,7 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
         found = await find_consultation(session, slug)
         if found is None or found.id is None:
             return None
+        total = await count_responses(session, found.id)
         # Imported here for start-up speed, as in `run`: the views bring in PTB.
         from handlers.i18n import language
         from handlers.views.moderation import placeholder
@@ -346,6 +350,7 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
         with (
             click.open_file(target, "wb", atomic=True) as out,
             language(settings.default_language),
+            _progress(total) as progress,
         ):
             return await write_export(
                 session,
@@ -354,6 +359,8 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
                 cast(BinaryIO, out),
                 all_texts=all_texts,
                 placeholder=placeholder,
+                zone=settings.timezone,
+                progress=progress,
             )
 
     try:
@@ -371,6 +378,23 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     # With "-" the data is on stdout, and the summary must not end up in it.
     destination = "" if target == "-" else f" to {target}"
     click.echo(f"Exported {rows} {noun} of {slug}{destination}.", err=target == "-")
+
+
+# Below this many rows an export takes under a second: no bar worth drawing.
+PROGRESS_FROM = 5000
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr while a long export runs, when stderr is a terminal.
+
+    Quiet when it is not (a pipe, a log file, cron): there a bar would only be noise.
+    """
+    if total < PROGRESS_FROM or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+        yield bar.update
 
 
 @main.group()

@@ -35,7 +35,7 @@ from models.consultation import (
     response_counts,
 )
 from models.consultation_file import QuestionType
-from models.export import FORMATS, Format, write_export
+from models.export import FORMATS, Format, export_file_name, write_export
 from models.moderation import text_counts
 from models.polls import can_be_poll
 from models.results import ConsultationResults, consultation_results
@@ -255,7 +255,10 @@ async def _send_export(update: Update, context: BotContext, request: ExportReque
         file.seek(0)
         await context.bot.send_document(
             chat_id,
-            InputFile(file, filename=f"{slug}.{request.format}"),
+            InputFile(
+                file,
+                filename=f"{export_file_name(slug, all_texts=request.all_texts)}.{request.format}",
+            ),
             caption=views.export_caption(rows),
             parse_mode=ParseMode.HTML,
         )
@@ -283,6 +286,7 @@ async def _export(
         file,
         all_texts=request.all_texts,
         placeholder=moderation_views.placeholder,
+        zone=scene.runtime.timezone,
     )
     details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
     slug = consultation.slug

@@ -102,7 +102,12 @@ async def test_staff_see_counts_and_export_approved_or_all_texts(
 
     await harness.send(siri, "/export ideas csv")
     assert [row["q_idea"] for row in exported()] == ["Benker, ring [telefonnummer]", ""]
+    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == "ideas.csv"
     await harness.send(siri, "/export ideas csv all")
+    # Every text, rejected ones too: a file of its own, never mistaken for the approved one.
+    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == (
+        "ideas-all-texts.csv"
+    )
     assert [(row["q_idea"], row["q_idea_moderation"]) for row in exported()] == [
         ("Benker, ring [telefonnummer]", "approved"),
         ("Kjøp billig på example.no", "pending"),
@@ -117,7 +122,7 @@ async def test_staff_see_counts_and_export_approved_or_all_texts(
     await harness.press(siri, "ideas")
     toast = await harness.press(siri, "XLSX med alle tekster")
     assert toast == "Eksporten er klar."
-    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == "ideas.xlsx"
+    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == "ideas-all-texts.xlsx"
     async with sessionmaker() as session:
         exports = (
             await session.exec(select(AuditLog).where(AuditLog.action == "consultation.export"))
