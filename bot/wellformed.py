@@ -223,11 +223,26 @@ def _clean(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def _texts_read(update: Update) -> Iterable[str | None]:
+    """The texts of an update that handlers read (and may store)."""
+    for message in (update.message, update.edited_message):
+        if message is not None:
+            yield message.text
+            yield message.caption
+            if message.document is not None:
+                yield message.document.file_name
+    if update.callback_query is not None:
+        yield update.callback_query.data
+
+
 def cleaned(update: Update, bot: Bot) -> Update:
     """The update with NUL characters and lone surrogates taken out of every text in it.
 
-    The same update object when there was nothing to clean (nearly always).
+    The same update object when the texts handlers read hold none (nearly always: looking
+    costs a few microseconds; rebuilding, only then, a fraction of a millisecond).
     """
+    if not any(text and _UNSTORABLE.search(text) for text in _texts_read(update)):
+        return update
     data, changed = _clean(update.to_dict())
     if not changed:
         return update

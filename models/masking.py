@@ -275,12 +275,25 @@ _EMAIL = re.compile(
 # ---------------------------------------------------------------------------- together
 
 
-def normalised(text: str) -> tuple[str, list[int]]:
+# The format characters (Unicode category Cf: zero-width space, soft hyphen, direction marks,
+# tags ...) of Python 3.11's Unicode 14, to see at C speed whether a text has one; the slow
+# path below asks unicodedata itself, so a newer Unicode's additions are still taken out.
+_FORMAT = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+
+
+def normalised(text: str) -> tuple[str, list[int] | None]:
     """``text`` in compatibility form without format characters, and where each character of
-    the result came from in ``text`` (an index per character).
+    the result came from in ``text`` (an index per character; None: the text was so already).
     """
-    if text.isascii():
-        return text, list(range(len(text)))
+    if text.isascii() or (
+        unicodedata.is_normalized("NFKC", text) and _FORMAT.search(text) is None
+    ):
+        return text, None
     characters: list[str] = []
     origin: list[int] = []
     for index, character in enumerate(text):
@@ -303,10 +316,10 @@ def find_personal_data(text: str) -> list[Found]:
     numbers = [
         n for n in _numbers(plain) if not any(e.start < n.end and n.start < e.end for e in emails)
     ]
-    return [
-        Found(f.kind, origin[f.start], origin[f.end - 1] + 1)
-        for f in sorted(emails + numbers, key=lambda f: f.start)
-    ]
+    found = sorted(emails + numbers, key=lambda f: f.start)
+    if origin is None:
+        return found
+    return [Found(f.kind, origin[f.start], origin[f.end - 1] + 1) for f in found]
 
 
 def split(text: str) -> tuple[Part, ...]:

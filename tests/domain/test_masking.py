@@ -238,3 +238,16 @@ def test_abusive_language_is_marked(text: str) -> None:
 def test_ordinary_texts_are_not_marked(text: str) -> None:
     assert abusive_words(text) == []
     assert not screen(text).abusive
+
+
+def test_every_format_character_of_this_python_is_known_to_the_fast_check() -> None:
+    import unicodedata
+
+    from models.masking import _FORMAT
+
+    missing = [
+        hex(c)
+        for c in range(0x110000)
+        if unicodedata.category(chr(c)) == "Cf" and not _FORMAT.match(chr(c))
+    ]
+    assert missing == []
