@@ -118,8 +118,10 @@ def _given_secret(request: web.Request) -> bytes:
 
 
 def _dropped(reason: str, update_id: object = None) -> web.Response:
-    """Acknowledge a body that is no usable update: one WARNING line, and 200 so Telegram
-    does not send it again and again (it would fail the same way each time)."""
+    """Acknowledge a body that is no usable update: one WARNING line, and 200.
+
+    Telegram would send anything else again and again, and it would fail the same way each time.
+    """
     shown = update_id if isinstance(update_id, int) and not isinstance(update_id, bool) else "?"
     logger.warning("Update %s could not be read (%s); dropped", shown, reason)
     return _answer(200, "dropped")

@@ -212,7 +212,9 @@ def is_permanent(error: BaseException | None) -> bool:
             return True
         if str(getattr(error, "sqlstate", "") or "").startswith("22"):
             return True
-        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+        # Only explicit links: an exception merely raised while another was handled may be
+        # unrelated to it, and a transient failure taken for a permanent one would lose an update.
+        error = getattr(error, "orig", None) or error.__cause__
         seen += 1
     return False
 
@@ -225,7 +227,11 @@ async def remember_failure(update: Update, context: BotContext) -> None:
         async with lock, runtime.sessionmaker() as session, session.begin():
             await claim_update(session, update.update_id, update_digest(update), runtime.clock())
     except Exception as error:  # the update is answered anyway; only a redelivery would repeat
-        logger.warning("Update %s: could not remember its failure (%s)", update.update_id, error)
+        logger.warning(
+            "Update %s: could not remember its failure (%s)",
+            update.update_id,
+            type(error).__name__,
+        )
 
 
 def update_digest(update: Update) -> str:

@@ -287,8 +287,10 @@ _FORMAT = re.compile(
 
 
 def normalised(text: str) -> tuple[str, list[int] | None]:
-    """``text`` in compatibility form without format characters, and where each character of
-    the result came from in ``text`` (an index per character; None: the text was so already).
+    """``text`` in compatibility form without format characters, and where each part came from.
+
+    The second value holds, for each character of the result, its index in ``text``; None when
+    the text was so already.
     """
     if text.isascii() or (
         unicodedata.is_normalized("NFKC", text) and _FORMAT.search(text) is None
