@@ -29,8 +29,9 @@ from bot.metrics import UPDATE_ERRORS, UPDATE_LATENCY, UPDATES, UPDATES_IN_FLIGH
 from bot.monitoring import start_monitoring
 from bot.ratelimit import ReplyRateLimiter
 from bot.settings import Settings
-from bot.wellformed import update_problem
+from bot.wellformed import cleaned, update_problem
 from handlers.callbacks import InvalidCallback
+from handlers.common import is_permanent
 from handlers.context import BotContext, Clock, Runtime, install_runtime
 from handlers.menu import publish_commands
 from models.base import utcnow
@@ -68,8 +69,10 @@ class UpdateOutcome:
         for bad input that was answered (a forged button), a person who blocked the bot, and
         a request Telegram refused as wrong (400): the same update would fail the same way.
         """
-        return self.error is not None and not isinstance(
-            self.error, InvalidCallback | Forbidden | BadRequest
+        return (
+            self.error is not None
+            and not isinstance(self.error, InvalidCallback | Forbidden | BadRequest)
+            and not is_permanent(self.error)
         )
 
     @property
@@ -162,6 +165,8 @@ class MedvirkApplication(Application[Any, BotContext, Any, Any, Any, Any]):
         outcome = UpdateOutcome(update_kind(update))
         if isinstance(update, Update):
             outcome.dropped = update_problem(update)
+            if outcome.dropped is None:
+                update = cleaned(update, self.bot)
         if outcome.dropped is not None:
             logger.warning(
                 "Update %s is malformed (%s); dropped", update_id_of(update), outcome.dropped

@@ -6,16 +6,18 @@ User errors end with one plain line on stderr and a non-zero exit; never a trace
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import create_engine, create_sessionmaker, upgrade
+from bot.db import create_engine, create_sessionmaker, missing_database, upgrade
 from bot.logs import RedactSecrets, configure_logging
 from bot.settings import Settings
 from models.arenas import ArenaFileError, import_arenas, parse_arena_file
@@ -33,7 +35,7 @@ from models.consultation_file import (
     ConsultationSpec,
     parse_consultation_file,
 )
-from models.export import Format, write_export
+from models.export import Format, count_responses, export_file_name, write_export
 from models.pseudonym import instance_secret
 from models.roles import Role, grant, list_grants, revoke
 
@@ -80,13 +82,29 @@ def load_settings() -> Settings:
         raise  # unreachable; fail() exits
 
 
-def with_database(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Migrate the database, then run ``work`` in one transaction."""
+def with_database(work: Callable[[AsyncSession], Awaitable[T]], *, existing: bool = False) -> T:
+    """Migrate the database, then run ``work`` in one transaction.
+
+    With ``existing`` (a command that needs what is stored: it lists, exports or changes
+    something already there) a missing database is an error that says where it was looked
+    for, and nothing is created.
+    """
     settings = load_settings()
 
     async def run() -> T:
-        engine = create_engine(settings.database_url)
         try:
+            engine = create_engine(settings.database_url)
+        except ArgumentError:
+            # Not echoed: it may hold a password.
+            fail("DATABASE_URL is not a database URL; see .env.example for its form")
+        try:
+            if existing and (problem := await missing_database(engine)):
+                shown = engine.url.render_as_string(hide_password=True)
+                fail(
+                    f"{problem} (DATABASE_URL={shown}); run medvirk in the "
+                    "folder the bot runs in, or set DATABASE_URL; `medvirk db upgrade` "
+                    "creates a new database"
+                )
             await upgrade(engine)
             async with create_sessionmaker(engine)() as session, session.begin():
                 return await work(session)
@@ -96,7 +114,17 @@ def with_database(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-@click.group()
+DATABASE_HELP = """\b
+The database is DATABASE_URL (environment or .env), by default
+sqlite+aiosqlite:///./medvirk.db: a SQLite file named medvirk.db in the folder you
+run medvirk in. A relative SQLite path is relative to that folder, not to the
+bot's: run medvirk where the bot runs, or give an absolute path
+(sqlite+aiosqlite:////srv/medvirk/medvirk.db, four slashes). Commands that list,
+export or change what is stored never create a database; `medvirk db upgrade` does.
+"""
+
+
+@click.group(epilog=DATABASE_HELP)
 def main() -> None:
     """Medvirk: a Telegram dialogue bot for citizen participation."""
 
@@ -250,7 +278,7 @@ def consultation_import(file: Path, publish: bool) -> None:
 @consultation.command("list")
 def consultation_list() -> None:
     """List consultations with their status and answer counts."""
-    rows = with_database(list_consultations)
+    rows = with_database(list_consultations, existing=True)
     if not rows:
         click.echo("No consultations yet. Import one with `medvirk consultation import FILE`.")
         return
@@ -264,7 +292,7 @@ def _change_status(slug: str, status: Status) -> None:
     async def change(session: AsyncSession) -> bool:
         return await set_status(session, slug, status) is not None
 
-    if not with_database(change):
+    if not with_database(change, existing=True):
         fail(f"no consultation with the slug {slug!r}; see `medvirk consultation list`")
     click.echo(f"{slug} is now {status}.")
 
@@ -306,7 +334,10 @@ def consultation_close(slug: str) -> None:
 def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     """Export a consultation's responses, one row per response (see docs/exports.md)."""
     export_format = cast(Format, fmt)  # click.Choice has checked it
-    target = output or f"{slug}.{fmt}"
+    settings = load_settings()
+    # An export with every text gets a name of its own: it must not pass for the approved-only
+    # file (nor overwrite it), as it may hold texts a moderator rejected.
+    target = output or f"{export_file_name(slug, all_texts=all_texts)}.{fmt}"
     if target == "-" and fmt == "xlsx":
         fail("an xlsx file cannot go to standard output; give --output FILE")
 
@@ -314,13 +345,20 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
         found = await find_consultation(session, slug)
         if found is None or found.id is None:
             return None
+        total = await count_responses(session, found.id)
+        # Imported here for start-up speed, as in `run`: the views bring in PTB.
+        from handlers.i18n import language, yes_no_words
+        from handlers.views.moderation import placeholder
+
         # atomic: written to a temporary file renamed at the end, so a failed export leaves
         # no half file behind (and an older export of the same name stays as it was).
-        # Imported here: the handlers package imports PTB, which every other command would pay.
-        from handlers.i18n import yes_no_words
-
+        # Masked texts say what was hidden in the installation's language, the moderators'.
         yes_no = yes_no_words(found.languages[0])
-        with click.open_file(target, "wb", atomic=True) as out:
+        with (
+            click.open_file(target, "wb", atomic=True) as out,
+            language(settings.default_language),
+            _progress(total) as progress,
+        ):
             return await write_export(
                 session,
                 found.id,
@@ -328,13 +366,16 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
                 cast(BinaryIO, out),
                 all_texts=all_texts,
                 yes_no=yes_no,
+                placeholder=placeholder,
+                zone=settings.timezone,
+                progress=progress,
             )
 
     try:
         # The pseudonym secret is made on first use. Made inside the export's transaction, it
         # would hold SQLite's write lock, and so stall the bot's answers, for the whole export.
-        with_database(instance_secret)
-        rows = with_database(write)
+        with_database(instance_secret, existing=True)
+        rows = with_database(write, existing=True)
     except OSError as error:
         fail(f"cannot write {target}: {error.strerror or error}")
         return
@@ -345,6 +386,23 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     # With "-" the data is on stdout, and the summary must not end up in it.
     destination = "" if target == "-" else f" to {target}"
     click.echo(f"Exported {rows} {noun} of {slug}{destination}.", err=target == "-")
+
+
+# Below this many rows an export takes under a second: no bar worth drawing.
+PROGRESS_FROM = 5000
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr while a long export runs, when stderr is a terminal.
+
+    Quiet when it is not (a pipe, a log file, cron): there a bar would only be noise.
+    """
+    if total < PROGRESS_FROM or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+        yield bar.update
 
 
 @main.group()
@@ -361,7 +419,7 @@ def _role(value: str) -> Role:
 
 
 def _change_role(
-    telegram_id: int, role: str, change: Callable[..., Awaitable[bool]]
+    telegram_id: int, role: str, change: Callable[..., Awaitable[bool]], *, existing: bool
 ) -> tuple[Role, bool]:
     """Grant or revoke (``change``) a role; the role and whether anything changed."""
     chosen = _role(role)
@@ -369,7 +427,7 @@ def _change_role(
     async def apply(session: AsyncSession) -> bool:
         return await change(session, telegram_id, chosen, by=None, now=utcnow())
 
-    return chosen, with_database(apply)
+    return chosen, with_database(apply, existing=existing)
 
 
 @roles.command("grant")
@@ -377,7 +435,8 @@ def _change_role(
 @click.argument("role")
 def roles_grant(telegram_id: int, role: str) -> None:
     """Give TELEGRAM_ID a role."""
-    chosen, changed = _change_role(telegram_id, role, grant)
+    # Granting the first role may be the first thing done on a new installation.
+    chosen, changed = _change_role(telegram_id, role, grant, existing=False)
     click.echo(f"{telegram_id} {'is now' if changed else 'already was'} {chosen}.")
 
 
@@ -386,7 +445,7 @@ def roles_grant(telegram_id: int, role: str) -> None:
 @click.argument("role")
 def roles_revoke(telegram_id: int, role: str) -> None:
     """Take a role from TELEGRAM_ID."""
-    chosen, changed = _change_role(telegram_id, role, revoke)
+    chosen, changed = _change_role(telegram_id, role, revoke, existing=True)
     if not changed:
         fail(f"{telegram_id} does not have the role {chosen}")
     click.echo(f"{telegram_id} is no longer {chosen}.")
@@ -396,7 +455,7 @@ def roles_revoke(telegram_id: int, role: str) -> None:
 def roles_list() -> None:
     """List granted roles (admins from ADMIN_IDS too)."""
     settings = load_settings()
-    grants = with_database(list_grants)
+    grants = with_database(list_grants, existing=True)
     rows = [(g.telegram_user_id, g.role, "granted") for g in grants]
     rows += [(admin, "admin", "ADMIN_IDS") for admin in sorted(settings.admin_ids)]
     if not rows:

@@ -10,8 +10,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,7 +46,42 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted rows are overwritten with zeros, so an erased person's answers do not linger in
+    # free pages of the file (docs/privacy.md).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def sqlite_file(engine: AsyncEngine) -> Path | None:
+    """The absolute path of a SQLite database file; None for PostgreSQL or memory.
+
+    A relative path in the URL (the default ``./medvirk.db``) is relative to the folder the
+    process runs in.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).resolve()
+
+
+async def missing_database(engine: AsyncEngine) -> str | None:
+    """Why there is no Medvirk database behind ``engine``, or None when there is one.
+
+    Looks without creating anything: connecting to a SQLite file that does not exist would
+    create an empty one, so its existence is checked first.
+    """
+    path = sqlite_file(engine)
+    if path is not None and not path.exists():
+        return f"no database at {path}"
+    where = str(path) if path is not None else engine.url.render_as_string(hide_password=True)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.run_sync(
+                lambda sync: inspect(sync).has_table("alembic_version")
+            )
+    except (OSError, DBAPIError) as error:
+        return f"cannot open the database at {where} ({type(error).__name__})"
+    return None if found else f"no Medvirk tables in the database at {where}"
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -66,9 +102,30 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to the newest migration (or to ``revision``)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+    """Bring the schema to the newest migration (or to ``revision``).
+
+    On SQLite the migrations run with foreign keys off, as SQLite's own procedure for changing
+    a table asks: a migration that rebuilds a table (copy, drop, rename) would otherwise
+    delete every row that points at it, through ``ON DELETE CASCADE``. The keys are checked
+    before the commit, so a migration cannot leave a row pointing nowhere.
+    """
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Outside a transaction: inside one, SQLite ignores this pragma.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()  # ends SQLAlchemy's autobegun transaction; SQLite had none
+        try:
+            async with connection.begin():
+                await connection.run_sync(_upgrade, revision)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"a migration left rows pointing nowhere: {broken[:5]}")
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 def _current_heads(connection: Connection) -> tuple[set[str], set[str]]:

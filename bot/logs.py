@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -51,25 +52,30 @@ class RedactSecrets(logging.Filter):
     """Replace secrets in a record's message, traceback and stack with ``[REDACTED]``."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
-        """Redact each non-empty secret, also in its URL-quoted form."""
+        """Redact each non-empty secret, also in its URL-quoted form, in any letter case.
+
+        Case matters not: PTB capitalises the messages of Telegram's errors (``Bad Request:
+        ...`` becomes ``...`` with only the first letter upper), which lower-cases a token the
+        message echoes.
+        """
         super().__init__()
         found: set[str] = set()
         for secret in secrets:
             if secret:
                 found |= {secret, quote(secret, safe="")}
         # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted(found, key=len, reverse=True)
+        ordered = sorted(found, key=len, reverse=True)
+        self._pattern = (
+            re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE) if ordered else None
+        )
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret replaced."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return text if self._pattern is None else self._pattern.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place; never drop it."""
-        if not self._secrets:
+        if self._pattern is None:
             return True
         try:
             record.msg = self.redact(record.getMessage())

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram._utils.types import JSONDict
 from telegram.ext import AIORateLimiter
 
 #: Methods that put a message into a chat (edits and button answers are not limited so).
@@ -36,6 +35,10 @@ SENDS = frozenset(
     }
 )
 _FORGET_AFTER = 1024  # chats remembered before old entries are dropped
+
+# What a Bot API call returns, as PTB's BaseRateLimiter declares it (PTB names the same type
+# in a private module, which may change in any release).
+JSONDict = dict[str, Any]
 
 
 class ReplyRateLimiter(AIORateLimiter):

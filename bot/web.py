@@ -109,39 +109,62 @@ def _answer(status: int, message: str = "") -> web.Response:
     return web.Response(status=status, text=message)
 
 
+def _given_secret(request: web.Request) -> bytes:
+    """The secret header's bytes as sent; bytes that are not UTF-8 are kept, never decoded."""
+    for name, value in request.raw_headers:
+        if name.lower() == SECRET_HEADER.lower().encode():
+            return value
+    return b""
+
+
+def _dropped(reason: str, update_id: object = None) -> web.Response:
+    """Acknowledge a body that is no usable update: one WARNING line, and 200.
+
+    Telegram would send anything else again and again, and it would fail the same way each time.
+    """
+    shown = update_id if isinstance(update_id, int) and not isinstance(update_id, bool) else "?"
+    logger.warning("Update %s could not be read (%s); dropped", shown, reason)
+    return _answer(200, "dropped")
+
+
+def _read_update(body: bytes) -> dict[str, object] | str:
+    """The JSON object in ``body``, or why there is none."""
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    except ValueError:
+        return "not JSON"
+    except RecursionError:
+        return "nested too deeply"
+    if not isinstance(data, dict):
+        return "not an object"
+    return data
+
+
 async def telegram_webhook(request: web.Request) -> web.Response:
     """Handle one update from Telegram; 200 only once it is stored."""
     settings = request.app[SETTINGS]
     assert settings.webhook_secret is not None
     expected = settings.webhook_secret.get_secret_value().encode()
-    given = request.headers.get(SECRET_HEADER, "").encode()
     # Constant time: the answer's timing must not tell how much of a guess was right.
-    if not hmac.compare_digest(given, expected):
+    if not hmac.compare_digest(_given_secret(request), expected):
         logger.warning("Webhook request without the right secret from %s", request.remote)
         return _answer(403, "forbidden")
-    try:
-        data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return _answer(400, "not JSON")
-    if not isinstance(data, dict):
-        return _answer(400, "not an update")
+    data = _read_update(await request.read())
+    if isinstance(data, str):
+        return _dropped(data)
     application = request.app[BOT].application
     try:
         update = Update.de_json(data, application.bot)
     except Exception as error:
         # Telegram would send it again and again, and it would fail the same way each time.
-        update_id = data.get("update_id")
-        logger.warning(
-            "Update %s could not be read (%s); dropped",
-            update_id if isinstance(update_id, int) else "?",
-            type(error).__name__,
-        )
-        return _answer(200, "dropped")
+        return _dropped(type(error).__name__, data.get("update_id"))
     with request.app[IN_FLIGHT].track():
         outcome = await application.process_with_outcome(update)
     if outcome.redeliver:
         return _answer(500, "failed; send it again")
-    return _answer(200, "ok")
+    return _answer(200, "dropped" if outcome.dropped else "ok")
 
 
 async def _listen_for_telegram(runner: web.AppRunner, settings: Settings) -> int:

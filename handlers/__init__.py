@@ -78,6 +78,7 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.PickLanguage: start.on_language,
     cb.ResidentWelcome: start.on_resident_welcome,
     cb.OpenConsultation: consult.on_open,
+    cb.RemindOpening: consult.on_remind_opening,
     **dict.fromkeys(consult.QUESTION_BUTTONS, consult.on_question_button),
     cb.PrivacyChoice: privacy.on_privacy_choice,
     cb.PreviewOnly: authoring.on_preview_button,
@@ -164,9 +165,18 @@ def _jobs(application: App) -> None:
     jobs = application.job_queue
     if jobs is None:
         return
-    jobs.run_repeating(polls.stop_closed_polls, TICK_SECONDS, first=1)
+    # Every job runs in every replica (there is no lock around them): each is safe to run twice
+    # at once, as docs/operations.md ("What runs where") says job by job.
+    jobs.run_repeating(polls.stop_closed_polls, TICK_SECONDS, first=1, name="stop-closed-polls")
     # Texts a crash or a Telegram error left unposted to the moderation group.
-    jobs.run_repeating(moderation.announce_job, TICK_SECONDS, first=5)
-    jobs.run_repeating(privacy.apply_retention, RETENTION_SECONDS, first=60)
+    jobs.run_repeating(
+        moderation.announce_job, TICK_SECONDS, first=5, name="post-to-moderation-group"
+    )
+    jobs.run_repeating(privacy.apply_retention, RETENTION_SECONDS, first=60, name="retention")
     # Reminders to finish a consultation (every replica looks; a unique key lets one write).
-    jobs.run_repeating(followups.remind_unfinished, followups.FINISH_REMINDER_TICK, first=3)
+    jobs.run_repeating(
+        followups.remind_unfinished,
+        followups.FINISH_REMINDER_TICK,
+        first=3,
+        name="remind-unfinished",
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers.common import answer_button
+from handlers.common import answer_button, speak_their_language
 from handlers.context import BotContext
 from handlers.views.authoring import preview_only
 
@@ -16,4 +16,5 @@ from handlers.views.authoring import preview_only
 async def on_preview_button(update: Update, context: BotContext) -> None:
     """Say that preview buttons do nothing."""
     assert update.callback_query is not None
+    await speak_their_language(update, context)
     await answer_button(update.callback_query, preview_only())

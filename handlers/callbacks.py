@@ -11,6 +11,8 @@ import dataclasses
 from typing import ClassVar, Self
 
 MAX_BYTES = 64
+# The largest id of a row (32-bit integer columns on PostgreSQL).
+MAX_ID = 2**31 - 1
 
 
 class InvalidCallback(ValueError):
@@ -52,6 +54,8 @@ class CallbackData:
             if f.type in (int, "int"):
                 if not value.isdecimal() or len(value) > 12:  # int() refuses "²"
                     raise InvalidCallback(f"{f.name} is not a number")
+                if int(value) > MAX_ID:  # a forged id the database's integers cannot hold
+                    raise InvalidCallback(f"{f.name} is out of range")
                 converted.append(int(value))
             else:
                 converted.append(value)
@@ -82,6 +86,14 @@ class OpenConsultation(CallbackData):
     """Start or resume a consultation from the list."""
 
     prefix: ClassVar[str] = "c"
+    consultation_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RemindOpening(CallbackData):
+    """Send me a message when this consultation opens."""
+
+    prefix: ClassVar[str] = "co"
     consultation_id: int
 
 

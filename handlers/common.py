@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy.exc import DataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, Update
 from telegram.constants import ChatType, ParseMode
@@ -151,6 +152,30 @@ def _username(context: BotContext) -> str:
         return ""
 
 
+async def speak_their_language(update: Update, context: BotContext) -> None:
+    """Write in the person's language for a reply made outside :func:`run`.
+
+    A toast for a button nobody handles, an error: the stored choice, else Telegram's language
+    code, else the default, as :func:`run` decides; in a group, the installation's language.
+    """
+    runtime = context.runtime
+    user = update.effective_user
+    set_language(guess_language(user.language_code if user else None, runtime.default_language))
+    if in_group(update):
+        set_language(runtime.default_language)
+        return
+    if user is None:
+        return
+    try:
+        async with runtime.sessionmaker() as session:
+            person = await find_participant(session, user.id)
+    except Exception:  # an apology in the guessed language beats none at all
+        logger.warning("Could not look up the language of a person", exc_info=True)
+        return
+    if person is not None and person.language:
+        set_language(person.language)
+
+
 def callback_data(update: Update) -> str | None:
     """The pressed button's data, for a callback data class to unpack."""
     return update.callback_query.data if update.callback_query else None
@@ -183,6 +208,42 @@ async def _claim(session: AsyncSession, update: Update, now: datetime) -> bool:
     if _claimed_update.get() == update.update_id:
         return True  # a second transaction of the same delivery
     return await claim_update(session, update.update_id, update_digest(update), now)
+
+
+def is_permanent(error: BaseException | None) -> bool:
+    """Whether an update's failure would happen again on every redelivery.
+
+    The database refused a value (SQLSTATE class 22, "data exception": out of range, a
+    character it cannot store) or the value could not even be sent to it (a number past 64
+    bits, a lone surrogate): the same update fails the same way each time, so it is answered
+    once and acknowledged, never handled again.
+    """
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, DataError | OverflowError | UnicodeError):
+            return True
+        if str(getattr(error, "sqlstate", "") or "").startswith("22"):
+            return True
+        # Only explicit links: an exception merely raised while another was handled may be
+        # unrelated to it, and a transient failure taken for a permanent one would lose an update.
+        error = getattr(error, "orig", None) or error.__cause__
+        seen += 1
+    return False
+
+
+async def remember_failure(update: Update, context: BotContext) -> None:
+    """Claim an update that failed for good, so a redelivery does nothing (not even apologise)."""
+    runtime = context.runtime
+    lock = runtime.transaction_lock or contextlib.nullcontext()
+    try:
+        async with lock, runtime.sessionmaker() as session, session.begin():
+            await claim_update(session, update.update_id, update_digest(update), runtime.clock())
+    except Exception as error:  # the update is answered anyway; only a redelivery would repeat
+        logger.warning(
+            "Update %s: could not remember its failure (%s)",
+            update.update_id,
+            type(error).__name__,
+        )
 
 
 def update_digest(update: Update) -> str:

@@ -20,12 +20,13 @@ from handlers.privacy import consented
 from handlers.views import arenas as arena_views
 from handlers.views import consultation as views
 from handlers.views.outgoing import Outgoing
+from handlers.views.reminders import opens_payload
 from models import response as flow
 from models.arenas import find_arena, subscribed_arena_ids
-from models.consultation import open_consultations
+from models.consultation import Consultation, open_consultations, opens_later
 from models.followups import wants_followup
 from models.participant import Participant
-from models.reminders import cancel_finish_reminder
+from models.reminders import cancel_finish_reminder, remind_when_open
 from models.response import Position
 
 Step = Callable[[AsyncSession, Participant, datetime], Awaitable[Position]]
@@ -52,11 +53,17 @@ async def open_consultation(
     consultation_id: int,
     source: str | None,
     now: datetime,
+    zone: str,
 ) -> Reply:
-    """Start a consultation with its intro, or resume it where the person left off."""
+    """Start a consultation with its intro, or resume it where the person left off.
+
+    One that has not opened yet says when it will (in ``zone``) and offers to tell then.
+    """
     existing = await flow.find_response(session, participant, consultation_id)
     try:
         position = await flow.start(session, participant, consultation_id, source=source, now=now)
+    except flow.NotOpenYet as early:
+        return Reply(send=[views.not_open_yet(early.consultation, zone)])
     except (flow.ConsultationNotOpen, flow.UnknownQuestion) as error:
         return Reply(send=[Outgoing(views.flow_problem(error))])
     return Reply(send=views.opened(position, first_time=existing is None))
@@ -175,7 +182,28 @@ async def on_open(update: Update, context: BotContext) -> None:
 
 async def _open(scene: Scene, consultation_id: int) -> Reply:
     person = await consented(scene.session, scene.participant)
-    return await open_consultation(scene.session, person, consultation_id, None, scene.now)
+    return await open_consultation(
+        scene.session, person, consultation_id, None, scene.now, scene.runtime.timezone
+    )
+
+
+async def on_remind_opening(update: Update, context: BotContext) -> None:
+    """Promise a message for when the consultation opens, and queue it."""
+    data = cb.RemindOpening.unpack(callback_data(update))
+    await answer(update, context, lambda scene: _remind_opening(scene, data.consultation_id))
+
+
+async def _remind_opening(scene: Scene, consultation_id: int) -> Reply:
+    person = await consented(scene.session, scene.participant)
+    consultation = await scene.session.get(Consultation, consultation_id)
+    if consultation is None or not opens_later(consultation, scene.now):
+        # Open by now (or gone): the person may simply begin.
+        return await open_consultation(
+            scene.session, person, consultation_id, None, scene.now, scene.runtime.timezone
+        )
+    payload = opens_payload(consultation, person.language or scene.runtime.default_language)
+    await remind_when_open(scene.session, person.id or 0, consultation, payload)
+    return Reply(edit=views.will_remind(consultation, scene.runtime.timezone))
 
 
 async def take_text(scene: Scene, text: str) -> Reply:

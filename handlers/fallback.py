@@ -8,7 +8,14 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.callbacks import InvalidCallback
-from handlers.common import answer, answer_button, saying
+from handlers.common import (
+    answer,
+    answer_button,
+    is_permanent,
+    remember_failure,
+    saying,
+    speak_their_language,
+)
 from handlers.context import BotContext
 from handlers.views import help as views
 
@@ -19,6 +26,7 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     """Answer a button this bot does not know (old, garbled or forged)."""
     query = update.callback_query
     assert query is not None
+    await speak_their_language(update, context)
     await answer_button(query, views.stale_button())
 
 
@@ -36,6 +44,7 @@ async def group_command(update: Update, context: BotContext) -> None:
     """Citizens talk to the bot in private: say so in a group."""
     message = update.effective_message
     assert message is not None
+    await speak_their_language(update, context)
     await message.reply_text(views.private_chat_please())
 
 
@@ -46,6 +55,7 @@ async def on_error(update: object, context: BotContext) -> None:
         logger.error("Error outside an update: %s", type(error).__name__, exc_info=error)
         return
     query = update.callback_query
+    await speak_their_language(update, context)
     if isinstance(error, InvalidCallback) and query is not None:
         logger.info("Invalid callback data in update %s", update.update_id)
         await _safely(query.answer(views.stale_button()))
@@ -54,6 +64,9 @@ async def on_error(update: object, context: BotContext) -> None:
     logger.error("Update %s failed: %s", update.update_id, type(error).__name__, exc_info=error)
     if isinstance(error, Forbidden | RetryAfter | NetworkError | TimedOut):
         return  # Telegram is the problem; another message would fail the same way.
+    if is_permanent(error):
+        # It would fail the same way every time: acknowledged (bot/app.py), answered once.
+        await remember_failure(update, context)
     if query is not None:
         await _safely(query.answer(views.failure()))
     elif update.effective_chat is not None:

@@ -3,7 +3,8 @@
 The decorator only records what the handler needs; :func:`handlers.common.run` checks it on
 every update, inside the update's own transaction, before the handler's action runs. Someone
 without the role gets the same answer as for an unknown command or button (it reveals nothing,
-not even that the command exists), and the refusal is written to the audit log.
+not even that the command exists), and the refusal is written to the audit log (repeated
+refusals of one person and action as one line with a count).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Runtime
-from models.roles import Role, audit, has_role
+from models.roles import Role, audit_refusal, has_role
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
 
@@ -75,5 +76,5 @@ async def permitted(session: AsyncSession, user_id: int, runtime: Runtime, now: 
     needed = _required.get()
     if needed is None or await has_role(session, user_id, needed.role, runtime.admin_ids):
         return True
-    await audit(session, user_id, "denied", needed.what, {"role": needed.role.value}, now=now)
+    await audit_refusal(session, user_id, needed.what, needed.role, now=now)
     return False

@@ -23,6 +23,7 @@ from handlers.guards import requires
 from handlers.i18n import current_language, yes_no_words
 from handlers.views import links
 from handlers.views import manage as views
+from handlers.views import moderation as moderation_views
 from handlers.views.charts import result_charts
 from handlers.views.consultation import plain_title
 from handlers.views.outgoing import Outgoing
@@ -37,7 +38,7 @@ from models.consultation import (
     response_counts,
 )
 from models.consultation_file import QuestionType
-from models.export import FORMATS, Format, write_export
+from models.export import FORMATS, Format, export_file_name, write_export
 from models.moderation import approved_texts, count_open_flags, text_counts
 from models.polls import can_be_poll
 from models.results import ConsultationResults, consultation_results
@@ -333,7 +334,10 @@ async def _send_export(update: Update, context: BotContext, request: ExportReque
         file.seek(0)
         await context.bot.send_document(
             chat_id,
-            InputFile(file, filename=f"{slug}.{request.format}"),
+            InputFile(
+                file,
+                filename=f"{export_file_name(slug, all_texts=request.all_texts)}.{request.format}",
+            ),
             caption=views.export_caption(rows),
             parse_mode=ParseMode.HTML,
         )
@@ -361,6 +365,8 @@ async def _export(
         file,
         all_texts=request.all_texts,
         yes_no=yes_no_words(consultation.languages[0]),
+        placeholder=moderation_views.placeholder,
+        zone=scene.runtime.timezone,
     )
     details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
     slug = consultation.slug

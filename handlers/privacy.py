@@ -6,6 +6,7 @@ that would store something shows the notice again and waits for a new yes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,6 +99,8 @@ async def on_privacy_choice(update: Update, context: BotContext) -> None:
         await _send_my_data(update, context)
         return
     await answer(update, context, lambda scene: _choose(scene, data.action))
+    if data.action == "delete-yes":
+        await forget_freed_space(context)
 
 
 async def _choose(scene: Scene, action: str) -> Reply:
@@ -131,3 +134,12 @@ async def apply_retention(context: BotContext) -> None:
         logger.info(
             "Retention: deleted %d free-text answers and %d inactive people", texts, people
         )
+        await forget_freed_space(context)
+
+
+async def forget_freed_space(context: BotContext) -> None:
+    """After an erasure committed: let the erased rows leave the database file."""
+    runtime = context.runtime
+    lock = runtime.transaction_lock or contextlib.nullcontext()
+    async with lock, runtime.sessionmaker() as session:
+        await privacy.forget_freed_space(session)

@@ -116,7 +116,7 @@ async def _again(
     resumed = await resume(scene, person)
     if consultation is not None:
         reply = await open_consultation(
-            scene.session, person, consultation.id or 0, source, scene.now
+            scene.session, person, consultation.id or 0, source, scene.now, scene.runtime.timezone
         )
     else:
         greeting = views.consultation_not_found() if missing else views.welcome_back()
@@ -136,7 +136,12 @@ async def _linked(data: cb.GiveConsent, scene: Scene, person: Participant) -> li
     """After a yes: the consultation the link pointed to, else help and the open ones."""
     if data.consultation_id:
         opened = await open_consultation(
-            scene.session, person, data.consultation_id, data.source or None, scene.now
+            scene.session,
+            person,
+            data.consultation_id,
+            data.source or None,
+            scene.now,
+            scene.runtime.timezone,
         )
         return opened.send
     return [views.help_message(), await consultation_list(scene.session, person, scene.now)]

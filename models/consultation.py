@@ -144,6 +144,15 @@ def is_open(consultation: Consultation, now: datetime) -> bool:
     )
 
 
+def opens_later(consultation: Consultation, now: datetime) -> bool:
+    """Tell whether it is published but its opening time is still ahead."""
+    return (
+        consultation.status == Status.OPEN
+        and consultation.opens_at is not None
+        and now < consultation.opens_at
+    )
+
+
 class ImportRefused(ValueError):
     """An import that would change questions that already have answers."""
 

@@ -259,9 +259,35 @@ def _decode(data: bytes | str) -> str:
         raise _file_error(f"not UTF-8 text (line {line}); save the file as UTF-8") from None
 
 
+# What PyYAML is reading when a quote or bracket is never closed, and how staff call it.
+_OPENINGS = {
+    "while scanning a quoted scalar": "a quote opened here is not closed",
+    "while parsing a flow sequence": "the [ opened here is not closed",
+    "while parsing a flow mapping": "the { opened here is not closed",
+}
+
+
+def _unclosed(exc: yaml.MarkedYAMLError) -> str | None:
+    """An unclosed quote or bracket, reported on the line where it opens.
+
+    PyYAML notices only where reading fails: for a quote that is never closed, at the end of
+    the file. The line to fix is where it opened (the error's context mark).
+    """
+    what = _OPENINGS.get(exc.context or "")
+    if what is None or exc.context_mark is None:
+        return None
+    line = exc.context_mark.line + 1
+    found = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+    later = f" (reading stopped on line {found})" if found is not None and found != line else ""
+    return f"not valid YAML (line {line}): {what}{later}"
+
+
 def _yaml_error(exc: yaml.YAMLError, text: str) -> ConsultationFileError:
     """Describe a YAML error in one line, with the line number where it was found."""
     if isinstance(exc, yaml.MarkedYAMLError):
+        opened = _unclosed(exc)
+        if opened is not None:
+            return _file_error(opened)
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1})" if mark is not None else ""
         detail = exc.problem or exc.context or "syntax error"

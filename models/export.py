@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, BinaryIO, Literal, Protocol, get_args
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row
+from sqlalchemy import Row, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
@@ -37,14 +38,18 @@ from models.base import localized, utcnow
 from models.consultation import ConsultationView, QuestionView, load_consultation
 from models.consultation import Option as OptionRow
 from models.consultation_file import QuestionType
-from models.masking import mask
+from models.masking import PLACEHOLDERS, mask
+from models.masking import Kind as PersonalData
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
 from models.pseudonym import pseudonymizer
+from models.results import DIRECT
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 BATCH_SIZE = 1000
+# Rows between two calls of the progress callback.
+PROGRESS_EVERY = 500
 CSV_DELIMITER = ";"
 # Option ids cannot contain ";" (the file format allows a-z 0-9 _ -), so the keys column splits
 # back exactly; texts get a space after it, for people.
@@ -52,7 +57,9 @@ KEY_SEPARATOR = ";"
 TEXT_SEPARATOR = "; "
 JSON_FORMAT_VERSION = 1
 
-Cell = str | int | list[str] | None
+Cell = str | int | list[str] | datetime | None
+#: What stands in a free text where personal data was: the reader's words (the moderators').
+Placeholder = Callable[[PersonalData], str]
 
 
 class UnknownConsultation(LookupError):
@@ -132,6 +139,11 @@ def option_text(
     return text or option.key
 
 
+def export_file_name(slug: str, *, all_texts: bool) -> str:
+    """The file name of an export, without the extension; with every text it says so."""
+    return f"{slug}-all-texts" if all_texts else slug
+
+
 def iso_utc(moment: datetime | None) -> str | None:
     """Format a timestamp as ISO 8601 in UTC with a ``Z``, to the second."""
     if moment is None:
@@ -155,11 +167,17 @@ class _RowBuilder:
     """Turns a response and its answers into cells, in the order of the columns."""
 
     def __init__(
-        self, view: ConsultationView, key_of: Callable[[int], str], *, all_texts: bool = False
+        self,
+        view: ConsultationView,
+        key_of: Callable[[int], str],
+        *,
+        all_texts: bool = False,
+        placeholder: Placeholder = PLACEHOLDERS.__getitem__,
     ) -> None:
         self.view = view
         self.key_of = key_of
         self.all_texts = all_texts
+        self.placeholder = placeholder
         self.language = view.consultation.languages[0]
         self.slug = view.consultation.slug
         # Looked up once: the properties behind them cost more than the rest of a row.
@@ -183,9 +201,10 @@ class _RowBuilder:
         cells: list[Cell] = [
             self.key_of(participant_id),
             self.slug,
-            source,
-            iso_utc(started_at),
-            iso_utc(completed_at),
+            # As /results counts them: no link source is "direct" there too.
+            source or DIRECT,
+            started_at,
+            completed_at,
         ]
         for question_id, kind in self.questions:
             cells.extend(self._answer_cells(kind, answers.get(question_id)))
@@ -201,7 +220,7 @@ class _RowBuilder:
             return (answer.number,)
         if kind is QuestionType.FREE_TEXT:
             status = answer.moderation or ModerationStatus.PENDING.value
-            text = mask(answer.text) if answer.text is not None else None
+            text = mask(answer.text, self.placeholder) if answer.text is not None else None
             if self.all_texts:
                 return (text, status)
             return (text if status == ModerationStatus.APPROVED else None,)
@@ -221,12 +240,16 @@ async def export_rows(
     *,
     batch_size: int = BATCH_SIZE,
     all_texts: bool = False,
+    placeholder: Placeholder = PLACEHOLDERS.__getitem__,
 ) -> AsyncGenerator[list[Cell], None]:
     """Yield one row of cells per response, oldest response first, reading in batches.
 
-    Free texts are masked; only approved ones are included unless ``all_texts``.
+    Free texts are masked (``placeholder`` names what was hidden); only approved ones are
+    included unless ``all_texts``.
     """
-    builder = _RowBuilder(view, await pseudonymizer(session), all_texts=all_texts)
+    builder = _RowBuilder(
+        view, await pseudonymizer(session), all_texts=all_texts, placeholder=placeholder
+    )
     # Core statements on the session's connection (same transaction): sqlmodel's select and
     # exec are typed for at most four columns, and rows are all that is needed here.
     connection = await session.connection()
@@ -330,6 +353,8 @@ class _CsvWriter:
                 values.append(self._safe(i, _join(i, cell, self.text_columns)))
             elif isinstance(cell, str):
                 values.append(self._safe(i, cell))
+            elif isinstance(cell, datetime):
+                values.append(iso_utc(cell) or "")
             else:
                 values.append(cell)
         self._write(values)
@@ -360,7 +385,9 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 class _XlsxWriter:
     """An Excel workbook in openpyxl's write-only mode: rows go to a temporary file, not RAM."""
 
-    def __init__(self, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str]) -> None:
+    def __init__(
+        self, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str], zone: str
+    ) -> None:
         # Imported here: openpyxl is only needed by this writer, and it takes a while to import.
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
@@ -374,6 +401,7 @@ class _XlsxWriter:
         self.sheet = self.workbook.create_sheet(view.consultation.slug[:31])
         self.sheet.freeze_panes = "A2"
         self.text_columns: set[int] = set()
+        self.zone = ZoneInfo(zone)
 
     def header(self, columns: list[Column]) -> None:
         self.text_columns = {i for i, c in enumerate(columns) if c.kind is Kind.TEXT}
@@ -409,9 +437,17 @@ class _XlsxWriter:
                 values.append(self._cell(_join(i, cell, self.text_columns)))
             elif isinstance(cell, str):
                 values.append(self._cell(cell))
+            elif isinstance(cell, datetime):
+                values.append(self._date(cell))
             else:
                 values.append(cell)
         self.sheet.append(values)
+
+    def _date(self, moment: datetime) -> Any:
+        """A real date cell in local time: Excel has no time zones, so the zone's clock."""
+        cell = self.cell_class(self.sheet, value=moment.astimezone(self.zone).replace(tzinfo=None))
+        cell.number_format = "yyyy-mm-dd hh:mm:ss"
+        return cell
 
     def _cell(self, value: str) -> Any:
         value = _ILLEGAL_XML.sub("", value)
@@ -476,7 +512,8 @@ class _JsonWriter:
         self.out.write((opening[:-1] + ', "rows": [').encode())
 
     def row(self, cells: list[Cell]) -> None:
-        line = json.dumps(dict(zip(self.names, cells, strict=True)), ensure_ascii=False)
+        values = [iso_utc(c) if isinstance(c, datetime) else c for c in cells]
+        line = json.dumps(dict(zip(self.names, values, strict=True)), ensure_ascii=False)
         self.out.write((("\n" if self.first else ",\n") + line).encode())
         self.first = False
 
@@ -484,11 +521,13 @@ class _JsonWriter:
         self.out.write(b"\n]}\n")
 
 
-def _writer(fmt: Format, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str]) -> _Writer:
+def _writer(
+    fmt: Format, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str], zone: str
+) -> _Writer:
     if fmt == "csv":
         return _CsvWriter(out)
     if fmt == "xlsx":
-        return _XlsxWriter(out, view, yes_no)
+        return _XlsxWriter(out, view, yes_no, zone)
     if fmt == "json":
         return _JsonWriter(out, view, yes_no)
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -503,19 +542,27 @@ async def write_export(
     batch_size: int = BATCH_SIZE,
     all_texts: bool = False,
     yes_no: dict[str, str] | None = None,
+    placeholder: Placeholder = PLACEHOLDERS.__getitem__,
+    zone: str = "Europe/Oslo",
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write every response of a consultation to ``out``; return how many rows were written.
 
     ``yes_no``: the words for the options ``yes`` and ``no`` in the consultation's first
     language (``{"yes": "Ja", "no": "Nei"}``), for the descriptions of yes/no questions.
 
-    ``out`` is a binary stream; it is written to but not closed. Free texts are masked; only
-    approved ones are written unless ``all_texts``, which adds each text's moderation status in
-    a column after it.
+    ``out`` is a binary stream; it is written to but not closed. Free texts are masked, with
+    ``placeholder(kind)`` where personal data was (give the words moderators read, in the
+    reader's language); only approved ones are written unless ``all_texts``, which adds each
+    text's moderation status in a column after it.
 
     The first export ever creates the secret behind the pseudonymous keys, so run it in a
     transaction that commits; better, call :func:`models.pseudonym.instance_secret` in a short
     transaction first, because on SQLite that insert holds the write lock until the export ends.
+
+    Times are UTC in CSV and JSON (``2027-01-15T12:00:00Z``) and real date cells in ``zone``'s
+    local time in xlsx (Excel has no time zones). ``progress(rows)`` is called as rows are
+    written, every :data:`PROGRESS_EVERY` rows and once at the end.
 
     Rows are built on the event loop between database reads, a batch at a time (about 0.1 s per
     1,000 rows for CSV and JSON, 0.3 s for xlsx); a smaller ``batch_size`` lets other tasks run
@@ -530,15 +577,30 @@ async def write_export(
     view = await load_consultation(session, consultation_id)
     if view is None:
         raise UnknownConsultation(consultation_id)
-    writer = _writer(fmt, out, view, yes_no or {})
+    writer = _writer(fmt, out, view, yes_no or {}, zone)
     writer.header(export_columns(view, all_texts=all_texts))
     written = 0
     # aclosing: if a writer fails halfway, the generator is closed now, not at loop shutdown.
     async with aclosing(
-        export_rows(session, view, batch_size=batch_size, all_texts=all_texts)
+        export_rows(
+            session, view, batch_size=batch_size, all_texts=all_texts, placeholder=placeholder
+        )
     ) as rows:
         async for cells in rows:
             writer.row(cells)
             written += 1
+            if progress is not None and written % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
+    if progress is not None and written % PROGRESS_EVERY:
+        progress(written % PROGRESS_EVERY)
     writer.finish()
     return written
+
+
+async def count_responses(session: AsyncSession, consultation_id: int) -> int:
+    """How many responses an export of the consultation will have (one row each)."""
+    connection = await session.connection()
+    counted = await connection.execute(
+        sa_select(func.count()).where(col(Response.consultation_id) == consultation_id)
+    )
+    return int(counted.scalar_one())

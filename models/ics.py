@@ -1,52 +1,33 @@
-"""Calendar files (RFC 5545) for events, made with the standard library only.
+"""Calendar files (RFC 5545) for events, made with ``icalendar``.
 
 One VEVENT in a VCALENDAR, times in UTC (``...Z``), so every calendar shows the event at the
-right local time whatever its zone and across daylight-saving changes. Lines end in CRLF and
-are folded at 75 octets without splitting a UTF-8 character, as the RFC asks.
+right local time whatever its zone and across daylight-saving changes. ``icalendar`` escapes the
+texts, folds lines at 75 octets without splitting a character and ends them in CRLF.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
 
 PRODUCT = "-//Medvirk//Medvirk events//EN"
 MIME_TYPE = "text/calendar"
-LINE_OCTETS = 75
+
+# RFC 5545 (3.3.11) allows no control characters in a TEXT value but tab and line breaks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _escape(text: str) -> str:
-    """Escape a TEXT value (RFC 5545 3.3.11)."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
+def _text(value: str) -> str:
+    return _CONTROL.sub("", value)
 
 
-def _stamp(moment: datetime) -> str:
+def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: calendar times are written in UTC")
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def fold(line: str) -> str:
-    """Fold a content line into pieces of at most 75 octets, continued with a space."""
-    pieces: list[str] = []
-    current, size = "", 0
-    limit = LINE_OCTETS
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            pieces.append(current)
-            # A continuation line starts with a space, which counts towards its 75 octets.
-            current, size, limit = " ", 1, LINE_OCTETS
-        current += char
-        size += width
-    pieces.append(current)
-    return "\r\n".join(pieces)
+    return moment.astimezone(UTC)
 
 
 def event_calendar(
@@ -72,23 +53,21 @@ def event_calendar(
         description: what.
         cancelled: write ``STATUS:CANCELLED`` (calendars then strike the entry out).
     """
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODUCT}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:CANCEL" if cancelled else "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{_escape(uid)}",
-        f"DTSTAMP:{_stamp(stamp)}",
-        f"DTSTART:{_stamp(starts_at)}",
-        f"DTEND:{_stamp(ends_at)}",
-        f"SUMMARY:{_escape(summary)}",
-    ]
+    calendar = Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODUCT)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
+    event = CalendarEvent()
+    event.add("uid", _text(uid))
+    event.add("dtstamp", _utc(stamp))
+    event.add("dtstart", _utc(starts_at))
+    event.add("dtend", _utc(ends_at))
+    event.add("summary", _text(summary))
     if location:
-        lines.append(f"LOCATION:{_escape(location)}")
+        event.add("location", _text(location))
     if description:
-        lines.append(f"DESCRIPTION:{_escape(description)}")
-    lines.append("STATUS:CANCELLED" if cancelled else "STATUS:CONFIRMED")
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return "".join(fold(line) + "\r\n" for line in lines)
+        event.add("description", _text(description))
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")

@@ -7,16 +7,26 @@ someone else and what identifies them directly:
   control digits valid (mod 11) and a possible day and month. H-numbers (month + 40, used in
   health care) count as national identity numbers too;
 - D-numbers: the same with 40 added to the day (first digit 4-7);
-- Norwegian phone numbers: 8 digits starting with 2-9, written together or grouped as
-  ``xxx xx xxx`` or ``xx xx xx xx`` (spaces, dots or dashes), or in any grouping after a
-  ``+47``/``0047`` country code;
-- e-mail addresses, also with ``(at)`` or ``[at]`` for ``@``.
+- Norwegian phone numbers: 8 digits starting with 2-9, written together or grouped as people
+  write them (``xxx xx xxx``, ``xx xx xx xx``, ``xxxx xxxx``, ``xxx xxx xx``, ``xx xxx xxx``),
+  or in any grouping after a ``+47``/``0047`` country code or ``47`` written right before;
+- foreign phone numbers after ``+`` or ``00`` and a country code (8 to 15 digits in all);
+- e-mail addresses, also with ``(at)``, ``[at]``, `` at ``, ``krøllalfa``, ``%40`` or spaces
+  around the ``@``.
 
 Numbers are found in any spelling Norwegians use: ``01019012345``, ``010190 12345``,
-``010190-12345``, ``01.01.90 12345``, ``+47 998 87 766``, ``0047-99887766``. An 11-digit number
-whose control digits are wrong is *not* a national identity number and stays as it is, so
-reference numbers and account numbers are not hidden by mistake. Year spans such as
-``2024-2025`` do not look like phone numbers (groups of four), nor do dates.
+``010190-12345``, ``01.01.90 12345``, ``+47 998 87 766``, ``0047-99887766``, with slashes,
+underscores, commas, dashes of any length, a double space, a tab or a line break between the
+groups. An 11-digit number whose control digits are wrong is *not* a national identity number
+and stays as it is, so reference numbers and account numbers are not hidden by mistake. Year
+spans such as ``2024-2025`` (two years of four digits) do not look like phone numbers, nor do
+dates and amounts (``kr``, ``NOK``, ``,-`` next to them, or ``25 000 000``).
+
+Before looking, the text is normalised: each character to its compatibility form (NFKC:
+fullwidth digits are digits, a fullwidth at sign is ``@``), and invisible format characters
+(a zero-width space, a soft hyphen) are taken out, so one of those cannot hide a number. Where
+something is found is mapped back to the text as written; the text around it is shown
+unchanged.
 
 Texts are split into :data:`Part` s: literal text, and a :class:`Kind` where something was
 found. Whoever shows a text renders the kinds as placeholders; the digits never leave here.
@@ -25,6 +35,7 @@ found. Whoever shows a text renders the kinds as placeholders; the digits never 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -115,26 +126,37 @@ def identity_number_kind(number: str) -> Kind | None:
 
 # ---------------------------------------------------------------------------- digit runs
 
-# Digit groups joined by single separators, not part of a longer number; letters may touch
-# them ("tlf99887766"). A trailing full stop ends a sentence; it is not a separator.
-_SEPARATOR = "[ .\\-\u00a0]"
+# Digit groups joined by a separator, not part of a longer number; letters may touch them
+# ("tlf99887766"). A separator is one punctuation mark (dots, dashes of any length, slash,
+# underscore, comma), one or two spaces or tabs, or a line break. A trailing full stop ends a
+# sentence; it is not a separator.
+_SEPARATOR = "(?:[.\\-/_,\u2010-\u2015\u2212]|[ \t\u00a0\u202f]{1,2}|\r?\n)"
 _RUN = re.compile(rf"(?<!\d)\d+(?:{_SEPARATOR}\d+)*(?!\d)")
 # "25000000 kr", "kr 25000000": an amount, not a phone number.
 _MONEY_AFTER = re.compile(r"\s?(?:kr\b|kroner|nok\b|,-)", re.IGNORECASE)
 _MONEY_BEFORE = re.compile(r"(?:\bkr\.?|\bnok)\s?$", re.IGNORECASE)
 # "(+47) 99887766": a code the run of digit groups does not include.
 _CODE_BEFORE = re.compile(r"\(\s?\+\s?47\s?\)\s?$")
-# How Norwegians group a phone number without country code: "99887766", "998 87 766",
-# "99 88 77 66". Four and four ("2024-2025") is a year span far more often than a number.
-_PHONE_GROUPINGS = frozenset({(8,), (3, 2, 3), (2, 2, 2, 2)})
+# How people group a phone number without country code: "99887766", "998 87 766",
+# "99 88 77 66", "9988 7766", "998 877 66", "99 887 766".
+_PHONE_GROUPINGS = frozenset({(8,), (3, 2, 3), (2, 2, 2, 2), (4, 4), (3, 3, 2), (2, 3, 3)})
 _PHONE_FIRST_DIGITS = frozenset("23456789")
+# Four and four that are two years ("2024-2025") are a year span, not a number.
+_YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 
 
 def _is_phone(groups: Sequence[str], *, after_country_code: bool) -> bool:
     digits = "".join(groups)
     if len(digits) != 8 or digits[0] not in _PHONE_FIRST_DIGITS:
         return False
-    return after_country_code or tuple(len(g) for g in groups) in _PHONE_GROUPINGS
+    if after_country_code:
+        return True
+    shape = tuple(len(g) for g in groups)
+    if shape == (4, 4) and all(_YEAR.match(g) for g in groups):
+        return False
+    if shape == (2, 3, 3) and groups[-1] == "000":
+        return False  # "25 000 000": an amount in thousands
+    return shape in _PHONE_GROUPINGS
 
 
 def _runs(text: str) -> Iterable[tuple[int, list[tuple[int, int]]]]:
@@ -161,6 +183,8 @@ def _country_code(
     plus = text[run_start - 1 : run_start] == "+"
     first = digits[0]
     code = 4 if first.startswith("0047") else 2 if plus and first.startswith("47") else 0
+    if not code and len(digits) == 1 and len(first) == 10 and first.startswith("47"):
+        code = 2  # "4791234567": the country code without its "+"
     if not code:
         return None
     start = run_start - 1 if plus else run_start
@@ -171,12 +195,24 @@ def _country_code(
     return start, 0, rest, [(groups[0][0] + code, groups[0][1]), *groups[1:]]
 
 
+def _foreign_phone(text: str, run_start: int, digits: Sequence[str]) -> bool:
+    """A number after ``+`` or ``00`` and another country's code: 8 to 15 digits in all."""
+    total = len("".join(digits))
+    if text[run_start - 1 : run_start] == "+":
+        return 8 <= total <= 15
+    return digits[0].startswith("00") and not digits[0].startswith("0047") and 10 <= total <= 17
+
+
 def _numbers(text: str) -> list[Found]:
     found: list[Found] = []
     for run_start, groups in _runs(text):
         digits = [text[a:b] for a, b in groups]
         i = 0
         code = _country_code(text, run_start, digits, groups)
+        if code is None and _foreign_phone(text, run_start, digits):
+            plus = text[run_start - 1 : run_start] == "+"
+            found.append(Found(Kind.PHONE, run_start - plus, groups[-1][1]))
+            continue
         if code is not None:
             start, whole, after, spans = code
             taken = _phone_after_code(after)
@@ -225,9 +261,12 @@ def _longest_match(digits: Sequence[str], i: int) -> tuple[Kind, int] | None:
 
 # ---------------------------------------------------------------------------- e-mail
 
+# The "@" as people write it: "@" (spaces around it too), "%40" (URL-encoded), "(at)", "[at]",
+# " at ", and the Norwegian "krøllalfa" (or "alfakrøll").
+_AT_WORD = r"(?:at|krøllalfa|alfakrøll)"
 _EMAIL = re.compile(
     r"(?<![\w.+\-])[\w.+\-]+"
-    r"(?:@|\s?[(\[]\s?(?:at|@)\s?[)\]]\s?)"
+    rf"(?:\s?@\s?|%40|\s?[(\[]\s?(?:{_AT_WORD}|@)\s?[)\]]\s?|\s+{_AT_WORD}\s+)"
     r"[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])",
     re.IGNORECASE,
 )
@@ -236,14 +275,53 @@ _EMAIL = re.compile(
 # ---------------------------------------------------------------------------- together
 
 
+# The format characters (Unicode category Cf: zero-width space, soft hyphen, direction marks,
+# tags ...) of Python 3.11's Unicode 14, to see at C speed whether a text has one; the slow
+# path below asks unicodedata itself, so a newer Unicode's additions are still taken out.
+_FORMAT = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+
+
+def normalised(text: str) -> tuple[str, list[int] | None]:
+    """``text`` in compatibility form without format characters, and where each part came from.
+
+    The second value holds, for each character of the result, its index in ``text``; None when
+    the text was so already.
+    """
+    if text.isascii() or (
+        unicodedata.is_normalized("NFKC", text) and _FORMAT.search(text) is None
+    ):
+        return text, None
+    characters: list[str] = []
+    origin: list[int] = []
+    for index, character in enumerate(text):
+        if unicodedata.category(character) == "Cf":  # zero-width space, soft hyphen, ...
+            continue
+        for piece in unicodedata.normalize("NFKC", character):
+            characters.append(piece)
+            origin.append(index)
+    return "".join(characters), origin
+
+
 def find_personal_data(text: str) -> list[Found]:
-    """Every piece of personal data in ``text``, in order, none overlapping."""
-    emails = [Found(Kind.EMAIL, m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    """Every piece of personal data in ``text``, in order, none overlapping.
+
+    The text is normalised first (:func:`normalised`); the spans are those of ``text``.
+    """
+    plain, origin = normalised(text)
+    emails = [Found(Kind.EMAIL, m.start(), m.end()) for m in _EMAIL.finditer(plain)]
     # A number inside an e-mail address ("99887766@sms.no") is part of the address.
     numbers = [
-        n for n in _numbers(text) if not any(e.start < n.end and n.start < e.end for e in emails)
+        n for n in _numbers(plain) if not any(e.start < n.end and n.start < e.end for e in emails)
     ]
-    return sorted(emails + numbers, key=lambda f: f.start)
+    found = sorted(emails + numbers, key=lambda f: f.start)
+    if origin is None:
+        return found
+    return [Found(f.kind, origin[f.start], origin[f.end - 1] + 1) for f in found]
 
 
 def split(text: str) -> tuple[Part, ...]:
@@ -300,7 +378,7 @@ _WORDS, _STEMS, _PHRASES = _compile_lists()
 
 def abusive_words(text: str) -> list[str]:
     """The words and phrases of the abuse word lists (Bokmål, Nynorsk, English) in ``text``."""
-    tokens = [t.lower() for t in _WORD.findall(text)]
+    tokens = [t.lower() for t in _WORD.findall(normalised(text)[0])]
     hits = [t for t in tokens if t in _WORDS or t.startswith(_STEMS)]
     for phrase in _PHRASES:
         n = len(phrase)

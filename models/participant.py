@@ -22,6 +22,11 @@ PRIVACY = "privacy"
 class Participant(SQLModel, table=True):
     """A person who has talked to the bot."""
 
+    # Ids are never given twice, also after the newest participant was erased: exports name
+    # people by a key made from the id (models/pseudonym.py), and an erased person's key must
+    # not lead to someone else. PostgreSQL's sequences never go back; SQLite needs this.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int = Field(sa_column=Column(TelegramId, unique=True, nullable=False))
     chat_id: int = Field(sa_column=Column(TelegramId, nullable=False))

@@ -3,8 +3,8 @@
 What belongs to a person is found by following foreign keys from their participant row
 (participant → response → answer → …), so a table added later is covered as soon as it links to
 the person. Erasure deletes the participant row and lets ``ON DELETE CASCADE`` remove the rest;
-columns that hold a Telegram user id without a foreign key (audit log actors, role grants, who
-decided something) are cleared or removed explicitly.
+the columns that hold a Telegram user id without a foreign key are listed one by one
+(:data:`TELEGRAM_ID_COLUMNS`, each with the reason), and only those are cleared.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, and_, delete, func, or_, update
+from sqlalchemy import Table, and_, delete, func, or_, update
 from sqlalchemy import select as select_rows
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -191,22 +191,54 @@ async def _chosen_options(
     return chosen
 
 
+# Columns that hold a Telegram user or chat id without a foreign key to the participant, and
+# why erasing the person clears them (sets NULL) or deletes their rows. Only these are touched:
+# a number elsewhere that happens to equal the person's id is not theirs.
+TELEGRAM_ID_COLUMNS: dict[str, str] = {
+    "auditlog.actor": "who did something (a refused command, a staff action): cleared, the "
+    "audit keeps what happened, not who",
+    "rolegrant.granted_by": "the admin who gave someone else a role: cleared",
+    "moderation_item.decided_by": "the moderator who decided on a text: cleared",
+    "moderation_item.reserved_by": "the moderator reviewing a text right now: cleared",
+    "moderation_group.registered_by": "the admin who registered the moderation group: cleared",
+    "broadcast.created_by": "the staff member who wrote a broadcast: cleared",
+    "broadcast.chat_id": "that staff member's chat, for the broadcast's report: cleared",
+    "event.created_by": "the staff member who made an event: cleared",
+    "event.chat_id": "that staff member's chat: cleared",
+    "outcome.created_by": "the staff member who wrote a follow-up: cleared",
+    "outcome.chat_id": "that staff member's chat: cleared",
+    "dialog.user_id": "the staff member's open dialog (where they are in a wizard): deleted",
+}
+
+# Columns of the same type that are deliberately left alone, and why.
+NOT_A_PERSONS_ID: dict[str, str] = {
+    "rolegrant.telegram_user_id": "a role is the municipality's grant to its staff, not the "
+    "person's data as a resident; /revoke or `medvirk roles revoke` takes it away",
+    "dialog.chat_id": "the same person as dialog.user_id (a private chat), deleted with it",
+    "moderation_item.group_chat_id": "a group chat, not a person",
+    "moderation_group.chat_id": "a group chat, not a person",
+    "processed_update.update_id": "Telegram's number of an update, not a person",
+    "pollmessage.chat_id": "the person's chat, but the row goes with their response (a foreign "
+    "key)",
+}
+
+
 def _telegram_id_columns() -> list[tuple[Table, str]]:
-    """Columns holding a Telegram user or chat id without a foreign key to the participant."""
+    """The columns of :data:`TELEGRAM_ID_COLUMNS` as (table, column name)."""
     columns = []
-    for table in SQLModel.metadata.sorted_tables:
-        if table.name == "participant":
-            continue
-        for column in table.columns:
-            if isinstance(column.type, BigInteger) and not column.foreign_keys:
-                columns.append((table, column.name))
+    for name in TELEGRAM_ID_COLUMNS:
+        table_name, column = name.split(".")
+        columns.append((SQLModel.metadata.tables[table_name], column))
     return columns
 
 
 async def erase(session: AsyncSession, participant: Participant, now: datetime) -> None:
-    """Erase the person: every row linked to them, and their id wherever it is written.
+    """Erase the person: every row linked to them, and their id where it is written.
 
-    The audit log keeps only that an erasure happened, not whose.
+    Rows linked by foreign keys go with the participant row (``ON DELETE CASCADE``); the
+    Telegram id is cleared from the columns of :data:`TELEGRAM_ID_COLUMNS`, or their rows are
+    deleted where the column cannot be empty. The audit log keeps only that an erasure
+    happened, not whose.
     """
     telegram_ids = {participant.telegram_user_id, participant.chat_id}
     for table, name in _telegram_id_columns():
@@ -222,6 +254,19 @@ async def erase(session: AsyncSession, participant: Participant, now: datetime) 
     )
     session.expunge(participant)
     await audit(session, None, "participant.erased", None, now=now)
+
+
+async def forget_freed_space(session: AsyncSession) -> None:
+    """Let erased rows leave the database file, as far as the database allows; no transaction.
+
+    SQLite overwrites deleted rows with zeros (``PRAGMA secure_delete``, set on every
+    connection in ``bot/db.py``), but the write-ahead log keeps copies of the pages from before
+    until a checkpoint: this one copies the log into the database and empties it. PostgreSQL
+    keeps a deleted row until (auto)vacuum; docs/privacy.md says what an operator does there.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def withdraw_consent(session: AsyncSession, participant: Participant, now: datetime) -> None:

@@ -10,7 +10,8 @@ characters. The secret is 32 random bytes generated on first use and kept in the
   secret. With database access the data is there anyway.
 
 Erasing a participant erases their row; an export made earlier keeps the key, but it no longer
-leads to anyone.
+leads to anyone, and never to someone else: participant ids are never given twice (see
+``models.participant.Participant`` and migration 0004).
 """
 
 from __future__ import annotations

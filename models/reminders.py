@@ -46,7 +46,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.answers import Answer, Response
 from models.base import UTCDateTime, table_of, utcnow
 from models.consultation import Consultation, Status
-from models.outbox.messages import cancel_pending
+from models.outbox.messages import cancel_pending, enqueue
 from models.outbox.quiet_hours import QuietHours
 from models.outbox.tables import D, DeliveryState
 from models.participant import Participant, consent_condition
@@ -55,6 +55,7 @@ from models.stops import not_stopped
 #: Outbox kinds of reminders (the names operators see in the delivery table and logs).
 FINISH_KIND = "remind-finish"
 EVENT_KIND = "remind-event"
+OPENS_KIND = "remind-opens"
 #: Responses looked at per transaction by the finish-reminder job.
 FINISH_BATCH = 500
 
@@ -293,3 +294,40 @@ async def cancel_pointless_finish_reminders(session: AsyncSession, now: datetime
         )
     )
     return int(result.rowcount or 0)
+
+
+def opening_ref(consultation_id: int) -> str:
+    """What a reminder that a consultation opens is about (the outbox row's ``ref``)."""
+    return f"opens:{consultation_id}"
+
+
+async def remind_when_open(
+    session: AsyncSession, participant_id: int, consultation: Consultation, payload: Payload
+) -> bool:
+    """Queue one message for when the consultation opens; False when one is queued already.
+
+    Due at the opening time (quiet hours hold it, as any message that is not urgent) and
+    pointless after the consultation closes, so it expires then.
+    """
+    assert consultation.opens_at is not None
+    ref = opening_ref(consultation.id or 0)
+    connection = await session.connection()
+    queued = await connection.execute(
+        core_select(D.c.id).where(
+            D.c.participant_id == participant_id,
+            D.c.ref == ref,
+            D.c.state == DeliveryState.PENDING,
+        )
+    )
+    if queued.first() is not None:
+        return False
+    await enqueue(
+        session,
+        participant_id,
+        payload,
+        kind=OPENS_KIND,
+        due_at=consultation.opens_at,
+        ref=ref,
+        expires_at=consultation.closes_at,
+    )
+    return True

@@ -20,11 +20,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 # consultation's rules and moderation read them too); handlers and tests import them from here.
 from models.answers import Answer, AnswerChoice, Response
 from models.consultation import (
+    Consultation,
     ConsultationView,
     Question,
     QuestionView,
+    Status,
     is_open,
     load_consultation,
+    opens_later,
 )
 from models.consultation_file import QuestionType
 from models.moderation import text_changed
@@ -98,6 +101,18 @@ class UnknownQuestion(FlowError):
 
 class ConsultationNotOpen(FlowError):
     """The consultation is not (or no longer) open."""
+
+
+class NotOpenYet(ConsultationNotOpen):
+    """The consultation has not opened yet: ``opens_at`` says when, if it is known.
+
+    None for one that is not published at all (a draft), which may never open.
+    """
+
+    def __init__(self, consultation: Consultation, opens_at: datetime | None) -> None:
+        super().__init__("not open yet")
+        self.consultation = consultation
+        self.opens_at = opens_at
 
 
 class NotInConsultation(FlowError):
@@ -213,7 +228,12 @@ async def start(
     view = await load_consultation(session, consultation_id)
     if view is None:
         raise UnknownQuestion("no such consultation")
-    if not is_open(view.consultation, now):
+    consultation = view.consultation
+    if opens_later(consultation, now):
+        raise NotOpenYet(consultation, consultation.opens_at)
+    if consultation.status == Status.DRAFT:
+        raise NotOpenYet(consultation, None)
+    if not is_open(consultation, now):
         raise ConsultationNotOpen
     response = await find_response(session, participant, consultation_id)
     if response is None:

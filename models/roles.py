@@ -6,7 +6,7 @@ Roles are keyed on the Telegram user id: staff need not be participants. Admins 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -152,3 +152,38 @@ async def role_holders(session: AsyncSession, admin_ids: frozenset[int]) -> list
     """The Telegram ids of everyone with any role (for their command menus)."""
     granted = await session.exec(select(RoleGrant.telegram_user_id).distinct())
     return sorted(set(granted.all()) | set(admin_ids))
+
+
+#: Refusals of one person and action within this time of the first are one line of the log.
+REFUSALS_COLLAPSE = timedelta(hours=1)
+
+
+async def audit_refusal(
+    session: AsyncSession, actor: int, what: str, role: Role, *, now: datetime
+) -> None:
+    """Log that ``actor`` was refused ``what``: one line per person, action and hour.
+
+    A forged button pressed a thousand times is one line with ``count`` 1000 and the time of the
+    ``last`` press, not a thousand lines: the log says who tried what and when it began,
+    and cannot be flooded.
+    """
+    earlier = (
+        await session.exec(
+            select(AuditLog)
+            .where(
+                col(AuditLog.actor) == actor,
+                col(AuditLog.action) == "denied",
+                col(AuditLog.target) == what,
+                col(AuditLog.at) > now - REFUSALS_COLLAPSE,
+            )
+            .order_by(col(AuditLog.at).desc())
+            .limit(1)
+        )
+    ).first()
+    if earlier is None:
+        await audit(session, actor, "denied", what, {"role": role.value, "count": 1}, now=now)
+        return
+    detail = dict(earlier.detail or {})
+    # A new dict, not a change inside the old one: the JSON column notices only reassignment.
+    earlier.detail = {**detail, "count": int(detail.get("count", 1)) + 1, "last": now.isoformat()}
+    await session.flush()

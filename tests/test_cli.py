@@ -76,7 +76,8 @@ def test_a_broken_file_is_refused_with_every_problem(database: Path, tmp_path: P
     assert "slug:" in result.stderr
     assert "questions[0].options: needs at least 2" in result.stderr
     assert "questions[1].type:" in result.stderr
-    assert "No consultations yet" in medvirk("consultation", "list", database=database).stdout
+    listed = medvirk("consultation", "list", database=database)
+    assert "no database at" in listed.stderr  # a refused file stored nothing, not even a database
 
 
 def test_errors_are_one_plain_line(database: Path, tmp_path: Path) -> None:
@@ -84,6 +85,7 @@ def test_errors_are_one_plain_line(database: Path, tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert missing.stderr.startswith("medvirk: cannot read")
     assert "Traceback" not in missing.stderr
+    assert medvirk("db", "upgrade", database=database).returncode == 0
     unknown = medvirk("consultation", "open", "finnes-ikke", database=database)
     assert unknown.returncode == 1
     assert unknown.stderr.strip().count("\n") == 0
@@ -97,3 +99,36 @@ def test_db_upgrade_creates_the_schema(database: Path) -> None:
     result = medvirk("db", "upgrade", database=database)
     assert result.returncode == 0, result.stderr
     assert database.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "park"],
+        ["consultation", "list"],
+        ["roles", "list"],
+        ["consultation", "open", "park"],
+        ["consultation", "close", "park"],
+        ["roles", "revoke", "1", "staff"],
+    ],
+    ids=" ".join,
+)
+def test_a_command_run_in_another_folder_says_where_it_looked_and_creates_nothing(
+    database: Path, command: list[str]
+) -> None:
+    result = medvirk(*command, database=database)
+    assert result.returncode == 1
+    assert not database.exists()
+    assert not list(database.parent.iterdir())  # no empty database, no WAL files
+    assert result.stderr.count("\n") == 1
+    assert str(database) in result.stderr  # where it looked, as an absolute path
+    assert "medvirk db upgrade" in result.stderr
+
+
+def test_help_explains_that_a_relative_sqlite_path_is_relative_to_the_folder(
+    database: Path,
+) -> None:
+    shown = medvirk("--help", database=database).stdout
+    assert "DATABASE_URL" in shown
+    assert "relative" in shown
+    assert "folder" in shown

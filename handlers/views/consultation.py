@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -342,6 +343,39 @@ def typed_answer_taken(position: Position) -> list[Outgoing]:
 
 
 # ---------------------------------------------------------------------- what went wrong
+
+
+def _opening(consultation: Consultation, zone: str) -> tuple[str, str, str]:
+    """The title, and the local date and time it opens."""
+    assert consultation.opens_at is not None
+    title = escape(localized(consultation.title, current_language(), consultation.languages[0]))
+    local = consultation.opens_at.astimezone(ZoneInfo(zone))
+    return title, f"{local:%d.%m.%Y}", f"{local:%H:%M}"
+
+
+def not_open_yet(consultation: Consultation, zone: str) -> Outgoing:
+    """A consultation not open yet: when it opens, and an offer to be told then."""
+    if consultation.opens_at is None:
+        return Outgoing(_("This consultation has not opened yet. See /consultations later."))
+    title, day, time = _opening(consultation, zone)
+    text = _(
+        "<b>{title}</b> opens on {date} at {time}. Would you like a message from us when it opens?"
+    ).format(title=title, date=day, time=time)
+    return Outgoing(
+        text,
+        keyboard(row(_("🔔 Tell me when it opens"), cb.RemindOpening(consultation.id or 0))),
+    )
+
+
+def will_remind(consultation: Consultation, zone: str) -> Outgoing:
+    """The person will be told when the consultation opens."""
+    title, day, time = _opening(consultation, zone)
+    return Outgoing(
+        _(
+            "Fine: we will send you a message when <b>{title}</b> opens, on {date} at {time}. "
+            "Send /stop if you want no messages from us."
+        ).format(title=title, date=day, time=time)
+    )
 
 
 def flow_problem(error: FlowError) -> str:

@@ -42,6 +42,11 @@ def label(value: Kind | Reason) -> str:
     }[value]
 
 
+def placeholder(kind: Kind) -> str:
+    """What stands where personal data was, for moderators and in exports alike: [phone number]."""
+    return f"[{label(kind)}]"
+
+
 def decision_label(item: ItemView) -> str:
     """The decision on a text: "Approved", "Rejected: spam", "Flagged for staff"."""
     if item.status is Status.APPROVED:
@@ -64,7 +69,7 @@ def queue_line(queue: int) -> str:
 
 def shown_text(item: ItemView) -> str:
     """The text as moderators see it: personal data replaced by labels, escaped, shortened."""
-    plain = render(item.parts, lambda kind: f"[{label(kind)}]")
+    plain = render(item.parts, placeholder)
     if len(plain) > TEXT_SHOWN:
         plain = plain[:TEXT_SHOWN] + "… " + _("(shortened)")
     return escape(plain)

@@ -54,3 +54,12 @@ def nothing_to_stop() -> Outgoing:
 def resumed() -> Outgoing:
     """Someone who had sent /stop is back."""
     return Outgoing(_("You will get messages from us again: invitations, reminders and news."))
+
+
+def opens_payload(consultation: Consultation, language: str) -> Payload:
+    """The message that a consultation the person asked about is open now (an outbox payload)."""
+    title = escape(localized(consultation.title, language, consultation.languages[0]))
+    with writing_in(language):
+        text = _("<b>{title}</b> is open now. You asked us to tell you.").format(title=title)
+        buttons = keyboard(row(_("▶ Start"), cb.OpenConsultation(consultation.id or 0)))
+        return {"text": text, "parse_mode": "HTML", "reply_markup": buttons.to_dict()}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from icalendar import Calendar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.arenas import (
@@ -17,7 +18,7 @@ from models.arenas import (
     subscribe,
     subscribed_arena_ids,
 )
-from models.ics import event_calendar, fold
+from models.ics import event_calendar
 from tests.auxil.people import add_people
 
 pytestmark = pytest.mark.postgres
@@ -148,10 +149,20 @@ def test_a_calendar_file_follows_rfc_5545() -> None:
     assert "æøå\r\n" in unfolded
 
 
-def test_folding_never_splits_a_character() -> None:
-    line = "DESCRIPTION:" + "ø" * 100
-    folded = fold(line)
-    for piece in folded.split("\r\n"):
-        assert len(piece.encode()) <= 75
-        piece.encode().decode()  # whole characters only
-    assert folded.replace("\r\n ", "") == line
+def test_a_calendar_file_reads_back_whole_in_a_calendar_program() -> None:
+    """Control characters (a pasted text) would make the file invalid; they are left out."""
+    description = "Ta med\x0b matpakke\x1b. " + "Lang linje med æøå og emoji 🙂 " * 8
+    text = event_calendar(
+        uid="event-2@medvirk",
+        stamp=NOW,
+        starts_at=datetime(2027, 3, 28, 16, 0, tzinfo=UTC),
+        ends_at=datetime(2027, 3, 28, 18, 0, tzinfo=UTC),
+        summary="Møte; om parken, og \\ mer",
+        description=description,
+    )
+    parsed = Calendar.from_ical(text)
+    (event,) = parsed.walk("VEVENT")
+    assert str(event["SUMMARY"]) == "Møte; om parken, og \\ mer"
+    assert str(event["DESCRIPTION"]) == description.replace("\x0b", "").replace("\x1b", "")
+    assert event.decoded("DTSTART") == datetime(2027, 3, 28, 16, 0, tzinfo=UTC)
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))

@@ -569,7 +569,31 @@ def test_not_yaml_reports_the_line() -> None:
         "slug: holmen-2027\ntitle: Tittel\nquestions:\n  - id: q\n    type: [yes_no\n  text: x\n"
     )
     (problem,) = problems_of(text)
-    assert problem.startswith("file: not valid YAML (line 6): ")
+    # The bracket opened on line 5 is never closed; line 6 is only where that showed.
+    assert problem.startswith("file: not valid YAML (line 5): ")
+    assert "[" in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (
+            'slug: x\ntitle: t\nintro: "unclosed\nquestions:\n  - id: a\n    type: free_text\n'
+            "    text: hi\n",
+            3,
+            "quote",
+        ),
+        ("slug: x\ntitle: 'abc\nintro: b\n", 2, "quote"),
+        ("slug: x\ntitle: {nb: a\nintro: b\n", 2, "{"),
+    ],
+    ids=["double quote", "single quote", "brace"],
+)
+def test_an_unclosed_quote_or_bracket_is_reported_where_it_opens(
+    text: str, line: int, words: str
+) -> None:
+    (problem,) = problems_of(text)
+    assert problem.startswith(f"file: not valid YAML (line {line}): ")
+    assert words in problem
 
 
 def test_oversized_file_is_refused_before_parsing() -> None:

@@ -8,14 +8,21 @@ import hashlib
 import hmac
 import io
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,8 +36,10 @@ from models.export import (
     write_export,
 )
 from models.pseudonym import InstanceSecret, instance_secret, pseudonym
+from models.results import consultation_results
 from tests.auxil.answers import IDEA_ADA, IDEA_CAI, TELEGRAM_IDS, Sample, build_sample
 from tests.auxil.consultations import add_consultation
+from tests.auxil.people import add_people
 
 pytestmark = pytest.mark.postgres
 
@@ -78,7 +87,7 @@ EXPECTED: list[list[Any]] = [
     ],
     [
         "park",
-        None,
+        "direct",
         "2027-01-15T12:02:00Z",
         "2027-01-15T12:02:00Z",
         "never",
@@ -102,7 +111,7 @@ EXPECTED: list[list[Any]] = [
         None,
         None,
     ],
-    ["park", None, "2027-01-15T12:04:00Z", None, "never", "Aldri", None, None, 4, None, None],
+    ["park", "direct", "2027-01-15T12:04:00Z", None, "never", "Aldri", None, None, 4, None, None],
 ]
 KEY = re.compile(r"[0-9a-f]{16}")
 
@@ -121,6 +130,12 @@ def _as_text(value: Any, column: str) -> str:
     if isinstance(value, list):
         return ("; " if column.endswith("_text") else ";").join(value)
     return str(value)
+
+
+def _local(iso: str) -> datetime:
+    """An ISO time in UTC as an Excel cell holds it: Oslo's local time, without a zone."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo("Europe/Oslo")).replace(tzinfo=None)
 
 
 def _check_keys(keys: list[str]) -> None:
@@ -162,10 +177,21 @@ async def test_xlsx_reads_back_with_the_same_values(session: AsyncSession) -> No
         _check_keys([row[0] for row in rows[1:]])
         for row, expected in zip(rows[1:], EXPECTED, strict=True):
             wanted = [
-                None if v is None else v if isinstance(v, int) else _as_text(v, c)
+                None
+                if v is None
+                else v
+                if isinstance(v, int)
+                else _local(v)
+                if c.endswith("_at")
+                else _as_text(v, c)
                 for v, c in zip(expected, COLUMNS[1:], strict=True)
             ]
             assert row[1:] == wanted
+        # Real date cells that Excel sorts and filters as dates, shown with date and time.
+        started = sheet.cell(row=2, column=COLUMNS.index("started_at") + 1)
+        assert started.is_date
+        assert started.value == datetime(2027, 1, 15, 13, 0, tzinfo=UTC).replace(tzinfo=None)
+        assert "hh:mm" in started.number_format
         # A typed formula stays text: nothing runs when the file is opened.
         assert sheet.cell(row=4, column=len(COLUMNS)).data_type == "s"
         questions = [[c.value for c in row] for row in workbook["questions"].iter_rows()]
@@ -308,6 +334,26 @@ def test_cli_writes_slug_dot_format_by_default(cli: CliRunner, tmp_path: Path) -
     assert not list(tmp_path.glob(".__atomic*"))
 
 
+def test_cli_gives_an_all_texts_export_a_name_of_its_own(cli: CliRunner, tmp_path: Path) -> None:
+    assert cli.invoke(main, ["export", "park"]).exit_code == 0
+    result = cli.invoke(main, ["export", "park", "--all-texts"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Exported 5 responses of park to park-all-texts.csv.\n"
+    assert "q_idea_moderation" in (tmp_path / "park-all-texts.csv").read_text("utf-8-sig")
+    assert "q_idea_moderation" not in (tmp_path / "park.csv").read_text("utf-8-sig")
+
+
+async def test_the_source_column_counts_as_results_do(session: AsyncSession) -> None:
+    sample = await build_sample(session)
+    data = await _export(session, sample, "csv")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    counted: dict[str, int] = {}
+    for row in rows:
+        counted[row["source"]] = counted.get(row["source"], 0) + 1
+    results = await consultation_results(session, sample.park_id)
+    assert counted == {s.source: s.responses for s in results.sources}
+
+
 def test_cli_writes_xlsx_to_the_given_file(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(main, ["export", "park", "--format", "xlsx", "--output", "out.xlsx"])
     assert result.exit_code == 0, result.stderr
@@ -363,3 +409,67 @@ def test_cli_refuses_an_unknown_format(cli: CliRunner) -> None:
     result = cli.invoke(main, ["export", "park", "--format", "pdf"])
     assert result.exit_code == 2
     assert "'pdf' is not one of 'csv', 'xlsx', 'json'" in result.stderr
+
+
+async def _many_responses(url: str, count: int) -> None:
+    """``count`` more people who started the park consultation (no answers: quick to export)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            consultation = (
+                await connection.execute(text("SELECT id FROM consultation WHERE slug = 'park'"))
+            ).scalar_one()
+            people = await add_people(connection, range(10_000_000, 10_000_000 + count))
+            await connection.execute(
+                insert(SQLModel.metadata.tables["response"]),
+                [
+                    {
+                        "participant_id": pid,
+                        "consultation_id": consultation,
+                        "started_at": datetime(2027, 1, 15, 12, 0, tzinfo=UTC),
+                    }
+                    for pid in people
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+
+def _export_on_a_terminal(tmp_path: Path) -> tuple[str, str]:
+    """Run `medvirk export park` with stderr on a terminal (a pty); its stdout and stderr."""
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "export", "park"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        stdin=subprocess.DEVNULL,
+    ) as process:
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed: the process has ended
+                break
+            if not chunk:
+                break
+            shown += chunk
+        stdout = process.stdout.read() if process.stdout else b""
+        assert process.wait(timeout=60) == 0
+    os.close(primary)
+    return stdout.decode(), shown.decode(errors="replace")
+
+
+def test_a_long_export_shows_progress_on_a_terminal_and_stays_quiet_otherwise(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    asyncio.run(_many_responses(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", 5000))
+    stdout, terminal = _export_on_a_terminal(tmp_path)
+    assert "Exported 5005 responses of park to park.csv." in stdout
+    assert "Exporting" in terminal
+    assert "100%" in terminal
+    quiet = cli.invoke(main, ["export", "park", "--format", "json", "-o", "-"])
+    assert quiet.stderr == "Exported 5005 responses of park.\n"

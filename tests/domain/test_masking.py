@@ -64,6 +64,37 @@ MASKED = [
     ),
 ]
 
+# Spellings a resident uses that the first version missed (issue #14, item 6). Each is
+# normalised first (NFKC; format characters such as a zero-width space taken out).
+MASKED_SPELLINGS = [
+    (f"fnr {FNR[:6]}/{FNR[6:]}", "fnr [national id]"),
+    (f"fnr {FNR[:6]}_{FNR[6:]}", "fnr [national id]"),
+    (f"fnr {FNR[:6]},{FNR[6:]}", "fnr [national id]"),
+    (f"fnr {FNR[:6]}\u2013{FNR[6:]}", "fnr [national id]"),  # en dash
+    (f"fnr {FNR[:6]}\u2014{FNR[6:]}", "fnr [national id]"),  # em dash
+    (f"fnr {FNR[:6]}  {FNR[6:]}", "fnr [national id]"),  # two spaces
+    (f"fnr {FNR[:6]}\t{FNR[6:]}", "fnr [national id]"),
+    (f"fnr {FNR[:6]}\n{FNR[6:]}", "fnr [national id]"),
+    (f"fnr {FNR[:5]}\u200b{FNR[5:]}", "fnr [national id]"),  # a zero-width space
+    ("ring 9988\u200b7766", "ring [phone]"),
+    ("ring 9123 4567", "ring [phone]"),
+    ("ring 912 345 67", "ring [phone]"),
+    ("ring 91 234 567", "ring [phone]"),
+    ("ring 4791234567", "ring [phone]"),
+    ("ring 912/34/567", "ring [phone]"),
+    ("ring \uff19\uff18\uff18\uff17\uff17\uff16\uff16\uff16", "ring [phone]"),  # fullwidth
+    ("ring +46 70 123 45 67 i Sverige", "ring [phone] i Sverige"),
+    ("ring +44 20 7946 0958", "ring [phone]"),
+    ("ring +1 202 555 0143.", "ring [phone]."),
+    ("skriv til ola at kommune.no", "skriv til [e-mail]"),
+    ("skriv til ola [at] kommune.no", "skriv til [e-mail]"),
+    ("skriv til ola krøllalfa kommune.no", "skriv til [e-mail]"),
+    ("skriv til ola @ kommune.no", "skriv til [e-mail]"),
+    ("skriv til ola\uff20kommune.no", "skriv til [e-mail]"),  # fullwidth @
+    ("skriv til ola%40kommune.no", "skriv til [e-mail]"),
+    ("skriv til ola\u200b@kommune.no", "skriv til [e-mail]"),
+]
+
 UNCHANGED = [
     # Wrong control digits: not an identity number, whatever it looks like.
     "15058543207",  # second control digit off by one
@@ -91,12 +122,31 @@ UNCHANGED = [
     "@kommunen på Instagram",
     "kari@localhost",
     "Møt opp kl. 18.00 på Huset",
+    # Still not personal data, in the new spellings either.
+    "planen for 2024 2025",
+    "planen for 2024\u20132025",
+    "budsjettet er 25 000 000",
+    "dato 01/01/2025",
+    "kl. 18.00\u200b",
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), MASKED)
 def test_personal_data_is_masked(text: str, expected: str) -> None:
     assert mask(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), MASKED_SPELLINGS)
+def test_personal_data_is_masked_however_it_is_spelled(text: str, expected: str) -> None:
+    assert mask(text) == expected
+
+
+def test_what_is_shown_around_the_mask_is_the_text_as_written() -> None:
+    # Normalising is for finding; the rest of the text is shown as the person wrote it.
+    assert (
+        mask("\uff28\uff45\uff49! ring 9988\u200b7766 \ufb01nt")
+        == "\uff28\uff45\uff49! ring [phone] \ufb01nt"
+    )
 
 
 @pytest.mark.parametrize("text", UNCHANGED)
@@ -164,6 +214,8 @@ def test_what_is_found_is_reported_by_kind() -> None:
         "What a load of bullshit",  # English
         "Fucking useless",
         "go die",
+        "Din dritt\u200bsekk",  # a zero-width space does not hide it
+        "\uff28\uff2f\uff2c\uff24 \uff2b\uff2a\uff25\uff26\uff34",  # nor fullwidth letters
     ],
 )
 def test_abusive_language_is_marked(text: str) -> None:
@@ -186,3 +238,16 @@ def test_abusive_language_is_marked(text: str) -> None:
 def test_ordinary_texts_are_not_marked(text: str) -> None:
     assert abusive_words(text) == []
     assert not screen(text).abusive
+
+
+def test_every_format_character_of_this_python_is_known_to_the_fast_check() -> None:
+    import unicodedata
+
+    from models.masking import _FORMAT
+
+    missing = [
+        hex(c)
+        for c in range(0x110000)
+        if unicodedata.category(chr(c)) == "Cf" and not _FORMAT.match(chr(c))
+    ]
+    assert missing == []

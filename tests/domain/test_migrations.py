@@ -84,3 +84,48 @@ async def test_staff_drafts_keep_their_step_when_it_moves_to_the_dialogs(
             assert drafts.scalar_one() == 2  # every row is kept
     finally:
         await engine.dispose()
+
+
+PEOPLE_AT_0003 = """
+INSERT INTO participant (id, telegram_user_id, chat_id, language, created_at)
+    VALUES (1, 501, 501, 'nb', '2027-01-01 10:00:00');
+INSERT INTO participant (id, telegram_user_id, chat_id, language, created_at)
+    VALUES (2, 502, 502, 'nn', '2027-01-01 10:00:00');
+INSERT INTO consent (participant_id, kind, version, granted, decided_at)
+    VALUES (1, 'privacy', '1', true, '2027-01-01 10:00:00');
+INSERT INTO consent (participant_id, kind, version, granted, decided_at)
+    VALUES (2, 'privacy', '1', true, '2027-01-01 10:00:00');
+INSERT INTO auditlog (at, action) VALUES ('2027-01-02 10:00:00', 'participant.erased');
+INSERT INTO auditlog (at, action) VALUES ('2027-01-03 10:00:00', 'participant.erased')
+"""
+
+
+async def test_participant_ids_are_never_given_twice_after_the_upgrade(database_url: str) -> None:
+    """Participants 3 and 4 were erased before the upgrade (two erasures in the audit log)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(SQLModel.metadata.drop_all)
+            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await upgrade(engine, "0003")
+        async with engine.begin() as connection:
+            for statement in PEOPLE_AT_0003.split(";"):
+                await connection.execute(text(statement))
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            consents = await connection.execute(text("SELECT count(*) FROM consent"))
+            assert consents.scalar_one() == 2  # every row is kept, nothing cascaded away
+            await connection.execute(text("DELETE FROM participant WHERE id = 2"))
+            await connection.execute(
+                text(
+                    "INSERT INTO participant (telegram_user_id, chat_id, created_at)"
+                    " VALUES (503, 503, '2027-01-04 10:00:00')"
+                )
+            )
+            newest = await connection.execute(
+                text("SELECT id FROM participant WHERE telegram_user_id = 503")
+            )
+            # Not 2 (just erased), nor 3 or 4, which may have been given before the upgrade.
+            assert newest.scalar_one() > 4
+    finally:
+        await engine.dispose()

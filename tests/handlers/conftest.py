@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -41,7 +43,11 @@ class Harness:
         updates = await self.app.bot.get_updates(offset=self.offset, timeout=0)
         for update in updates:
             self.offset = update.update_id + 1
-            await self.app.process_update(update)
+            # In a context of its own, as each update is in production (its own task): what
+            # one update set (the reply language) must not carry over to the next.
+            await asyncio.create_task(
+                self.app.process_update(update), context=contextvars.Context()
+            )
         return len(updates)
 
     async def send(self, citizen: Citizen, text: str) -> None:

@@ -289,3 +289,57 @@ async def test_a_completed_consultation_resumes_at_the_summary(
     assert "Svarene dine: Ny park" in harness.last(person)
     async with sessionmaker() as session:
         assert len((await session.exec(select(Response))).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "zz:1:2",  # a button no handler knows (fallback.unknown_button)
+        cb.PreviewOnly(1).pack(),  # a button of a staff preview (authoring.on_preview_button)
+        "a:x:1",  # a known kind with garbled data (the error handler)
+    ],
+    ids=["unknown", "preview", "garbled"],
+)
+async def test_every_button_toast_is_in_the_persons_own_language(
+    harness: Harness, data: str
+) -> None:
+    person = await _consented(harness)  # Telegram says Bokmål
+    await harness.send(person, "/language")
+    await harness.press(person, "English")  # the stored choice is English
+    toast = await harness.press_data(person, data)
+    assert toast
+    assert "virker ikke" not in toast
+    assert "forhåndsvisning" not in toast
+    assert "button" in toast
+
+
+EARLY = """
+slug: early
+title: {nb: Ny skole, en: New school}
+opens: 2027-01-16T10:00:00+01:00
+questions:
+  - {id: q, type: yes_no, text: {nb: Trenger vi den?, en: Do we need it?}}
+"""
+
+
+async def test_a_poster_scanned_a_day_early_says_when_it_opens_and_offers_to_tell(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    from models.outbox import Delivery
+
+    async with sessionmaker() as session:
+        await add_consultation(session, EARLY)
+    person = await _consented(harness, start="/start c_early__plakat")
+    shown = harness.last(person)
+    assert "stengt" not in shown  # not "closed"
+    assert "16.01" in shown
+    assert "10:00" in shown  # local time: the file says 10:00 +01:00
+    message_id, data = person.button("🔔 Si fra når den åpner")
+    await harness.press(person, "🔔 Si fra når den åpner")
+    assert "Vi sender deg en melding" in harness.last(person)
+    await harness.press_data(person, data, message_id)  # pressed twice: still one message
+    async with sessionmaker() as session:
+        reminders = (await session.exec(select(Delivery))).all()
+    assert [(d.kind, d.due_at.isoformat()) for d in reminders] == [
+        ("remind-opens", "2027-01-16T09:00:00+00:00")
+    ]

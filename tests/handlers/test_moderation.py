@@ -101,10 +101,15 @@ async def test_staff_see_counts_and_export_approved_or_all_texts(
         return list(csv.DictReader(io.StringIO(data), delimiter=";"))
 
     await harness.send(siri, "/export ideas csv")
-    assert [row["q_idea"] for row in exported()] == ["Benker, ring [phone]", ""]
+    assert [row["q_idea"] for row in exported()] == ["Benker, ring [telefonnummer]", ""]
+    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == "ideas.csv"
     await harness.send(siri, "/export ideas csv all")
+    # Every text, rejected ones too: a file of its own, never mistaken for the approved one.
+    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == (
+        "ideas-all-texts.csv"
+    )
     assert [(row["q_idea"], row["q_idea_moderation"]) for row in exported()] == [
-        ("Benker, ring [phone]", "approved"),
+        ("Benker, ring [telefonnummer]", "approved"),
         ("Kjøp billig på example.no", "pending"),
     ]
     await harness.send(siri, "/export ideas")
@@ -117,7 +122,7 @@ async def test_staff_see_counts_and_export_approved_or_all_texts(
     await harness.press(siri, "⚙ Ideer for Holmen")
     toast = await harness.press(siri, "XLSX med alle tekster")
     assert toast == "Eksporten er klar."
-    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == "ideas.xlsx"
+    assert harness.sandbox.messages(siri.id)[-1]["document"]["file_name"] == "ideas-all-texts.xlsx"
     async with sessionmaker() as session:
         exports = (
             await session.exec(select(AuditLog).where(AuditLog.action == "consultation.export"))

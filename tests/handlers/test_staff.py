@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,27 @@ async def test_staff_commands_look_unknown_to_citizens_and_are_audited(
     await harness.send(person, command)
     assert UNKNOWN_COMMAND in harness.last(person)
     assert await _denials(sessionmaker) == [(7100, command.split()[0])]
+
+
+async def test_a_forged_staff_button_pressed_again_and_again_is_one_audit_line_with_a_count(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session)
+    person = harness.citizen(7200)
+    await harness.send(person, "/help")
+    for _ in range(30):
+        await harness.press_data(person, cb.ManageList(0).pack())
+    await harness.send(person, "/manage")
+    async with sessionmaker() as session:
+        rows = (await session.exec(select(AuditLog).where(AuditLog.action == "denied"))).all()
+    by_target = {row.target: (row.detail or {}).get("count") for row in rows}
+    assert len(rows) == 2
+    assert by_target == {"manage.list": 30, "/manage": 1}
+
+    harness.now += timedelta(hours=2)  # later on, a new line: the log still says when
+    await harness.press_data(person, cb.ManageList(0).pack())
+    assert len(await _denials(sessionmaker)) == 3
 
 
 async def test_forwarded_staff_buttons_do_nothing_for_citizens(

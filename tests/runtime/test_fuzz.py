@@ -71,6 +71,8 @@ COMMANDS = [
 ]
 TYPED = ["1", "3", "5", "9", "10", "0", "-1", "ja", "Nei", "yes.", " 4 ", "", "٣", "½", "²"]
 TYPED += ["9" * 5000, "/grant 99999999999999999999 staff", "/grant ² staff", "n:²:1"]
+# Poison for the database: a NUL (PostgreSQL refuses it) and a lone surrogate (unencodable).
+TYPED += ["svar\x00", "\x00", "et \ud800 surrogat", "5\udfff"]
 TRACEBACK_WORDS = ("Traceback", "Exception", "Error:", 'File "')
 
 
@@ -163,6 +165,8 @@ async def fuzz(
 # "tap" presses a button the person sees; "press" sends any data, known or forged.
 KINDS = ["text"] * 6 + ["tap"] * 6 + ["press"] * 3
 KINDS += ["edited", "group", "group", "sticker", "poll_answer", "member", "resend"]
+# Ids past 64 bits, and a button press without its message (an inline message's button).
+KINDS += ["huge_id", "no_message"]
 texts = st.one_of(
     st.sampled_from(COMMANDS),
     st.sampled_from(TYPED),
@@ -263,7 +267,9 @@ async def make_update(plan: Plan, fuzz: Fuzz) -> JSON:
         return fuzz.sent[-min(plan.back, len(fuzz.sent))]
     update_id = next(fuzz.update_ids)
     person = plan.person
-    if plan.kind in ("tap", "press"):
+    if plan.kind == "huge_id":
+        return text_update(2**63 + update_id, person, plan.text)
+    if plan.kind in ("tap", "press", "no_message"):
         button = plan.button
         shown = visible_buttons(fuzz.sandbox, person) if plan.kind == "tap" else []
         if isinstance(button, int):
@@ -274,6 +280,9 @@ async def make_update(plan: Plan, fuzz: Fuzz) -> JSON:
         message_id = fuzz.sandbox.messages(person)[-1]["message_id"]
         query_id = await fuzz.sandbox.press(person, data, message_id)
         update = press_update(update_id, person, data, message_id, query_id=query_id)
+        if plan.kind == "no_message":
+            del update["callback_query"]["message"]
+            update["callback_query"]["inline_message_id"] = "inline"
     elif plan.kind == "poll_answer":
         update = {
             "update_id": update_id,

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram.error import BadRequest
 
 from bot.cli import main
 from bot.logs import REDACTED, RedactSecrets, configure_logging
@@ -138,3 +139,17 @@ def test_a_live_bot_refuses_to_start_without_a_privacy_contact(
     assert "PRIVACY_CONTACT must be set" in result.output
     assert result.output.count("\n") == 1
     assert TOKEN not in result.output
+
+
+def test_a_token_echoed_by_telegram_is_redacted_after_ptb_changed_its_case(
+    captured: io.StringIO,
+) -> None:
+    # PTB strips "Bad Request: " and capitalises the rest, which lower-cases the token.
+    error = BadRequest(f"Bad Request: chat not found for bot{TOKEN}")
+    assert TOKEN not in str(error)
+    log = logging.getLogger("medvirk.test")
+    log.error("Sending failed: %s", error)
+    log.warning("header WEBHOOK-SECRET sent")
+    text = captured.getvalue()
+    assert TOKEN.lower() not in text.lower()
+    assert "webhook-secret" not in text.lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,7 +243,7 @@ async def test_malformed_updates_are_dropped_politely(
     broken["message"]["text"] = 5
     assert await webhook.post(broken) == 200  # Telegram must not resend it forever
     assert await webhook.post({"update_id": "x", "message": "nope"}) == 200
-    assert await webhook.post([1, 2]) == 400
+    assert await webhook.post([1, 2]) == 200  # not an update: acknowledged and dropped
     async with webhook.http.post(
         webhook.url(), data=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "x"}
     ) as response:
@@ -350,3 +351,25 @@ async def test_polling_mode_serves_health_and_metrics_too(
             stop.set()
             await asyncio.wait_for(task, 20)
         assert "Health and metrics are not served" in caplog.text
+
+
+def _what_runs_where() -> dict[str, str]:
+    """The table "What runs where" of docs/operations.md: name -> where it runs."""
+    guide = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = guide.split("### What runs where", 1)[1].split("\n#", 1)[0]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| ")]
+    return {cells[0].strip().strip("`"): cells[2].strip() for cells in rows[1:]}
+
+
+async def test_the_operators_guide_says_truly_which_job_runs_in_every_replica(
+    webhook: Webhook,
+) -> None:
+    job_queue = webhook.bot.application.job_queue
+    assert job_queue is not None
+    jobs = {job.name for job in job_queue.jobs()}
+    documented = _what_runs_where()
+    # Every job runs wherever a bot runs: nothing gates the job queue on the lock.
+    assert {name: documented.get(name) for name in jobs} == dict.fromkeys(jobs, "every replica")
+    # The delivery worker is the one thing that waits for the lock (bot/leader.py).
+    assert documented.pop("delivery worker") == "the lock holder only"
+    assert set(documented) == jobs
