@@ -208,6 +208,9 @@ TELEGRAM_ID_COLUMNS: dict[str, str] = {
     "outcome.created_by": "the staff member who wrote a follow-up: cleared",
     "outcome.chat_id": "that staff member's chat: cleared",
     "dialog.user_id": "the staff member's open dialog (where they are in a wizard): deleted",
+    "moderation_item.handled_by": "the staff member who dealt with a flagged text: cleared",
+    "delivery.chat_id": "a message to a staff member's chat (a flagged text): cleared, and the "
+    "worker drops a message with nobody to send it to",
 }
 
 # Columns of the same type that are deliberately left alone, and why.
