@@ -63,7 +63,7 @@ def comparison_rows(found: Representation, language: str) -> list[list[Any]]:
                 ]
             )
         rows.append(
-            [dimension.key, "", "(not given)", _count(dimension.not_given), "", "", "", "", ""]
+            [dimension.key, None, "(not given)", _count(dimension.not_given)] + [None] * 5
         )
     return rows
 
