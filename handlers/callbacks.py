@@ -318,3 +318,39 @@ class WizardButton(CallbackData):
     subject: int
     choice: str
     arg: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BackgroundOffer(CallbackData):
+    """Residents, background questions: ``start``, ``no`` (not now), ``card`` (see them),
+    ``del`` (delete my answers), ``draw0`` (never draw me) or ``draw1`` (you may draw me)."""
+
+    prefix: ClassVar[str] = "bo"
+    action: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BackgroundAnswer(CallbackData):
+    """Residents: a band of a background question (``option_id`` 0: "prefer not to say")."""
+
+    prefix: ClassVar[str] = "bg"
+    question_id: int
+    option_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FocusReply(CallbackData):
+    """Residents drawn for a focus group: ``yes``, ``no`` or ``never`` (never draw me)."""
+
+    prefix: ClassVar[str] = "fr"
+    group_id: int
+    answer: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FocusAdmin(CallbackData):
+    """Staff, on a drawn focus group: ``show`` (its composition), ``csv`` (the draw record)."""
+
+    prefix: ClassVar[str] = "fa"
+    group_id: int
+    action: str

@@ -62,9 +62,7 @@ def comparison_rows(found: Representation, language: str) -> list[list[Any]]:
                     "yes" if band.under else "no",
                 ]
             )
-        rows.append(
-            [dimension.key, None, "(not given)", _count(dimension.not_given)] + [None] * 5
-        )
+        rows.append([dimension.key, None, "(not given)", _count(dimension.not_given)] + [None] * 5)
     return rows
 
 
