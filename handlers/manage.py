@@ -22,6 +22,7 @@ from handlers.context import BotContext
 from handlers.guards import requires
 from handlers.i18n import current_language
 from handlers.views import manage as views
+from handlers.views import representation as represented
 from handlers.views.charts import result_charts
 from handlers.views.outgoing import Outgoing
 from models.consultation import (
@@ -37,6 +38,8 @@ from models.consultation_file import QuestionType
 from models.export import FORMATS, Format, write_export
 from models.moderation import text_counts
 from models.polls import can_be_poll
+from models.profile import background_questions
+from models.representation import representation
 from models.results import ConsultationResults, consultation_results
 from models.roles import Role, audit
 
@@ -180,7 +183,21 @@ async def _results(
     counted.append(found)
     free_texts = [q.question_id for q in found.questions if q.type is QuestionType.FREE_TEXT]
     moderation = await text_counts(scene.session, free_texts)
-    return Reply(send=[Outgoing(views.results_text(found, moderation))])
+    reply = Reply(send=[Outgoing(views.results_text(found, moderation))])
+    reply.send += await _representation(scene, consultation.id or 0)
+    return reply
+
+
+async def _representation(scene: Scene, consultation_id: int) -> list[Outgoing]:
+    """Who answered against who lives here, when there are background questions."""
+    questions = await background_questions(scene.session)
+    if not questions:
+        return []
+    factor = scene.runtime.underrepresented_factor
+    found = await representation(scene.session, consultation_id, factor)
+    if found is None or not found.available:
+        return [Outgoing(represented.no_population())]
+    return [Outgoing(represented.representation_text(found, questions))]
 
 
 # ---------------------------------------------------------------------- /export
@@ -276,7 +293,12 @@ async def _export(
         return Reply(send=[views.no_such_consultation()])
     fmt = cast(Format, request.format)
     rows = await write_export(
-        scene.session, consultation.id or 0, fmt, file, all_texts=request.all_texts
+        scene.session,
+        consultation.id or 0,
+        fmt,
+        file,
+        all_texts=request.all_texts,
+        factor=scene.runtime.underrepresented_factor,
     )
     details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
     slug = consultation.slug

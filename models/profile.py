@@ -212,6 +212,17 @@ async def readable_background(
     return readable
 
 
+async def band_names(session: AsyncSession, option_ids: list[int], language: str) -> list[str]:
+    """The bands with these ids in words ("Bydel: Nord"), in the order of the questions."""
+    wanted = set(option_ids)
+    return [
+        f"{question.label_in(language)}: {band_text(option, language)}"
+        for question in await background_questions(session)
+        for option in question.options
+        if option.id in wanted
+    ]
+
+
 # ---------------------------------------------------------------------- the offer and answers
 
 

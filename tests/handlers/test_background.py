@@ -11,12 +11,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.focus_groups import never_drawn
 from models.participant import find_participant
 from models.profile import ProfileAnswer, answers_of
-from tests.auxil.background import add_profile
+from models.roles import Role, grant
+from tests.auxil.background import PROFILE, add_profile, give_background
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
-from tests.handlers.conftest import Harness
+from tests.auxil.ideas import IDEAS, write_idea
+from tests.handlers.conftest import NOW, Harness
 
 Sessions = async_sessionmaker[AsyncSession]
+MODERATOR = 9210
 ONE_QUESTION = """
 slug: kafe
 title: {nb: Kafé, en: Café}
@@ -164,3 +167,31 @@ async def test_stale_and_forged_buttons_change_nothing(
     assert "privacy notice" in harness.last(stranger)
     async with sessionmaker() as session:
         assert await find_participant(session, 7605) is None
+
+
+async def test_moderators_never_see_background_answers(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    # Band and question texts that cannot occur by chance in what moderators are sent.
+    marked = (
+        PROFILE.replace("Ung", "Bandmerke-ung")
+        .replace("Vest", "Bandmerke-vest")
+        .replace("Alder", "Spørsmålsmerke")
+    )
+    async with sessionmaker() as session:
+        questions = await add_profile(session, marked)
+        ideas = await add_consultation(session, IDEAS)
+        await grant(session, MODERATOR, Role.MODERATOR, by=None, now=NOW)
+        await session.commit()
+        writer = await write_idea(session, ideas, 7606, "Flere benker ved vannet", NOW)
+        bands = {"age": "young", "district": "west"}
+        await give_background(session, questions, writer.id or 0, bands)
+        await session.commit()
+    mona = harness.citizen(MODERATOR)
+    await harness.send(mona, "/review")
+    assert "Flere benker ved vannet" in harness.last(mona)
+    await harness.send(mona, "/results ideas")  # staff's, not a moderator's
+    seen = "\n".join(mona.texts())
+    for secret in ("Bandmerke", "Spørsmålsmerke", "young", "west"):
+        assert secret not in seen
+    assert "Den kommandoen kjenner jeg ikke" in harness.last(mona)
