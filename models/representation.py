@@ -201,12 +201,14 @@ class _Counts:
 
     respondents: dict[tuple[Bands, str], int] = field(default_factory=dict)
     """Per cell and source."""
-    answered: dict[tuple[Bands, int], int] = field(default_factory=dict)
-    """Per cell and question: answers that were not skipped."""
-    chosen: dict[tuple[Bands, int], int] = field(default_factory=dict)
-    """Per cell and option id."""
-    values: dict[tuple[Bands, int, int], int] = field(default_factory=dict)
-    """Per cell, scale question and value."""
+    answered: dict[int, dict[Bands, int]] = field(default_factory=lambda: defaultdict(dict))
+    """Per question and cell: answers that were not skipped."""
+    chosen: dict[int, dict[Bands, int]] = field(default_factory=lambda: defaultdict(dict))
+    """Per option id and cell."""
+    values: dict[int, dict[int, dict[Bands, int]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
+    """Per scale question, value and cell."""
 
 
 def _with_bands(
@@ -257,36 +259,63 @@ async def _count(
     ids = [q.id for q in questions]
     if not ids:
         return counts
-    answers = A.join(R, R.c.id == A.c.response_id)
-    joined, columns = _with_bands(answers, dimensions)
-    given = and_(R.c.consultation_id == consultation_id, A.c.skipped.is_(False))
-    rows = await connection.execute(
-        core_select(*columns, A.c.question_id, func.count())
+    # Each response's bands once (a materialized CTE), so that every answer is joined to one
+    # row instead of looking up each of its person's bands: a third of the time on SQLite.
+    cells = (
+        core_select(
+            R.c.id.label("response_id"), *[c.label(f"band{i}") for i, c in enumerate(columns)]
+        )
         .select_from(joined)
-        .where(given, A.c.question_id.in_(ids))
-        .group_by(*columns, A.c.question_id)
+        .where(R.c.consultation_id == consultation_id)
+        .cte("cells")
+        .prefix_with("MATERIALIZED")
     )
-    counts.answered = {(bands(row), int(row[k])): int(row[k + 1]) for row in rows}
-    joined, columns = _with_bands(AC.join(answers, A.c.id == AC.c.answer_id), dimensions)
+    cell = [cells.c[f"band{i}"] for i in range(k)]
+    answers = A.join(cells, cells.c.response_id == A.c.response_id)
+    given = and_(A.c.skipped.is_(False), A.c.question_id.in_(ids))
     rows = await connection.execute(
-        core_select(*columns, AC.c.option_id, func.count())
-        .select_from(joined)
-        .where(given, A.c.question_id.in_(ids))
-        .group_by(*columns, AC.c.option_id)
+        core_select(*cell, AC.c.option_id, func.count())
+        .select_from(AC.join(answers, A.c.id == AC.c.answer_id))
+        .where(given)
+        .group_by(*cell, AC.c.option_id)
     )
-    counts.chosen = {(bands(row), int(row[k])): int(row[k + 1]) for row in rows}
+    for row in rows:
+        counts.chosen[int(row[k])][bands(row)] = int(row[k + 1])
     scales = [q.id for q in questions if q.type is QuestionType.SCALE]
     if scales:
-        joined, columns = _with_bands(answers, dimensions)
         rows = await connection.execute(
-            core_select(*columns, A.c.question_id, A.c.number, func.count())
-            .select_from(joined)
-            .where(given, A.c.question_id.in_(scales), A.c.number.is_not(None))
-            .group_by(*columns, A.c.question_id, A.c.number)
+            core_select(*cell, A.c.question_id, A.c.number, func.count())
+            .select_from(answers)
+            .where(A.c.skipped.is_(False), A.c.question_id.in_(scales), A.c.number.is_not(None))
+            .group_by(*cell, A.c.question_id, A.c.number)
         )
-        counts.values = {
-            (bands(row), int(row[k]), int(row[k + 1])): int(row[k + 2]) for row in rows
-        }
+        for row in rows:
+            counts.values[int(row[k])][int(row[k + 1])][bands(row)] = int(row[k + 2])
+    # Who answered a question is counted from its choices or values, except for multiple
+    # choice (one answer, several choices): one narrow query for those alone.
+    several = [q.id for q in questions if q.type is QuestionType.MULTIPLE_CHOICE]
+    if several:
+        rows = await connection.execute(
+            core_select(*cell, A.c.question_id, func.count())
+            .select_from(answers)
+            .where(A.c.skipped.is_(False), A.c.question_id.in_(several))
+            .group_by(*cell, A.c.question_id)
+        )
+        for row in rows:
+            counts.answered[int(row[k])][bands(row)] = int(row[k + 1])
+    for question in questions:
+        if question.type is QuestionType.MULTIPLE_CHOICE:
+            continue
+        parts: list[dict[Bands, int]] = (
+            list(counts.values[question.id].values())
+            if question.type is QuestionType.SCALE
+            else [counts.chosen[o.id or 0] for o in question.options]
+        )
+        total: dict[Bands, int] = defaultdict(int)
+        for piece in parts:
+            for at, n in piece.items():
+                total[at] += n
+        counts.answered[question.id] = dict(total)
     return counts
 
 
@@ -503,11 +532,10 @@ def _weighted_question(
     """One question's shares (or mean) over everyone, and re-weighted over the weighted."""
     answered_raw = 0
     answered: dict[Bands, int] = defaultdict(int)
-    for (cell, question_id), n in counts.answered.items():
-        if question_id == question.id:
-            answered_raw += n
-            if (bands := part(cell)) is not None:
-                answered[bands] += n
+    for cell, n in counts.answered.get(question.id, {}).items():
+        answered_raw += n
+        if (bands := part(cell)) is not None:
+            answered[bands] += n
     denominator = sum(weights.get(c, 0.0) * n for c, n in answered.items())
 
     def shares(raw: int, weighted: float) -> tuple[float, float]:
@@ -525,11 +553,10 @@ def _weighted_question(
     else:
         for option in question.options:
             raw, weighted = 0, 0.0
-            for (cell, option_id), n in counts.chosen.items():
-                if option_id == option.id:
-                    raw += n
-                    if (bands := part(cell)) is not None:
-                        weighted += weights.get(bands, 0.0) * n
+            for cell, n in counts.chosen.get(option.id or 0, {}).items():
+                raw += n
+                if (bands := part(cell)) is not None:
+                    weighted += weights.get(bands, 0.0) * n
             options.append(WeightedOption(option.key, option.text, *shares(raw, weighted)))
     q = question.question
     return WeightedQuestion(
@@ -553,12 +580,11 @@ def _scale(
     values: dict[int, tuple[int, float]] = {
         v: (0, 0.0) for v in range(q.scale_min or 0, (q.scale_max or 0) + 1)
     }
-    for (cell, question_id, value), n in counts.values.items():
-        if question_id != question.id:
-            continue
-        raw, weighted = values.get(value, (0, 0.0))
-        bands = part(cell)
-        values[value] = (raw + n, weighted + (weights.get(bands, 0.0) * n if bands else 0.0))
+    for value, cells in counts.values.get(question.id, {}).items():
+        for cell, n in cells.items():
+            raw, weighted = values.get(value, (0, 0.0))
+            bands = part(cell)
+            values[value] = (raw + n, weighted + (weights.get(bands, 0.0) * n if bands else 0.0))
     raw_n = sum(raw for raw, _ in values.values())
     weighted_n = sum(weighted for _, weighted in values.values())
     raw_mean = sum(v * raw for v, (raw, _) in values.items()) / raw_n if raw_n else None

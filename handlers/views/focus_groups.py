@@ -278,13 +278,14 @@ def quotas_prompt(
         _(
             "To change some, write one per line: the answers, then the seats, e.g. {example}. "
             "⚠ means fewer members can be drawn than there are seats."
-        ).format(example=f"<code>{escape(_example(group, questions))}</code>"),
+        ).format(example=f"<code>{escape(_example(group))}</code>"),
     ]
     rows = [_wizard_row(group, _("✅ Use these"), "ok"), _back_and_cancel(group)]
     return Outgoing("\n".join(lines), InlineKeyboardMarkup(rows))
 
 
-def _example(group: FocusGroup, questions: list[BackgroundQuestion]) -> str:
+def _example(group: FocusGroup) -> str:
+    """A line that sets the first group's seats: its bands' ids and a number."""
     first = next(iter(group.quotas or {}), EVERYONE)
     bands = [band for _key, band in stratum_bands(first)] or ["*"]
     return " ".join([*bands, "2"])
