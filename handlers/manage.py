@@ -18,7 +18,7 @@ from telegram.constants import ParseMode
 
 from handlers import callbacks as cb
 from handlers.common import Reply, Scene, answer, callback_data, deliver, run
-from handlers.context import BotContext
+from handlers.context import BotContext, Runtime
 from handlers.guards import requires
 from handlers.i18n import current_language
 from handlers.views import manage as views
@@ -156,7 +156,12 @@ async def results(update: Update, context: BotContext) -> None:
 
 
 async def _send_results(update: Update, context: BotContext, which: int | str | None) -> None:
-    """Count in the update's transaction; the charts follow once the text went out."""
+    """Count in the update's transaction; the charts follow once the text went out.
+
+    Last comes who answered against who lives here, read in a session of its own after the
+    update's transaction: it visits every answer (seconds with a million of them), and on SQLite
+    the update's transaction holds the one write lock everyone else waits for.
+    """
     counted: list[ConsultationResults] = []
     reply = await run(update, context, lambda scene: _results(scene, which, counted))
     await deliver(update, context, reply)
@@ -168,6 +173,9 @@ async def _send_results(update: Update, context: BotContext, which: int | str | 
         await context.bot.send_photo(
             chat_id, InputFile(chart.png, filename=f"{chart.question_key}.png")
         )
+    compared = await _representation(context.runtime, counted[0].consultation_id)
+    if compared is not None:
+        await context.bot.send_message(chat_id, compared.text, parse_mode=ParseMode.HTML)
 
 
 async def _results(
@@ -183,21 +191,20 @@ async def _results(
     counted.append(found)
     free_texts = [q.question_id for q in found.questions if q.type is QuestionType.FREE_TEXT]
     moderation = await text_counts(scene.session, free_texts)
-    reply = Reply(send=[Outgoing(views.results_text(found, moderation))])
-    reply.send += await _representation(scene, consultation.id or 0)
-    return reply
+    return Reply(send=[Outgoing(views.results_text(found, moderation))])
 
 
-async def _representation(scene: Scene, consultation_id: int) -> list[Outgoing]:
+async def _representation(runtime: Runtime, consultation_id: int) -> Outgoing | None:
     """Who answered against who lives here, when there are background questions."""
-    questions = await background_questions(scene.session)
-    if not questions:
-        return []
-    factor = scene.runtime.underrepresented_factor
-    found = await representation(scene.session, consultation_id, factor)
+    async with runtime.sessionmaker() as session:
+        questions = await background_questions(session)
+        if not questions:
+            return None
+        factor = runtime.underrepresented_factor
+        found = await representation(session, consultation_id, factor)
     if found is None or not found.available:
-        return [Outgoing(represented.no_population())]
-    return [Outgoing(represented.representation_text(found, questions))]
+        return Outgoing(represented.no_population())
+    return Outgoing(represented.representation_text(found, questions))
 
 
 # ---------------------------------------------------------------------- /export

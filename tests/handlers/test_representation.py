@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.outbox import Audience, AudienceKind, Broadcast
 from models.participant import record_privacy_decision
 from models.roles import Role, grant
+from tests.auxil.answers import build_sample
 from tests.auxil.background import FIRST_ID, add_profile, build_background_sample, give_background
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
@@ -55,10 +56,10 @@ async def test_without_population_figures_staff_are_told_how_to_add_them(
 ) -> None:
     async with sessionmaker() as session:
         await add_profile(session)
-        await add_consultation(session)
+        await build_sample(session)  # five people answered "park"
     staff = await _staff(harness, sessionmaker)
     await harness.send(staff, "/results park")
-    assert "medvirk population import" in harness.new_texts(staff)[-1]
+    assert "medvirk population import" in harness.last(staff)
 
 
 async def test_a_broadcast_reaches_the_missing_groups_who_have_not_answered(
