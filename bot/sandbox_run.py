@@ -217,22 +217,21 @@ async def prepare_database(
             ]
             if background is not None and background.questions:
                 await _import_background(session, background)
-            slugs = []
-            for spec in specs:
-                try:
-                    stored, _created = await import_consultation(
-                        session, unscheduled(spec), publish=True
-                    )
-                except ImportRefused as error:
-                    raise SandboxError(
-                        f"{error} (start without --keep for a fresh sandbox)"
-                    ) from error
-                slugs.append(stored.slug)
+            slugs = [await _open_consultation(session, spec) for spec in specs]
             for user_id, role in grants:
                 await grant(session, user_id, role, by=None, now=utcnow())
         return slugs, arena_slugs
     finally:
         await engine.dispose()
+
+
+async def _open_consultation(session: AsyncSession, spec: ConsultationSpec) -> str:
+    """Import the consultation, open and without its dates; its slug."""
+    try:
+        stored, _created = await import_consultation(session, unscheduled(spec), publish=True)
+    except ImportRefused as error:
+        raise SandboxError(f"{error} (start without --keep for a fresh sandbox)") from error
+    return stored.slug
 
 
 async def _import_background(session: AsyncSession, background: Background) -> None:
@@ -317,16 +316,9 @@ async def serve_sandbox(
     add_web_chat(sandbox, personas, preview=preview)
     url = await _listen(sandbox, options)
     try:
-        background = load_background()
-        loaded, arenas = await _seed_database(options, specs, background)
+        loaded, arenas, background = await _seed_database(options, specs)
         running = RunningSandbox(
-            url,
-            sandbox,
-            tuple(personas),
-            tuple(loaded),
-            preview,
-            tuple(arenas),
-            tuple(q.key for q in background.questions),
+            url, sandbox, tuple(personas), loaded, preview, arenas, background
         )
         bot_settings = sandbox_settings(settings, sandbox, options.database)
         await _run_bot(sandbox, bot_settings, stop, partial(ready, running) if ready else None)
@@ -335,22 +327,24 @@ async def serve_sandbox(
 
 
 async def _seed_database(
-    options: SandboxOptions, specs: list[ConsultationSpec], background: Background
-) -> tuple[list[str], list[str]]:
+    options: SandboxOptions, specs: list[ConsultationSpec]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Make the sandbox's database (fresh unless kept) with the examples and the page's roles.
 
     Returns:
-        The slugs of the consultations and of the arenas loaded.
+        The slugs of the consultations and of the arenas loaded, and the background questions.
     """
     if not options.keep:
         remove_database(options.database)
-    return await prepare_database(
+    background = load_background()
+    slugs, arenas = await prepare_database(
         database_url(options.database),
         specs,
         [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
         load_arenas(),
         background,
     )
+    return tuple(slugs), tuple(arenas), tuple(q.key for q in background.questions)
 
 
 async def _listen(sandbox: Sandbox, options: SandboxOptions) -> str:

@@ -445,6 +445,11 @@ class _Extras:
     background: _Background | None = None
     representation: Representation | None = None
 
+    @property
+    def questions(self) -> list[BackgroundQuestion]:
+        """The background questions (none without)."""
+        return self.background.questions if self.background is not None else []
+
 
 class _XlsxWriter:
     """An Excel workbook in openpyxl's write-only mode: rows go to a temporary file, not RAM."""
@@ -630,6 +635,16 @@ class _JsonWriter:
         self.out.write(b"\n]}\n")
 
 
+async def _extras(
+    session: AsyncSession, consultation_id: int, fmt: Format, factor: float
+) -> _Extras:
+    """The background questions and, for xlsx and JSON, the comparison with the population."""
+    background = await _background(session, consultation_id)
+    if background is None or fmt == "csv":
+        return _Extras(background)
+    return _Extras(background, await representation(session, consultation_id, factor))
+
+
 def _writer(fmt: Format, out: BinaryIO, view: ConsultationView, extras: _Extras) -> _Writer:
     if fmt == "csv":
         return _CsvWriter(out)
@@ -654,8 +669,8 @@ async def write_export(
 
     ``out`` is a binary stream; it is written to but not closed. Free texts are masked; only
     approved ones are written unless ``all_texts``, which adds each text's moderation status in
-    a column after it. Background bands and the comparison with the population are added when
-    there are background questions (``factor``: see :mod:`models.representation`).
+    a column after it. With background questions, bands and the comparison are added (module
+    docstring; ``factor``: :mod:`models.representation`).
 
     The first export ever creates the secret behind the pseudonymous keys, so run it in a
     transaction that commits; better, call :func:`models.pseudonym.instance_secret` in a short
@@ -674,22 +689,16 @@ async def write_export(
     view = await load_consultation(session, consultation_id)
     if view is None:
         raise UnknownConsultation(consultation_id)
-    background = await _background(session, consultation_id)
-    found = (
-        await representation(session, consultation_id, factor)
-        if background is not None and fmt != "csv"
-        else None
-    )
-    writer = _writer(fmt, out, view, _Extras(background, found))
-    questions = background.questions if background is not None else []
-    writer.header(export_columns(view, all_texts=all_texts, background=questions))
+    extras = await _extras(session, consultation_id, fmt, factor)
+    writer = _writer(fmt, out, view, extras)
+    writer.header(export_columns(view, all_texts=all_texts, background=extras.questions))
     written = 0
     # aclosing: if a writer fails halfway, the generator is closed now, not at loop shutdown.
-    async with aclosing(
-        export_rows(
-            session, view, batch_size=batch_size, all_texts=all_texts, background=background
-        )
-    ) as rows:
+    background = extras.background
+    rows_of = export_rows(
+        session, view, batch_size=batch_size, all_texts=all_texts, background=background
+    )
+    async with aclosing(rows_of) as rows:
         async for cells in rows:
             writer.row(cells)
             written += 1

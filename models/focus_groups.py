@@ -538,18 +538,15 @@ async def reply(
         raise FocusRefused("not_drawn", group)
     if answer == FocusAnswer.NEVER:
         await set_lottery_choice(session, participant_id, may_draw=False, now=now)
-    if answer == FocusAnswer.YES:
-        if member.state == MemberState.DECLINED:
-            raise FocusRefused("declined", group)
-        member.state = MemberState.ACCEPTED
-        member.answered_at = now
-        await session.flush()
-        return FocusReply(group, member)
+    if answer == FocusAnswer.YES and member.state == MemberState.DECLINED:
+        raise FocusRefused("declined", group)
     if member.state == MemberState.DECLINED:
-        return FocusReply(group, member)
-    member.state = MemberState.DECLINED
+        return FocusReply(group, member)  # a second no changes nothing
+    member.state = MemberState.ACCEPTED if answer == FocusAnswer.YES else MemberState.DECLINED
     member.answered_at = now
     await session.flush()
+    if member.state == MemberState.ACCEPTED:
+        return FocusReply(group, member)
     replacement = await replace(session, group, member.stratum, now, messages, policy)
     return FocusReply(group, member, replacement)
 

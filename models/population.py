@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from math import prod
@@ -172,6 +173,24 @@ def _row(
     return tuple(cell), count
 
 
+def _cells(
+    reader: Iterable[list[str]],
+    names: list[str],
+    questions: dict[str, BackgroundQuestion],
+    problems: list[str],
+) -> dict[Cell, int]:
+    """The rows under the header, rows of one cell added up; problems noted by line."""
+    cells: dict[Cell, int] = {}
+    for line, row in enumerate(reader, start=2):
+        if not any(value.strip() for value in row):
+            continue
+        parsed = _row(row, line, names, questions, problems)
+        if parsed is not None:
+            cell, count = parsed
+            cells[cell] = cells.get(cell, 0) + count
+    return cells
+
+
 def parse_population_file(data: bytes, questions: list[BackgroundQuestion]) -> PopulationTable:
     """Read and check a population CSV against the background questions.
 
@@ -192,14 +211,7 @@ def parse_population_file(data: bytes, questions: list[BackgroundQuestion]) -> P
     if problems:
         raise PopulationFileError(problems)
     names = [name.strip().lower() for name in header]
-    cells: dict[Cell, int] = {}
-    for line, row in enumerate(reader, start=2):
-        if not any(value.strip() for value in row):
-            continue
-        parsed = _row(row, line, names, by_key, problems)
-        if parsed is not None:
-            cell, count = parsed
-            cells[cell] = cells.get(cell, 0) + count
+    cells = _cells(reader, names, by_key, problems)
     if not cells and not problems:
         problems.append("file: has no rows under the header")
     if problems:

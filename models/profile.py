@@ -271,6 +271,24 @@ async def answer_background(
         raise UnknownBackground(question_id)
     if option_id is not None and questions[index].option(option_id) is None:
         raise UnknownBackground(option_id)
+    await _store(session, participant_id, question_id, option_id, now)
+    prompt = await session.get(ProfilePrompt, participant_id)
+    if prompt is None:
+        session.add(ProfilePrompt(participant_id=participant_id, offered_at=now))
+    elif prompt.declined_at is not None:
+        prompt.declined_at = None  # they changed their mind
+    await session.flush()
+    return questions[index + 1] if index + 1 < len(questions) else None
+
+
+async def _store(
+    session: AsyncSession,
+    participant_id: int,
+    question_id: int,
+    option_id: int | None,
+    now: datetime,
+) -> None:
+    """Write the answer, replacing the person's earlier one to the question."""
     stored = (
         await session.exec(
             select(ProfileAnswer).where(
@@ -284,13 +302,6 @@ async def answer_background(
         session.add(stored)
     stored.option_id = option_id
     stored.answered_at = now
-    prompt = await session.get(ProfilePrompt, participant_id)
-    if prompt is None:
-        session.add(ProfilePrompt(participant_id=participant_id, offered_at=now))
-    elif prompt.declined_at is not None:
-        prompt.declined_at = None  # they changed their mind
-    await session.flush()
-    return questions[index + 1] if index + 1 < len(questions) else None
 
 
 async def erase_background(session: AsyncSession, participant_id: int) -> int:

@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, and_, func
 from sqlalchemy import select as core_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.answers import Answer, AnswerChoice, Response
@@ -230,93 +231,117 @@ def _with_bands(
     return joined, columns
 
 
+@dataclass(frozen=True)
+class _Query:
+    """What the counting queries share: the connection, and how a row's bands are read."""
+
+    connection: AsyncConnection
+    keys: list[dict[int | None, str]]
+    """Per compared question, its bands' ids in the files by database id."""
+
+    async def rows(self, statement: Any) -> list[tuple[Bands, Sequence[Any]]]:
+        """Run ``statement`` (the bands' columns first); each row's bands and the rest."""
+        k = len(self.keys)
+        found = []
+        for row in await self.connection.execute(statement):
+            bands = tuple(
+                self.keys[i].get(row[i]) if row[i] is not None else None for i in range(k)
+            )
+            found.append((bands, row[k:]))
+        return found
+
+
 async def _count(
     session: AsyncSession,
     consultation_id: int,
     dimensions: list[BackgroundQuestion],
     questions: list[QuestionView],
 ) -> _Counts:
-    """Count respondents, answers, choices and scale values per cell, in four queries."""
-    connection = await session.connection()
-    keys = [{o.id: o.key for o in q.options} for q in dimensions]
-
-    def bands(row: Sequence[Any]) -> Bands:
-        return tuple(keys[i].get(row[i]) if row[i] is not None else None for i in range(len(keys)))
-
-    k = len(dimensions)
-    counts = _Counts()
+    """Count respondents, answers, choices and scale values per cell, in up to four queries."""
+    query = _Query(
+        await session.connection(), [{o.id: o.key for o in q.options} for q in dimensions]
+    )
     joined, columns = _with_bands(R, dimensions)
-    rows = await connection.execute(
+    counts = _Counts()
+    statement = (
         core_select(*columns, R.c.source, func.count())
         .select_from(joined)
         .where(R.c.consultation_id == consultation_id)
         .group_by(*columns, R.c.source)
     )
-    for row in rows:
+    for bands, (source, n) in await query.rows(statement):
         # No source and a literal "direct" source are both "direct", as in the results.
-        where = (bands(row), row[k] or DIRECT)
-        counts.respondents[where] = counts.respondents.get(where, 0) + int(row[k + 1])
-    ids = [q.id for q in questions]
-    if not ids:
-        return counts
-    # Each response's bands once (a materialized CTE), so that every answer is joined to one
-    # row instead of looking up each of its person's bands: a third of the time on SQLite.
-    cells = (
-        core_select(
-            R.c.id.label("response_id"), *[c.label(f"band{i}") for i, c in enumerate(columns)]
+        where = (bands, source or DIRECT)
+        counts.respondents[where] = counts.respondents.get(where, 0) + int(n)
+    if questions:
+        # Each response's bands once (a materialized CTE), so that every answer is joined to
+        # one row instead of looking up each of its person's bands: half the time on SQLite.
+        cells = (
+            core_select(
+                R.c.id.label("response_id"), *[c.label(f"band{i}") for i, c in enumerate(columns)]
+            )
+            .select_from(joined)
+            .where(R.c.consultation_id == consultation_id)
+            .cte("cells")
+            .prefix_with("MATERIALIZED")
         )
-        .select_from(joined)
-        .where(R.c.consultation_id == consultation_id)
-        .cte("cells")
-        .prefix_with("MATERIALIZED")
-    )
-    cell = [cells.c[f"band{i}"] for i in range(k)]
+        await _count_answers(query, cells, questions, counts)
+    return counts
+
+
+async def _count_answers(
+    query: _Query, cells: Any, questions: list[QuestionView], counts: _Counts
+) -> None:
+    """Choices per option, scale values, and who answered each question, per cell."""
+    cell = [cells.c[f"band{i}"] for i in range(len(query.keys))]
     answers = A.join(cells, cells.c.response_id == A.c.response_id)
-    given = and_(A.c.skipped.is_(False), A.c.question_id.in_(ids))
-    rows = await connection.execute(
+    by_type = {kind: [q.id for q in questions if q.type is kind] for kind in QuestionType}
+    statement = (
         core_select(*cell, AC.c.option_id, func.count())
         .select_from(AC.join(answers, A.c.id == AC.c.answer_id))
-        .where(given)
+        .where(A.c.skipped.is_(False), A.c.question_id.in_([q.id for q in questions]))
         .group_by(*cell, AC.c.option_id)
     )
-    for row in rows:
-        counts.chosen[int(row[k])][bands(row)] = int(row[k + 1])
-    scales = [q.id for q in questions if q.type is QuestionType.SCALE]
-    if scales:
-        rows = await connection.execute(
+    for bands, (option_id, n) in await query.rows(statement):
+        counts.chosen[int(option_id)][bands] = int(n)
+    if scales := by_type[QuestionType.SCALE]:
+        statement = (
             core_select(*cell, A.c.question_id, A.c.number, func.count())
             .select_from(answers)
             .where(A.c.skipped.is_(False), A.c.question_id.in_(scales), A.c.number.is_not(None))
             .group_by(*cell, A.c.question_id, A.c.number)
         )
-        for row in rows:
-            counts.values[int(row[k])][int(row[k + 1])][bands(row)] = int(row[k + 2])
-    # Who answered a question is counted from its choices or values, except for multiple
-    # choice (one answer, several choices): one narrow query for those alone.
-    several = [q.id for q in questions if q.type is QuestionType.MULTIPLE_CHOICE]
-    if several:
-        rows = await connection.execute(
+        for bands, (question_id, value, n) in await query.rows(statement):
+            counts.values[int(question_id)][int(value)][bands] = int(n)
+    # Who answered a question follows from its choices or values, except for multiple choice
+    # (one answer, several choices): one narrow query for those alone.
+    if several := by_type[QuestionType.MULTIPLE_CHOICE]:
+        statement = (
             core_select(*cell, A.c.question_id, func.count())
             .select_from(answers)
             .where(A.c.skipped.is_(False), A.c.question_id.in_(several))
             .group_by(*cell, A.c.question_id)
         )
-        for row in rows:
-            counts.answered[int(row[k])][bands(row)] = int(row[k + 1])
+        for bands, (question_id, n) in await query.rows(statement):
+            counts.answered[int(question_id)][bands] = int(n)
+    _answered_from_choices(questions, counts)
+
+
+def _answered_from_choices(questions: list[QuestionView], counts: _Counts) -> None:
+    """Who answered each question that is not multiple choice: one choice or value each."""
     for question in questions:
         if question.type is QuestionType.MULTIPLE_CHOICE:
             continue
-        parts: list[dict[Bands, int]] = (
+        parts = (
             list(counts.values[question.id].values())
             if question.type is QuestionType.SCALE
             else [counts.chosen[o.id or 0] for o in question.options]
         )
         total: dict[Bands, int] = defaultdict(int)
-        for piece in parts:
-            for at, n in piece.items():
-                total[at] += n
+        for part in parts:
+            for where, n in part.items():
+                total[where] += n
         counts.answered[question.id] = dict(total)
-    return counts
 
 
 # ---------------------------------------------------------------------- comparing
@@ -530,70 +555,68 @@ def _weighted_question(
     part: Any,
 ) -> WeightedQuestion:
     """One question's shares (or mean) over everyone, and re-weighted over the weighted."""
-    answered_raw = 0
-    answered: dict[Bands, int] = defaultdict(int)
-    for cell, n in counts.answered.get(question.id, {}).items():
-        answered_raw += n
-        if (bands := part(cell)) is not None:
-            answered[bands] += n
+    everyone, answered = _tally(counts.answered.get(question.id, {}), {}, part, keep=True)
     denominator = sum(weights.get(c, 0.0) * n for c, n in answered.items())
 
-    def shares(raw: int, weighted: float) -> tuple[float, float]:
-        return (
-            100.0 * raw / answered_raw if answered_raw else 0.0,
-            100.0 * weighted / denominator if denominator else 0.0,
+    def option(key: str, text: Text, cells: dict[Bands, int]) -> WeightedOption:
+        raw, weighted = _tally(cells, weights, part)
+        return WeightedOption(
+            key,
+            text,
+            100.0 * raw / everyone if everyone else 0.0,
+            100.0 * sum(weighted.values()) / denominator if denominator else 0.0,
         )
 
-    options: list[WeightedOption] = []
-    raw_mean = weighted_mean = None
+    means: tuple[float | None, float | None] = (None, None)
     if question.type is QuestionType.SCALE:
-        values, raw_mean, weighted_mean = _scale(question, counts, weights, part)
-        for value, (raw, weighted) in sorted(values.items()):
-            options.append(WeightedOption(str(value), {}, *shares(raw, weighted)))
+        values = counts.values.get(question.id, {})
+        options = [option(str(v), {}, values.get(v, {})) for v in _scale_values(question, values)]
+        means = _means(values, weights, part)
     else:
-        for option in question.options:
-            raw, weighted = 0, 0.0
-            for cell, n in counts.chosen.get(option.id or 0, {}).items():
-                raw += n
-                if (bands := part(cell)) is not None:
-                    weighted += weights.get(bands, 0.0) * n
-            options.append(WeightedOption(option.key, option.text, *shares(raw, weighted)))
+        options = [
+            option(o.key, o.text, counts.chosen.get(o.id or 0, {})) for o in question.options
+        ]
     q = question.question
+    size = effective_size(weights, answered)
     return WeightedQuestion(
-        question.id,
-        q.key,
-        question.type,
-        q.text,
-        answered_raw,
-        options,
-        raw_mean,
-        weighted_mean,
-        effective_size(weights, answered),
+        question.id, q.key, question.type, q.text, everyone, options, *means, size
     )
 
 
-def _scale(
-    question: QuestionView, counts: _Counts, weights: dict[Bands, float], part: Any
-) -> tuple[dict[int, tuple[int, float]], float | None, float | None]:
-    """A scale's values (raw count, weighted amount) and its mean raw and re-weighted."""
+def _tally(
+    cells: dict[Bands, int], weights: dict[Bands, float], part: Any, *, keep: bool = False
+) -> tuple[int, dict[Bands, Any]]:
+    """Everyone in ``cells``, and per weighted cell their weight (``keep``: their count)."""
+    raw = 0
+    weighted: dict[Bands, Any] = defaultdict(float)
+    for cell, n in cells.items():
+        raw += n
+        if (bands := part(cell)) is not None:
+            weighted[bands] += n if keep else weights.get(bands, 0.0) * n
+    return raw, weighted
+
+
+def _scale_values(question: QuestionView, values: dict[int, dict[Bands, int]]) -> list[int]:
+    """Every value of the scale, also those nobody gave, and any given outside it."""
     q = question.question
-    values: dict[int, tuple[int, float]] = {
-        v: (0, 0.0) for v in range(q.scale_min or 0, (q.scale_max or 0) + 1)
-    }
-    for value, cells in counts.values.get(question.id, {}).items():
-        for cell, n in cells.items():
-            raw, weighted = values.get(value, (0, 0.0))
-            bands = part(cell)
-            values[value] = (raw + n, weighted + (weights.get(bands, 0.0) * n if bands else 0.0))
-    raw_n = sum(raw for raw, _ in values.values())
-    weighted_n = sum(weighted for _, weighted in values.values())
-    raw_mean = sum(v * raw for v, (raw, _) in values.items()) / raw_n if raw_n else None
-    weighted_mean = (
-        sum(v * weighted for v, (_, weighted) in values.items()) / weighted_n
-        if weighted_n
-        else None
+    return sorted(set(range(q.scale_min or 0, (q.scale_max or 0) + 1)) | set(values))
+
+
+def _means(
+    values: dict[int, dict[Bands, int]], weights: dict[Bands, float], part: Any
+) -> tuple[float | None, float | None]:
+    """A scale's mean over everyone, and re-weighted."""
+    raw_sum = raw_n = 0
+    weighted_sum = weighted_n = 0.0
+    for value, cells in values.items():
+        raw, weighted = _tally(cells, weights, part)
+        raw_sum, raw_n = raw_sum + value * raw, raw_n + raw
+        amount = sum(weighted.values())
+        weighted_sum, weighted_n = weighted_sum + value * amount, weighted_n + amount
+    return (
+        raw_sum / raw_n if raw_n else None,
+        weighted_sum / weighted_n if weighted_n else None,
     )
-    return values, raw_mean, weighted_mean
 
 
 async def background_cells(

@@ -14,7 +14,12 @@ from typing import Any
 from models.base import Text, localized
 from models.consultation_file import QuestionType
 from models.profile import BackgroundQuestion
-from models.representation import Representation, WeightedQuestion
+from models.representation import (
+    DimensionComparison,
+    Representation,
+    WeightedQuestion,
+    Weighting,
+)
 
 #: What a suppressed count (1 to 4 people) looks like in a sheet.
 FEWER_THAN_FIVE = "<5"
@@ -116,70 +121,74 @@ def representation_json(
 ) -> dict[str, Any]:
     """The comparison and the re-weighted results as one JSON object."""
     labels = {q.key: q.label_in(language) for q in questions}
-    weighting = found.weighting
     return {
         "respondents": found.respondents,
         "factor": found.factor,
         "small_cell": "counts of 1 to 4 people are null, with suppressed: true",
         "dimensions": [
-            {
-                "question": d.key,
-                "label": labels.get(d.key, d.key),
-                "respondents_with_band": d.known,
-                "not_given": d.not_given,
-                "residents": d.population,
-                "bands": [
-                    {
-                        "id": band.key,
-                        "text": _text(band.text, language),
-                        "respondents": band.respondents,
-                        "suppressed": band.respondents is None,
-                        "residents": band.population,
-                        "respondent_share": _round(band.respondent_share),
-                        "resident_share": _round(band.population_share),
-                        "ratio": _round(band.ratio, 3),
-                        "under_represented": band.under,
-                    }
-                    for band in d.bands
-                ],
-            }
-            for d in found.dimensions
+            _dimension_json(d, labels.get(d.key, d.key), language) for d in found.dimensions
         ],
-        "weighting": None
-        if weighting is None
-        else {
-            "dimensions": list(weighting.dimensions),
-            "method": weighting.method,
-            "respondents_weighted": weighting.weighted,
-            "respondents_not_weighted": weighting.not_weighted,
-            "effective_sample_size": round(weighting.effective_size, 2),
-            "no_respondents_in": [
-                {
-                    "bands": [_text(t, language) for t in gap.texts],
-                    "resident_share": round(gap.population_share, 4),
-                }
-                for gap in weighting.uncovered
-            ],
-            "questions": [
-                {
-                    "question": q.key,
-                    "answered": q.answered,
-                    "effective_sample_size": round(q.effective_size, 2),
-                    "options": [
-                        {
-                            "id": o.key,
-                            "raw_percent": round(o.raw_percent, 2),
-                            "weighted_percent": round(o.weighted_percent, 2),
-                        }
-                        for o in q.options
-                    ],
-                    **(
-                        {"raw_mean": _round(q.raw_mean), "weighted_mean": _round(q.weighted_mean)}
-                        if q.type is QuestionType.SCALE
-                        else {}
-                    ),
-                }
-                for q in weighting.questions
-            ],
-        },
+        "weighting": _weighting_json(found.weighting, language) if found.weighting else None,
     }
+
+
+def _dimension_json(dimension: DimensionComparison, label: str, language: str) -> dict[str, Any]:
+    return {
+        "question": dimension.key,
+        "label": label,
+        "respondents_with_band": dimension.known,
+        "not_given": dimension.not_given,
+        "residents": dimension.population,
+        "bands": [
+            {
+                "id": band.key,
+                "text": _text(band.text, language),
+                "respondents": band.respondents,
+                "suppressed": band.respondents is None,
+                "residents": band.population,
+                "respondent_share": _round(band.respondent_share),
+                "resident_share": _round(band.population_share),
+                "ratio": _round(band.ratio, 3),
+                "under_represented": band.under,
+            }
+            for band in dimension.bands
+        ],
+    }
+
+
+def _weighting_json(weighting: Weighting, language: str) -> dict[str, Any]:
+    return {
+        "dimensions": list(weighting.dimensions),
+        "method": weighting.method,
+        "respondents_weighted": weighting.weighted,
+        "respondents_not_weighted": weighting.not_weighted,
+        "effective_sample_size": round(weighting.effective_size, 2),
+        "no_respondents_in": [
+            {
+                "bands": [_text(t, language) for t in gap.texts],
+                "resident_share": round(gap.population_share, 4),
+            }
+            for gap in weighting.uncovered
+        ],
+        "questions": [_question_json(q) for q in weighting.questions],
+    }
+
+
+def _question_json(question: WeightedQuestion) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "question": question.key,
+        "answered": question.answered,
+        "effective_sample_size": round(question.effective_size, 2),
+        "options": [
+            {
+                "id": o.key,
+                "raw_percent": round(o.raw_percent, 2),
+                "weighted_percent": round(o.weighted_percent, 2),
+            }
+            for o in question.options
+        ],
+    }
+    if question.type is QuestionType.SCALE:
+        found["raw_mean"] = _round(question.raw_mean)
+        found["weighted_mean"] = _round(question.weighted_mean)
+    return found

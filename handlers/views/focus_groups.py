@@ -365,17 +365,7 @@ def composition(
         ),
         "",
     ]
-    for count in counts:
-        line = _("• {stratum}: {accepted}/{quota} yes, {invited} invited, {declined} no").format(
-            stratum=stratum_label(count.stratum, questions),
-            accepted=count.accepted,
-            quota=count.quota,
-            invited=count.invited,
-            declined=count.declined,
-        )
-        if count.open_seats:
-            line += " ⚠ " + _("nobody left to draw")
-        lines.append(line)
+    lines += [_stratum_line(count, questions) for count in counts]
     gid = group.id or 0
     return Outgoing(
         "\n".join(lines),
@@ -387,6 +377,18 @@ def composition(
             row(_("◀ All focus groups"), cb.FocusAdmin(gid, "list")),
         ),
     )
+
+
+def _stratum_line(count: StratumCount, questions: list[BackgroundQuestion]) -> str:
+    """One stratum against its quota; ⚠ when seats are open and nobody is left to draw."""
+    line = _("• {stratum}: {accepted}/{quota} yes, {invited} invited, {declined} no").format(
+        stratum=stratum_label(count.stratum, questions),
+        accepted=count.accepted,
+        quota=count.quota,
+        invited=count.invited,
+        declined=count.declined,
+    )
+    return line + (" ⚠ " + _("nobody left to draw") if count.open_seats else "")
 
 
 def drawn_notice(invited: int) -> str:
