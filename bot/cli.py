@@ -31,6 +31,7 @@ from models.consultation import (
 from models.consultation_file import (
     ConsultationFileError,
     ConsultationSpec,
+    FileRefused,
     parse_consultation_file,
 )
 from models.export import Format, write_export
@@ -141,9 +142,6 @@ def run() -> None:
         fail(f"stopped: {RedactSecrets(secrets_of(settings)).redact(str(error))}")
 
 
-FileError = ConsultationFileError | ArenaFileError | ProfileFileError | PopulationFileError
-
-
 def refuse(file: Path, problems: list[str]) -> None:
     """Stop, listing every problem found in ``file``."""
     click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
@@ -161,7 +159,7 @@ def read_bytes(file: Path) -> bytes:
         raise  # unreachable; fail() exits
 
 
-def read_file(file: Path, parse: Callable[[bytes], T], refused: type[FileError]) -> T:
+def read_file(file: Path, parse: Callable[[bytes], T], refused: type[FileRefused]) -> T:
     """Read and ``parse`` a file, or stop listing every problem the parser found in it."""
     data = read_bytes(file)
     try:

@@ -31,6 +31,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime, utcnow
+from models.consultation_file import FileRefused
 from models.profile import BackgroundQuestion
 
 COUNT = "count"
@@ -80,20 +81,10 @@ class PopulationTable:
         return out
 
 
-class PopulationFileError(ValueError):
+class PopulationFileError(FileRefused):
     """A population file was refused; ``problems`` lists each, by line."""
 
-    def __init__(self, problems: list[str]) -> None:
-        """Keep the problems; the message is a one-line summary of them."""
-        self.problems = list(problems)
-        noun = "problem" if len(self.problems) == 1 else "problems"
-        super().__init__(
-            f"{len(self.problems)} {noun} in the population file: " + "; ".join(problems)
-        )
-
-    def __reduce__(self) -> tuple[type[PopulationFileError], tuple[list[str]]]:
-        """Pickle by problems, since ``__init__`` does not take the message."""
-        return (type(self), (self.problems,))
+    what = "population file"
 
 
 # ---------------------------------------------------------------------- reading a file

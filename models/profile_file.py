@@ -24,20 +24,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import yaml
-
 from models.base import Text
 from models.consultation_file import (
     LANGUAGES,
-    MAX_FILE_BYTES,
-    ConsultationFileError,
+    FileRefused,
     _check_fields,
     _Context,
-    _decode,
     _key,
-    _Loader,
-    _string,
-    _yaml_error,
+    language_text,
+    load_yaml_file,
 )
 
 MAX_QUESTIONS = 4
@@ -117,19 +112,10 @@ class ProfileQuestionSpec:
     options: tuple[ProfileOptionSpec, ...]
 
 
-class ProfileFileError(ValueError):
+class ProfileFileError(FileRefused):
     """A background-question file was refused; ``problems`` lists each by field path."""
 
-    def __init__(self, problems: list[str]) -> None:
-        """Keep the problems; the message is a one-line summary of them."""
-        self.problems = list(problems)
-        noun = "problem" if len(self.problems) == 1 else "problems"
-        summary = "; ".join(problems)
-        super().__init__(f"{len(self.problems)} {noun} in the profile file: {summary}")
-
-    def __reduce__(self) -> tuple[type[ProfileFileError], tuple[list[str]]]:
-        """Pickle by problems, since ``__init__`` does not take the message."""
-        return (type(self), (self.problems,))
+    what = "profile file"
 
 
 def special_category(text: str) -> str | None:
@@ -144,45 +130,9 @@ def special_category(text: str) -> str | None:
     return None
 
 
-def _texts(value: object, path: str, limit: int, ctx: _Context) -> Text:
-    """Text in the default language, or ``{language: text}`` in any of :data:`LANGUAGES`."""
-    if isinstance(value, str):
-        checked = _string(value, path, limit, ctx)
-        return {LANGUAGES[0]: checked} if checked is not None else {}
-    if not isinstance(value, dict) or not value:
-        ctx.add(path, "must be text, or languages with texts like {nb: ..., en: ...}")
-        return {}
-    text: Text = {}
-    for code, item in value.items():
-        item_path = f"{path}.{code}"
-        if code not in LANGUAGES:
-            ctx.add(item_path, f"unknown language (use {', '.join(LANGUAGES)})")
-        elif not isinstance(item, str):
-            ctx.add(item_path, "must be text")
-        elif (checked := _string(item, item_path, limit, ctx)) is not None:
-            text[code] = checked
-    return text
-
-
 def _load(data: bytes | str) -> tuple[object, _Context]:
     """The file's YAML document, and a context holding its duplicate keys as problems."""
-    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
-    if size > MAX_FILE_BYTES:
-        raise ProfileFileError([f"file: too large (at most {MAX_FILE_BYTES // 1024} KB)"])
-    try:
-        text = _decode(data)
-        loader = _Loader(text)
-        try:
-            document = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except ConsultationFileError as error:
-        raise ProfileFileError(error.problems) from None
-    except yaml.YAMLError as error:
-        raise ProfileFileError(_yaml_error(error, text).problems) from None
-    except RecursionError:
-        raise ProfileFileError(["file: nested too deeply"]) from None
-    return document, _Context(problems=list(loader.duplicate_keys))
+    return load_yaml_file(data, ProfileFileError)
 
 
 def parse_profile_file(data: bytes | str) -> list[ProfileQuestionSpec]:
@@ -233,9 +183,9 @@ def _question(
         seen[key] = index
     if entry.get("text") is None:
         ctx.add(f"{path}.text", "required")
-    text = _texts(entry.get("text") or {}, f"{path}.text", QUESTION_TEXT_LIMIT, ctx)
+    text = language_text(entry.get("text") or {}, f"{path}.text", QUESTION_TEXT_LIMIT, ctx)
     label = (
-        _texts(entry["label"], f"{path}.label", LABEL_LIMIT, ctx)
+        language_text(entry["label"], f"{path}.label", LABEL_LIMIT, ctx)
         if entry.get("label") is not None
         else {}
     )
@@ -286,7 +236,7 @@ def _options(value: object, path: str, ctx: _Context) -> tuple[ProfileOptionSpec
         if raw.get("text") is None:
             ctx.add(f"{item_path}.text", "required")
             continue
-        text = _texts(raw["text"], f"{item_path}.text", OPTION_TEXT_LIMIT, ctx)
+        text = language_text(raw["text"], f"{item_path}.text", OPTION_TEXT_LIMIT, ctx)
         if key is not None and text:
             seen.add(key)
             options.append(ProfileOptionSpec(key, text))
