@@ -273,6 +273,7 @@ def make_runtime(settings: Settings, engine: AsyncEngine, clock: Clock | None = 
         event_reminder_hours=settings.event_reminders,
         finish_reminder_hours=settings.finish_reminder_hours,
         reminder_max_age_hours=settings.reminder_max_age_hours,
+        underrepresented_factor=settings.underrepresented_factor,
     )
 
 

@@ -33,9 +33,18 @@ from models.consultation import (
 from models.consultation_file import (
     ConsultationFileError,
     ConsultationSpec,
+    FileRefused,
     parse_consultation_file,
 )
 from models.export import Format, count_responses, export_file_name, write_export
+from models.population import (
+    PopulationFileError,
+    PopulationTable,
+    import_population,
+    parse_population_file,
+)
+from models.profile import ProfileImportRefused, background_questions, import_profile
+from models.profile_file import ProfileFileError, parse_profile_file
 from models.pseudonym import instance_secret
 from models.roles import Role, grant, list_grants, revoke
 
@@ -167,23 +176,31 @@ def run() -> None:
         fail(f"stopped: {RedactSecrets(secrets_of(settings)).redact(str(error))}")
 
 
-def read_file(
-    file: Path,
-    parse: Callable[[bytes], T],
-    refused: type[ConsultationFileError] | type[ArenaFileError],
-) -> T:
-    """Read and ``parse`` a file, or stop listing every problem the parser found in it."""
+def refuse(file: Path, problems: list[str]) -> None:
+    """Stop, listing every problem found in ``file``."""
+    click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(1)
+
+
+def read_bytes(file: Path) -> bytes:
+    """The file's content, or stop saying why it cannot be read."""
     try:
-        data = file.read_bytes()
+        return file.read_bytes()
     except OSError as error:
         fail(f"cannot read {file}: {error.strerror}")
+        raise  # unreachable; fail() exits
+
+
+def read_file(file: Path, parse: Callable[[bytes], T], refused: type[FileRefused]) -> T:
+    """Read and ``parse`` a file, or stop listing every problem the parser found in it."""
+    data = read_bytes(file)
     try:
         return parse(data)
     except refused as error:
-        click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(1)
+        refuse(file, error.problems)
+        raise  # unreachable; refuse() exits
 
 
 def read_consultation_file(file: Path) -> ConsultationSpec:
@@ -341,6 +358,8 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
     if target == "-" and fmt == "xlsx":
         fail("an xlsx file cannot go to standard output; give --output FILE")
 
+    factor = load_settings().underrepresented_factor
+
     async def write(session: AsyncSession) -> int | None:
         found = await find_consultation(session, slug)
         if found is None or found.id is None:
@@ -369,6 +388,7 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
                 placeholder=placeholder,
                 zone=settings.timezone,
                 progress=progress,
+                factor=factor,
             )
 
     try:
@@ -482,3 +502,82 @@ def arena_import(file: Path) -> None:
 
     for slug, created in with_database(store):
         click.echo(f"{'Imported' if created else 'Updated'} arena {slug} (link: ?start=a_{slug}).")
+
+
+@main.group()
+def profile() -> None:
+    """Background questions (age band, district, ...): import."""
+
+
+@profile.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--remove-answered",
+    is_flag=True,
+    help="Delete questions and bands left out of the file even when people answered them "
+    "(their answers are deleted too).",
+)
+def profile_import(file: Path, remove_answered: bool) -> None:
+    """Import (or update) the background questions from a YAML file (docs/representation.md)."""
+    specs = read_file(file, parse_profile_file, ProfileFileError)
+
+    async def store(session: AsyncSession) -> tuple[list[str], list[str], list[str]]:
+        done = await import_profile(session, specs, remove_answered=remove_answered)
+        return done.added, done.updated, done.removed
+
+    try:
+        added, updated, removed = with_database(store)
+    except ProfileImportRefused as error:
+        refuse(file, [*error.problems, "(--remove-answered deletes them with their answers)"])
+        return
+    bands = {spec.key: len(spec.options) for spec in specs}
+    for key in added + updated:
+        verb = "Imported" if key in added else "Updated"
+        click.echo(f"{verb} background question {key} ({bands[key]} bands).")
+    for key in removed:
+        click.echo(f"Removed background question {key}.")
+
+
+@main.group()
+def population() -> None:
+    """The population to compare respondents with: import."""
+
+
+@population.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def population_import(files: tuple[Path, ...]) -> None:
+    """Import population figures from CSV files: background question ids and count.
+
+    Each file is a table (e.g. age,district,count); importing a table over the same questions
+    again replaces it. A refused file stores nothing of any file (docs/representation.md).
+    """
+    contents = [(file, read_bytes(file)) for file in files]
+
+    async def store(session: AsyncSession) -> list[tuple[Path, PopulationTable]] | None:
+        questions = await background_questions(session)
+        tables = []
+        for file, data in contents:
+            try:
+                tables.append((file, parse_population_file(data, questions)))
+            except PopulationFileError as error:
+                refused.append((file, error.problems))
+        if refused:
+            return None
+        for file, table in tables:
+            await import_population(session, table, file.name, utcnow())
+        return tables
+
+    refused: list[tuple[Path, list[str]]] = []
+    stored = with_database(store)
+    if stored is None:
+        for file, problems in refused:
+            click.echo(f"medvirk: {file} was refused; nothing was stored:", err=True)
+            for problem in problems:
+                click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    for file, table in stored:
+        dimensions = " x ".join(table.dimensions)
+        click.echo(
+            f"Imported population by {dimensions} from {file}: {len(table.cells)} cells, "
+            f"{table.total} residents."
+        )

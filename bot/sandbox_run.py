@@ -3,9 +3,10 @@
 One process, one asyncio loop: the sandbox Bot API server, the real bot long polling it, and
 the web chat page (:mod:`sandbox.webchat`) on the same port. The bot gets a database of its
 own, ``./medvirk-sandbox.db``, made fresh on every start, never the production
-``DATABASE_URL``; the example arenas and consultations are loaded into it, the consultations
-opened (without their ``opens``/``closes`` window, so they can be answered any day), and the
-staff and moderator people of the page get their roles.
+``DATABASE_URL``; the example arenas, background questions, population figures and
+consultations are loaded into it, the consultations opened (without their ``opens``/``closes``
+window, so they can be answered any day), and the staff and moderator people of the page get
+their roles.
 
 With ``consultation`` set (``--consultation FILE``), only that consultation is loaded: staff
 preview a file before it is published by answering it as citizens do, one citizen per
@@ -26,6 +27,7 @@ from typing import TypeVar
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import serve_polling, stop_on_signals
 from bot.db import create_engine, create_sessionmaker, upgrade
@@ -38,6 +40,9 @@ from models.consultation_file import (
     ConsultationSpec,
     parse_consultation_file,
 )
+from models.population import PopulationFileError, import_population, parse_population_file
+from models.profile import background_questions, import_profile
+from models.profile_file import ProfileFileError, ProfileQuestionSpec, parse_profile_file
 from models.roles import Role, grant
 from sandbox import Sandbox
 from sandbox.webchat import Persona, Preview, add_web_chat
@@ -48,6 +53,8 @@ SANDBOX_DATABASE = Path("medvirk-sandbox.db")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: The example arena file; every other ``*.yaml`` there is a consultation.
 EXAMPLE_ARENAS = EXAMPLES / "arenas.yaml"
+#: The example background questions (profile.yaml) and population figures (*.csv).
+EXAMPLE_BACKGROUND = EXAMPLES / "background"
 #: Telegram user ids of the page's staff member and moderator (real ids are far larger).
 STAFF_ID = 9001
 MODERATOR_ID = 9002
@@ -96,6 +103,7 @@ class RunningSandbox:
     loaded: tuple[str, ...]  # slugs of the consultations loaded
     preview: Preview | None
     arenas: tuple[str, ...] = ()  # slugs of the arenas loaded
+    background: tuple[str, ...] = ()  # ids of the background questions loaded
 
 
 def example_files() -> list[Path]:
@@ -120,6 +128,24 @@ def load_arenas() -> list[ArenaSpec]:
     if not EXAMPLE_ARENAS.exists():
         return []
     return _load_example(EXAMPLE_ARENAS, parse_arena_file, ArenaFileError)
+
+
+@dataclass(frozen=True)
+class Background:
+    """The example background questions, and population files by name."""
+
+    questions: list[ProfileQuestionSpec] = dataclasses.field(default_factory=list)
+    population: list[tuple[str, bytes]] = dataclasses.field(default_factory=list)
+
+
+def load_background() -> Background:
+    """Parse the example background questions; read the population files beside them."""
+    profile = EXAMPLE_BACKGROUND / "profile.yaml"
+    if not profile.exists():
+        return Background()
+    questions = _load_example(profile, parse_profile_file, ProfileFileError)
+    files = sorted(EXAMPLE_BACKGROUND.glob("*.csv"))
+    return Background(questions, [(path.name, path.read_bytes()) for path in files])
 
 
 def load_examples() -> list[ConsultationSpec]:
@@ -171,8 +197,9 @@ async def prepare_database(
     specs: Iterable[ConsultationSpec],
     grants: Iterable[tuple[int, Role]],
     arenas: Iterable[ArenaSpec] = (),
+    background: Background | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Migrate, import arenas, import and open consultations, grant roles.
+    """Migrate; import arenas, background questions and consultations (opened); grant roles.
 
     Returns:
         The slugs of the consultations and of the arenas loaded.
@@ -188,22 +215,35 @@ async def prepare_database(
             arena_slugs = [
                 arena.slug for arena, _new in await import_arenas(session, list(arenas))
             ]
-            slugs = []
-            for spec in specs:
-                try:
-                    stored, _created = await import_consultation(
-                        session, unscheduled(spec), publish=True
-                    )
-                except ImportRefused as error:
-                    raise SandboxError(
-                        f"{error} (start without --keep for a fresh sandbox)"
-                    ) from error
-                slugs.append(stored.slug)
+            if background is not None and background.questions:
+                await _import_background(session, background)
+            slugs = [await _open_consultation(session, spec) for spec in specs]
             for user_id, role in grants:
                 await grant(session, user_id, role, by=None, now=utcnow())
         return slugs, arena_slugs
     finally:
         await engine.dispose()
+
+
+async def _open_consultation(session: AsyncSession, spec: ConsultationSpec) -> str:
+    """Import the consultation, open and without its dates; its slug."""
+    try:
+        stored, _created = await import_consultation(session, unscheduled(spec), publish=True)
+    except ImportRefused as error:
+        raise SandboxError(f"{error} (start without --keep for a fresh sandbox)") from error
+    return stored.slug
+
+
+async def _import_background(session: AsyncSession, background: Background) -> None:
+    """The example background questions and population figures."""
+    await import_profile(session, background.questions)
+    questions = await background_questions(session)
+    for name, data in background.population:
+        try:
+            table = parse_population_file(data, questions)
+        except PopulationFileError as error:
+            raise SandboxError(f"the example {name} cannot be loaded: {error}") from error
+        await import_population(session, table, name, utcnow())
 
 
 def preview_of(spec: ConsultationSpec) -> Preview:
@@ -276,9 +316,9 @@ async def serve_sandbox(
     add_web_chat(sandbox, personas, preview=preview)
     url = await _listen(sandbox, options)
     try:
-        loaded, arenas = await _seed_database(options, specs)
+        loaded, arenas, background = await _seed_database(options, specs)
         running = RunningSandbox(
-            url, sandbox, tuple(personas), tuple(loaded), preview, tuple(arenas)
+            url, sandbox, tuple(personas), loaded, preview, arenas, background
         )
         bot_settings = sandbox_settings(settings, sandbox, options.database)
         await _run_bot(sandbox, bot_settings, stop, partial(ready, running) if ready else None)
@@ -288,20 +328,23 @@ async def serve_sandbox(
 
 async def _seed_database(
     options: SandboxOptions, specs: list[ConsultationSpec]
-) -> tuple[list[str], list[str]]:
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Make the sandbox's database (fresh unless kept) with the examples and the page's roles.
 
     Returns:
-        The slugs of the consultations and of the arenas loaded.
+        The slugs of the consultations and of the arenas loaded, and the background questions.
     """
     if not options.keep:
         remove_database(options.database)
-    return await prepare_database(
+    background = load_background()
+    slugs, arenas = await prepare_database(
         database_url(options.database),
         specs,
         [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
         load_arenas(),
+        background,
     )
+    return tuple(slugs), tuple(arenas), tuple(q.key for q in background.questions)
 
 
 async def _listen(sandbox: Sandbox, options: SandboxOptions) -> str:
@@ -376,6 +419,7 @@ def welcome(running: RunningSandbox, options: SandboxOptions) -> str:
     else:
         lines.append(f"  Consultations (open): {', '.join(running.loaded) or 'none'}")
     lines.append(f"  Arenas: {', '.join(running.arenas) or 'none'}")
+    lines.append(f"  Background questions: {', '.join(running.background) or 'none'}")
     lines += [
         f"  People: {people}",
         f"  Database: {database}; your production database is not touched.",

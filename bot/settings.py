@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     event_reminders: Annotated[tuple[float, ...], NoDecode] = (24.0, 2.0)
     finish_reminder_hours: float = Field(default=24.0, ge=0)
     reminder_max_age_hours: float = Field(default=12.0, gt=0)
+    # Who answered against who lives here (docs/representation.md): a band is under-represented
+    # when its share of the respondents is below its share of the residents divided by this.
+    underrepresented_factor: float = Field(default=1.5, ge=1, le=10)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

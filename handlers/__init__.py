@@ -19,11 +19,14 @@ from telegram.ext import (
 from handlers import (
     arenas,
     authoring,
+    background,
     broadcast,
     consult,
     events,
     fallback,
+    focus_groups,
     followups,
+    lottery,
     manage,
     members,
     moderation,
@@ -39,6 +42,7 @@ from handlers import (
 from handlers import callbacks as cb
 from handlers.wizards import WIZARDS
 from handlers.wizards.broadcast import BROADCAST
+from handlers.wizards.focus_group import FOCUS
 from handlers.wizards.newpoll import NEWPOLL
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -71,6 +75,7 @@ STAFF_COMMANDS = {
     "broadcast": wizard.command(BROADCAST, what="/broadcast"),
     "event": events.event_command,
     "outcome": outcomes.outcome_command,
+    "focusgroup": wizard.command(FOCUS, what="/focusgroup"),
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
@@ -101,6 +106,10 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.FollowUp: arenas.on_followup,
     cb.RsvpChoice: rsvp.on_rsvp,
     cb.EventAdmin: events.on_admin,
+    cb.BackgroundOffer: background.on_offer,
+    cb.BackgroundAnswer: background.on_answer,
+    cb.FocusReply: lottery.on_reply,
+    cb.FocusAdmin: focus_groups.on_admin,
 }
 
 # How often scheduled work runs; what is due is read from the database each time.

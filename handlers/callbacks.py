@@ -359,8 +359,44 @@ class FlagAction(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class BackgroundOffer(CallbackData):
+    """Residents, background questions: ``start``, ``no`` (not now), ``card`` (see them),
+    ``del`` (delete my answers), ``draw0`` (never draw me) or ``draw1`` (you may draw me)."""
+
+    prefix: ClassVar[str] = "bo"
+    action: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ResidentWelcome(CallbackData):
     """A staff member asks for the residents' welcome, to answer consultations themselves."""
 
     prefix: ClassVar[str] = "rw"
     language: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BackgroundAnswer(CallbackData):
+    """Residents: a band of a background question (``option_id`` 0: "prefer not to say")."""
+
+    prefix: ClassVar[str] = "bg"
+    question_id: int
+    option_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FocusReply(CallbackData):
+    """Residents drawn for a focus group: ``yes``, ``no`` or ``never`` (never draw me)."""
+
+    prefix: ClassVar[str] = "fr"
+    group_id: int
+    answer: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FocusAdmin(CallbackData):
+    """Staff, on a drawn focus group: ``show`` (its composition), ``csv`` (the draw record)."""
+
+    prefix: ClassVar[str] = "fg"
+    group_id: int
+    action: str

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 
 from handlers import callbacks as cb
+from handlers.background import offer_after_completion
 from handlers.common import Abort, Reply, Scene, answer, callback_data
 from handlers.context import BotContext
 from handlers.privacy import consented
@@ -82,10 +83,10 @@ def flow_error_reply(error: flow.FlowError, *, on_button: bool) -> Reply:
 async def after_completion(
     session: AsyncSession, participant: Participant, position: Position, now: datetime
 ) -> list[Outgoing]:
-    """What follows a first completion: no reminder to finish, and the two offers.
+    """What follows a first completion: no reminder to finish, and the offers.
 
-    Whether to hear what came of the consultation, and, when it names an arena the person is
-    not in, whether to join it.
+    Whether to hear what came of the consultation; when it names an arena the person is not in,
+    whether to join it; and, once ever, the background questions.
     """
     await cancel_finish_reminder(session, position.response.id or 0)
     consultation = position.view.consultation
@@ -97,6 +98,7 @@ async def after_completion(
             session, participant.id or 0
         ):
             offers.append(arena_views.offer_message(arena, joined=False))
+    offers += await offer_after_completion(session, participant, now)
     return offers
 
 

@@ -44,6 +44,9 @@ class Runtime:
     event_reminder_hours: tuple[float, ...] = (24.0, 2.0)
     finish_reminder_hours: float = 24.0
     reminder_max_age_hours: float = 12.0
+    # A band is under-represented in a consultation below its population share divided by
+    # this (docs/representation.md).
+    underrepresented_factor: float = 1.5
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None

@@ -18,12 +18,13 @@ from telegram.constants import ParseMode
 
 from handlers import callbacks as cb
 from handlers.common import Reply, Scene, answer, callback_data, deliver, run
-from handlers.context import BotContext
+from handlers.context import BotContext, Runtime
 from handlers.guards import requires
 from handlers.i18n import current_language, yes_no_words
 from handlers.views import links
 from handlers.views import manage as views
 from handlers.views import moderation as moderation_views
+from handlers.views import representation as represented
 from handlers.views.charts import result_charts
 from handlers.views.consultation import plain_title
 from handlers.views.outgoing import Outgoing
@@ -41,6 +42,8 @@ from models.consultation_file import QuestionType
 from models.export import FORMATS, Format, export_file_name, write_export
 from models.moderation import approved_texts, count_open_flags, text_counts
 from models.polls import can_be_poll
+from models.profile import background_questions
+from models.representation import representation
 from models.results import ConsultationResults, consultation_results
 from models.roles import Role, audit
 
@@ -166,7 +169,12 @@ async def results(update: Update, context: BotContext) -> None:
 
 
 async def _send_results(update: Update, context: BotContext, which: int | str | None) -> None:
-    """Count in the update's transaction; the charts follow once the text went out."""
+    """Count in the update's transaction; the charts follow once the text went out.
+
+    Last comes who answered against who lives here, read in a session of its own after the
+    update's transaction: it visits every answer (seconds with a million of them), and on SQLite
+    the update's transaction holds the one write lock everyone else waits for.
+    """
     counted: list[ConsultationResults] = []
     reply = await run(update, context, lambda scene: _results(scene, which, counted))
     await deliver(update, context, reply)
@@ -184,6 +192,9 @@ async def _send_results(update: Update, context: BotContext, which: int | str | 
             caption=views.chart_caption(question, language, fallback),
             parse_mode=ParseMode.HTML,
         )
+    compared = await _representation(context.runtime, counted[0].consultation_id)
+    if compared is not None:
+        await context.bot.send_message(chat_id, compared.text, parse_mode=ParseMode.HTML)
 
 
 async def _results(
@@ -261,6 +272,19 @@ async def _link_reply(
         return Reply(send=[links.bad_source()])
     made.append(_link(scene, slug, kind, source))
     return Reply(send=[links.link_message(title, made[0], source=source)])
+
+
+async def _representation(runtime: Runtime, consultation_id: int) -> Outgoing | None:
+    """Who answered against who lives here, when there are background questions."""
+    async with runtime.sessionmaker() as session:
+        questions = await background_questions(session)
+        if not questions:
+            return None
+        factor = runtime.underrepresented_factor
+        found = await representation(session, consultation_id, factor)
+    if found is None or not found.available:
+        return Outgoing(represented.no_population())
+    return Outgoing(represented.representation_text(found, questions))
 
 
 # ---------------------------------------------------------------------- /export
@@ -367,6 +391,7 @@ async def _export(
         yes_no=yes_no_words(consultation.languages[0]),
         placeholder=moderation_views.placeholder,
         zone=scene.runtime.timezone,
+        factor=scene.runtime.underrepresented_factor,
     )
     details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
     slug = consultation.slug

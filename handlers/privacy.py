@@ -19,6 +19,7 @@ from handlers.i18n import current_language
 from handlers.views import privacy as views
 from models import privacy
 from models.participant import Participant, has_consented, latest_consent
+from models.profile import has_background_questions
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ async def _privacy(scene: Scene) -> Reply:
         consent,
         known=person is not None,
         consented=await has_consented(scene.session, person),
+        background=await has_background_questions(scene.session),
         contact=runtime.privacy_contact,
         free_text_days=runtime.free_text_retention_days,
         inactive_months=runtime.inactive_retention_months,

@@ -14,24 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import yaml
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import Text, UTCDateTime, localized, utcnow
 from models.consultation_file import (
-    DEFAULT_LANGUAGE,
-    LANGUAGES,
-    MAX_FILE_BYTES,
-    ConsultationFileError,
+    FileRefused,
     _check_fields,
     _Context,
-    _decode,
-    _Loader,
     _slug,
-    _string,
-    _yaml_error,
+    language_text,
+    load_yaml_file,
 )
 
 
@@ -150,38 +144,10 @@ class ArenaSpec:
     description: Text | None
 
 
-class ArenaFileError(ValueError):
+class ArenaFileError(FileRefused):
     """An arena file was refused; ``problems`` lists each as ``"field.path: message"``."""
 
-    def __init__(self, problems: list[str]) -> None:
-        """Keep the problems; the message is a one-line summary of them."""
-        self.problems = list(problems)
-        noun = "problem" if len(self.problems) == 1 else "problems"
-        super().__init__(f"{len(self.problems)} {noun} in the arena file: " + "; ".join(problems))
-
-    def __reduce__(self) -> tuple[type[ArenaFileError], tuple[list[str]]]:
-        """Pickle by problems, since ``__init__`` does not take the message."""
-        return (type(self), (self.problems,))
-
-
-def _arena_text(value: object, path: str, limit: int, ctx: _Context) -> Text:
-    """A name or description: text (in the default language) or ``{language: text}``."""
-    if isinstance(value, str):
-        checked = _string(value, path, limit, ctx)
-        return {DEFAULT_LANGUAGE: checked} if checked is not None else {}
-    if not isinstance(value, dict) or not value:
-        ctx.add(path, "must be text, or languages with texts like {nb: ..., en: ...}")
-        return {}
-    text: Text = {}
-    for code, item in value.items():
-        item_path = f"{path}.{code}"
-        if code not in LANGUAGES:
-            ctx.add(item_path, f"unknown language (use {', '.join(LANGUAGES)})")
-        elif not isinstance(item, str):
-            ctx.add(item_path, "must be text")
-        elif (checked := _string(item, item_path, limit, ctx)) is not None:
-            text[code] = checked
-    return text
+    what = "arena file"
 
 
 def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
@@ -213,23 +179,7 @@ def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
 
 def _load_document(data: bytes | str) -> tuple[object, _Context]:
     """The file's YAML document, and a context holding its duplicate keys as problems."""
-    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
-    if size > MAX_FILE_BYTES:
-        raise ArenaFileError([f"file: too large (at most {MAX_FILE_BYTES // 1024} KB)"])
-    try:
-        text = _decode(data)
-        loader = _Loader(text)
-        try:
-            document = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except ConsultationFileError as error:
-        raise ArenaFileError(error.problems) from None
-    except yaml.YAMLError as error:
-        raise ArenaFileError(_yaml_error(error, text).problems) from None
-    except RecursionError:
-        raise ArenaFileError(["file: nested too deeply"]) from None
-    return document, _Context(problems=list(loader.duplicate_keys))
+    return load_yaml_file(data, ArenaFileError)
 
 
 def _arena(entry: object, index: int, seen: dict[str, int], ctx: _Context) -> ArenaSpec | None:
@@ -248,10 +198,10 @@ def _arena(entry: object, index: int, seen: dict[str, int], ctx: _Context) -> Ar
         ctx.add(f"{path}.name", "required")
         name: Text = {}
     else:
-        name = _arena_text(entry["name"], f"{path}.name", ARENA_NAME_LIMIT, ctx)
+        name = language_text(entry["name"], f"{path}.name", ARENA_NAME_LIMIT, ctx)
     description = None
     if entry.get("description") is not None:
-        description = _arena_text(
+        description = language_text(
             entry["description"], f"{path}.description", ARENA_DESCRIPTION_LIMIT, ctx
         )
     if slug is not None and name:

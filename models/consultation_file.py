@@ -18,7 +18,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -142,23 +142,33 @@ class ConsultationSpec:
     questions: tuple[QuestionSpec, ...]
 
 
-class ConsultationFileError(ValueError):
-    """A consultation file was refused.
+class FileRefused(ValueError):
+    """A file staff wrote was refused whole (nothing of it is stored).
+
+    Each kind of file has its own subclass naming it (``what``).
 
     Attributes:
         problems: Every problem found, each `"field.path: message"`.
     """
+
+    what: ClassVar[str] = "file"
 
     def __init__(self, problems: list[str]) -> None:
         """Keep the problems; the message is a one-line summary of them."""
         self.problems = list(problems)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{count} {noun} in the consultation file: " + "; ".join(problems))
+        super().__init__(f"{count} {noun} in the {self.what}: " + "; ".join(problems))
 
-    def __reduce__(self) -> tuple[type[ConsultationFileError], tuple[list[str]]]:
+    def __reduce__(self) -> tuple[type[FileRefused], tuple[list[str]]]:
         """Pickle by problems, since `__init__` does not take the message."""
         return (type(self), (self.problems,))
+
+
+class ConsultationFileError(FileRefused):
+    """A consultation file was refused."""
+
+    what = "consultation file"
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -799,3 +809,52 @@ def _show_if_values(value: object, path: str, ctx: _Context) -> list[str] | None
         ctx.add(path, "must list option ids or scale values")
         return None
     return [item.strip() for item in value]
+
+
+# --- shared with the other files staff write (arenas, background questions) ---------------
+
+
+def load_yaml_file(data: bytes | str, refused: type[FileRefused]) -> tuple[object, _Context]:
+    """The file's YAML document, and a context holding its duplicate keys as problems.
+
+    Raises:
+        FileRefused: (of the class ``refused``) a file too large, not UTF-8, not YAML, or
+            nested too deeply.
+    """
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise refused([f"file: too large (at most {MAX_FILE_BYTES // 1024} KB)"])
+    try:
+        text = _decode(data)
+        loader = _Loader(text)
+        try:
+            document = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except ConsultationFileError as error:
+        raise refused(error.problems) from None
+    except yaml.YAMLError as error:
+        raise refused(_yaml_error(error, text).problems) from None
+    except RecursionError:
+        raise refused(["file: nested too deeply"]) from None
+    return document, _Context(problems=list(loader.duplicate_keys))
+
+
+def language_text(value: object, path: str, limit: int, ctx: _Context) -> Text:
+    """Text in the default language, or ``{language: text}`` in any of :data:`LANGUAGES`."""
+    if isinstance(value, str):
+        checked = _string(value, path, limit, ctx)
+        return {DEFAULT_LANGUAGE: checked} if checked is not None else {}
+    if not isinstance(value, dict) or not value:
+        ctx.add(path, "must be text, or languages with texts like {nb: ..., en: ...}")
+        return {}
+    text: Text = {}
+    for code, item in value.items():
+        item_path = f"{path}.{code}"
+        if code not in LANGUAGES:
+            ctx.add(item_path, f"unknown language (use {', '.join(LANGUAGES)})")
+        elif not isinstance(item, str):
+            ctx.add(item_path, "must be text")
+        elif (checked := _string(item, item_path, limit, ctx)) is not None:
+            text[code] = checked
+    return text

@@ -10,6 +10,13 @@ Free texts are always masked (:mod:`models.masking`: identity numbers, phone num
 addresses become placeholders). By default only texts a moderator approved are included; with
 ``all_texts`` every text is, each followed by a ``q_<key>_moderation`` column with its status
 (``pending``, ``approved``, ``rejected``, ``flagged``), see ``docs/moderation.md``.
+
+When the installation has background questions (:mod:`models.profile`), each row ends with a
+``bg_<key>`` column per question: the person's band, shown only when at least
+:data:`~models.representation.SMALL_CELL` respondents share their whole combination of bands
+(else ``suppressed`` in every one of them). The xlsx file and the JSON object also carry the
+comparison with the population and the re-weighted results (:mod:`models.representation`),
+with counts of fewer than five people suppressed.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import json
 import re
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, BinaryIO, Literal, Protocol, get_args
@@ -42,7 +49,17 @@ from models.masking import PLACEHOLDERS, mask
 from models.masking import Kind as PersonalData
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
+from models.profile import BackgroundQuestion, ProfileAnswer, background_questions
 from models.pseudonym import pseudonymizer
+from models.representation import (
+    DEFAULT_FACTOR,
+    SMALL_CELL,
+    Bands,
+    Representation,
+    background_cells,
+    representation,
+)
+from models.representation_export import comparison_rows, representation_json, weighted_rows
 from models.results import DIRECT
 
 Format = Literal["csv", "xlsx", "json"]
@@ -94,14 +111,23 @@ META_COLUMNS = (
     Column("completed_at", Kind.META),
 )
 CHOICE_TYPES = frozenset({QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE})
+#: What a background column holds when fewer than five respondents share the person's bands.
+SUPPRESSED = "suppressed"
+BACKGROUND_PREFIX = "bg_"
 
 
-def export_columns(view: ConsultationView, *, all_texts: bool = False) -> list[Column]:
+def export_columns(
+    view: ConsultationView,
+    *,
+    all_texts: bool = False,
+    background: Sequence[BackgroundQuestion] = (),
+) -> list[Column]:
     """Return the columns of an export: five about the response, then per question in order.
 
     Single- and multiple-choice questions get two columns, ``q_<key>`` with the option ids and
     ``q_<key>_text`` with the option texts; the others one, ``q_<key>``. With ``all_texts``,
     free-text questions get a second one, ``q_<key>_moderation``, with each text's status.
+    Last, one ``bg_<key>`` column per ``background`` question.
     """
     columns = list(META_COLUMNS)
     taken = {c.name for c in columns} | {f"q_{q.question.key}" for q in view.questions}
@@ -126,6 +152,7 @@ def export_columns(view: ConsultationView, *, all_texts: bool = False) -> list[C
                 name += "_"
             taken.add(name)
             columns.append(Column(name, Kind.KEYS, question))
+    columns.extend(Column(f"{BACKGROUND_PREFIX}{q.key}", Kind.KEYS) for q in background)
     return columns
 
 
@@ -163,6 +190,20 @@ class _Stored:
     """The text's moderation status; None (no review yet) counts as pending."""
 
 
+@dataclass(frozen=True)
+class _Background:
+    """The background questions and how many respondents share each combination of bands."""
+
+    questions: list[BackgroundQuestion]
+    cells: dict[Bands, int]
+
+    def cells_of(self, bands: Bands) -> list[Cell]:
+        """A row's background cells: its bands; all suppressed when fewer than five share them."""
+        if self.cells.get(bands, 0) < SMALL_CELL:
+            return [SUPPRESSED] * len(self.questions)
+        return list(bands)
+
+
 class _RowBuilder:
     """Turns a response and its answers into cells, in the order of the columns."""
 
@@ -173,11 +214,13 @@ class _RowBuilder:
         *,
         all_texts: bool = False,
         placeholder: Placeholder = PLACEHOLDERS.__getitem__,
+        background: _Background | None = None,
     ) -> None:
         self.view = view
         self.key_of = key_of
         self.all_texts = all_texts
         self.placeholder = placeholder
+        self.background = background
         self.language = view.consultation.languages[0]
         self.slug = view.consultation.slug
         # Looked up once: the properties behind them cost more than the rest of a row.
@@ -197,6 +240,7 @@ class _RowBuilder:
         started_at: datetime,
         completed_at: datetime | None,
         answers: dict[int, _Stored],
+        bands: Bands = (),
     ) -> list[Cell]:
         cells: list[Cell] = [
             self.key_of(participant_id),
@@ -208,6 +252,8 @@ class _RowBuilder:
         ]
         for question_id, kind in self.questions:
             cells.extend(self._answer_cells(kind, answers.get(question_id)))
+        if self.background is not None:
+            cells.extend(self.background.cells_of(bands))
         return cells
 
     def _answer_cells(self, kind: QuestionType, answer: _Stored | None) -> tuple[Cell, ...]:
@@ -241,14 +287,20 @@ async def export_rows(
     batch_size: int = BATCH_SIZE,
     all_texts: bool = False,
     placeholder: Placeholder = PLACEHOLDERS.__getitem__,
+    background: _Background | None = None,
 ) -> AsyncGenerator[list[Cell], None]:
     """Yield one row of cells per response, oldest response first, reading in batches.
 
     Free texts are masked (``placeholder`` names what was hidden); only approved ones are
-    included unless ``all_texts``.
+    included unless ``all_texts``. With ``background``, each row ends with the person's bands
+    (or ``suppressed``).
     """
     builder = _RowBuilder(
-        view, await pseudonymizer(session), all_texts=all_texts, placeholder=placeholder
+        view,
+        await pseudonymizer(session),
+        all_texts=all_texts,
+        placeholder=placeholder,
+        background=background,
     )
     # Core statements on the session's connection (same transaction): sqlmodel's select and
     # exec are typed for at most four columns, and rows are all that is needed here.
@@ -258,10 +310,48 @@ async def export_rows(
         after = responses[-1][0]
         ids = [r[0] for r in responses]
         answers = await _answers_of(connection, ids) if view.questions else {}
+        bands = (
+            await _bands_of(connection, [r[1] for r in responses], background.questions)
+            if background is not None
+            else {}
+        )
         for response_id, participant_id, source, started_at, completed_at in responses:
             yield builder.row(
-                participant_id, source, started_at, completed_at, answers.get(response_id, {})
+                participant_id,
+                source,
+                started_at,
+                completed_at,
+                answers.get(response_id, {}),
+                bands.get(participant_id, ()),
             )
+
+
+async def _background(session: AsyncSession, consultation_id: int) -> _Background | None:
+    """The background questions and the consultation's respondents per combination of bands."""
+    questions = await background_questions(session)
+    if not questions:
+        return None
+    return _Background(questions, await background_cells(session, consultation_id, questions))
+
+
+async def _bands_of(
+    connection: AsyncConnection, participant_ids: list[int], questions: list[BackgroundQuestion]
+) -> dict[int, Bands]:
+    """Each person's bands (ids in the files; None: not given), in the questions' order."""
+    position = {q.id: i for i, q in enumerate(questions)}
+    keys = {o.id: o.key for q in questions for o in q.options}
+    rows = await connection.execute(
+        sa_select(
+            col(ProfileAnswer.participant_id),
+            col(ProfileAnswer.question_id),
+            col(ProfileAnswer.option_id),
+        ).where(col(ProfileAnswer.participant_id).in_(participant_ids))
+    )
+    found: dict[int, list[str | None]] = {pid: [None] * len(questions) for pid in participant_ids}
+    for participant_id, question_id, option_id in rows:
+        if question_id in position and option_id is not None:
+            found[participant_id][position[question_id]] = keys.get(option_id)
+    return {pid: tuple(bands) for pid, bands in found.items()}
 
 
 async def _responses_after(
@@ -382,31 +472,63 @@ def _join(index: int, values: list[str], text_columns: set[int]) -> str:
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
+@dataclass(frozen=True)
+class _Extras:
+    """What a writer needs beyond the rows.
+
+    The background questions and the comparison with the population (when there are
+    background questions), the words of yes/no options, and the local time zone.
+    """
+
+    background: _Background | None = None
+    representation: Representation | None = None
+    yes_no: dict[str, str] = field(default_factory=dict)
+    zone: str = "Europe/Oslo"
+
+    @property
+    def questions(self) -> list[BackgroundQuestion]:
+        """The background questions (none without)."""
+        return self.background.questions if self.background is not None else []
+
+
 class _XlsxWriter:
     """An Excel workbook in openpyxl's write-only mode: rows go to a temporary file, not RAM."""
 
-    def __init__(
-        self, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str], zone: str
-    ) -> None:
+    def __init__(self, out: BinaryIO, view: ConsultationView, extras: _Extras) -> None:
         # Imported here: openpyxl is only needed by this writer, and it takes a while to import.
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
 
         self.out = out
         self.view = view
-        self.yes_no = yes_no
+        self.extras = extras
         self.cell_class = WriteOnlyCell
         self.workbook = Workbook(write_only=True)
         # Sheet names are at most 31 characters; slugs are up to 40.
         self.sheet = self.workbook.create_sheet(view.consultation.slug[:31])
         self.sheet.freeze_panes = "A2"
         self.text_columns: set[int] = set()
-        self.zone = ZoneInfo(zone)
+        self.zone = ZoneInfo(extras.zone)
 
     def header(self, columns: list[Column]) -> None:
         self.text_columns = {i for i, c in enumerate(columns) if c.kind is Kind.TEXT}
         self.sheet.append([c.name for c in columns])
         self._describe_questions(columns)
+        self._describe_representation()
+
+    def _describe_representation(self) -> None:
+        """Sheets with the comparison with the population and the re-weighted results."""
+        found = self.extras.representation
+        if found is None or not found.available:
+            return
+        language = self.view.consultation.languages[0]
+        for name, rows in (
+            ("representation", comparison_rows(found, language)),
+            ("weighted", weighted_rows(found, language)),
+        ):
+            sheet = self.workbook.create_sheet(name)
+            for row in rows:
+                sheet.append([self._cell(v) if isinstance(v, str) else v for v in row])
 
     def _describe_questions(self, columns: list[Column]) -> None:
         """Add a second sheet that says what each column asked, in the first language."""
@@ -418,7 +540,7 @@ class _XlsxWriter:
                 continue
             q = column.question
             options = "; ".join(
-                f"{o.key} = {option_text(q, o, language, self.yes_no)}" for o in q.options
+                f"{o.key} = {option_text(q, o, language, self.extras.yes_no)}" for o in q.options
             )
             sheet.append(
                 [
@@ -427,6 +549,21 @@ class _XlsxWriter:
                     q.type.value,
                     self._cell(localized(q.question.text, language, language)),
                     self._cell(options) if options else None,
+                ]
+            )
+        background = self.extras.background
+        for question in background.questions if background else []:
+            bands = "; ".join(
+                f"{o.key} = {localized(o.text, language, language) or o.key}"
+                for o in question.options
+            )
+            sheet.append(
+                [
+                    f"{BACKGROUND_PREFIX}{question.key}",
+                    question.key,
+                    "background",
+                    self._cell(question.text_in(language)),
+                    self._cell(f"{bands}; {SUPPRESSED} = fewer than {SMALL_CELL} share the bands"),
                 ]
             )
 
@@ -465,10 +602,10 @@ class _XlsxWriter:
 class _JsonWriter:
     """One JSON object: metadata first, then ``rows``, an array written one row at a time."""
 
-    def __init__(self, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str]) -> None:
+    def __init__(self, out: BinaryIO, view: ConsultationView, extras: _Extras) -> None:
         self.out = out
         self.view = view
-        self.yes_no = yes_no
+        self.extras = extras
         self.names: list[str] = []
         self.first = True
 
@@ -494,7 +631,7 @@ class _JsonWriter:
                     "text": q.question.text,
                     "columns": [c.name for c in columns if c.question is q],
                     "options": [
-                        {"id": o.key, "text": option_text(q, o, language, self.yes_no)}
+                        {"id": o.key, "text": option_text(q, o, language, self.extras.yes_no)}
                         for o in q.options
                     ],
                     **(
@@ -506,10 +643,37 @@ class _JsonWriter:
                 for q in self.view.questions
             ],
             "columns": self.names,
+            **self._background(language),
         }
         opening = json.dumps(meta, ensure_ascii=False)
         # Reopen the object to append the rows array without holding the rows in memory.
         self.out.write((opening[:-1] + ', "rows": [').encode())
+
+    def _background(self, language: str) -> dict[str, Any]:
+        """The background columns' questions and bands, and the comparison with the population."""
+        background, found = self.extras.background, self.extras.representation
+        if background is None:
+            return {}
+        described: dict[str, Any] = {
+            "background": [
+                {
+                    "column": f"{BACKGROUND_PREFIX}{q.key}",
+                    "question": q.key,
+                    "text": q.question.text,
+                    "bands": [
+                        {"id": o.key, "text": localized(o.text, language, language) or o.key}
+                        for o in q.options
+                    ],
+                    "suppressed": f"{SUPPRESSED}: fewer than {SMALL_CELL} share these bands",
+                }
+                for q in background.questions
+            ]
+        }
+        if found is not None and found.available:
+            described["representation"] = representation_json(
+                found, background.questions, language
+            )
+        return described
 
     def row(self, cells: list[Cell]) -> None:
         values = [iso_utc(c) if isinstance(c, datetime) else c for c in cells]
@@ -521,15 +685,29 @@ class _JsonWriter:
         self.out.write(b"\n]}\n")
 
 
-def _writer(
-    fmt: Format, out: BinaryIO, view: ConsultationView, yes_no: dict[str, str], zone: str
-) -> _Writer:
+async def _extras(
+    session: AsyncSession,
+    consultation_id: int,
+    fmt: Format,
+    factor: float,
+    yes_no: dict[str, str],
+    zone: str,
+) -> _Extras:
+    """The background questions and, for xlsx and JSON, the comparison with the population."""
+    background = await _background(session, consultation_id)
+    if background is None or fmt == "csv":
+        return _Extras(background, yes_no=yes_no, zone=zone)
+    compared = await representation(session, consultation_id, factor)
+    return _Extras(background, compared, yes_no=yes_no, zone=zone)
+
+
+def _writer(fmt: Format, out: BinaryIO, view: ConsultationView, extras: _Extras) -> _Writer:
     if fmt == "csv":
         return _CsvWriter(out)
     if fmt == "xlsx":
-        return _XlsxWriter(out, view, yes_no, zone)
+        return _XlsxWriter(out, view, extras)
     if fmt == "json":
-        return _JsonWriter(out, view, yes_no)
+        return _JsonWriter(out, view, extras)
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
@@ -545,6 +723,7 @@ async def write_export(
     placeholder: Placeholder = PLACEHOLDERS.__getitem__,
     zone: str = "Europe/Oslo",
     progress: Callable[[int], None] | None = None,
+    factor: float = DEFAULT_FACTOR,
 ) -> int:
     """Write every response of a consultation to ``out``; return how many rows were written.
 
@@ -554,7 +733,8 @@ async def write_export(
     ``out`` is a binary stream; it is written to but not closed. Free texts are masked, with
     ``placeholder(kind)`` where personal data was (give the words moderators read, in the
     reader's language); only approved ones are written unless ``all_texts``, which adds each
-    text's moderation status in a column after it.
+    text's moderation status in a column after it. With background questions, bands and the
+    comparison are added (module docstring; ``factor``: :mod:`models.representation`).
 
     The first export ever creates the secret behind the pseudonymous keys, so run it in a
     transaction that commits; better, call :func:`models.pseudonym.instance_secret` in a short
@@ -577,15 +757,20 @@ async def write_export(
     view = await load_consultation(session, consultation_id)
     if view is None:
         raise UnknownConsultation(consultation_id)
-    writer = _writer(fmt, out, view, yes_no or {}, zone)
-    writer.header(export_columns(view, all_texts=all_texts))
+    extras = await _extras(session, consultation_id, fmt, factor, yes_no or {}, zone)
+    writer = _writer(fmt, out, view, extras)
+    writer.header(export_columns(view, all_texts=all_texts, background=extras.questions))
     written = 0
     # aclosing: if a writer fails halfway, the generator is closed now, not at loop shutdown.
-    async with aclosing(
-        export_rows(
-            session, view, batch_size=batch_size, all_texts=all_texts, placeholder=placeholder
-        )
-    ) as rows:
+    rows_of = export_rows(
+        session,
+        view,
+        batch_size=batch_size,
+        all_texts=all_texts,
+        placeholder=placeholder,
+        background=extras.background,
+    )
+    async with aclosing(rows_of) as rows:
         async for cells in rows:
             writer.row(cells)
             written += 1

@@ -25,6 +25,7 @@ from models.consultation import Consultation, Option, Question, Status
 from models.consultation_file import QuestionType
 from models.followups import stop_messages
 from models.participant import Consent, Participant
+from models.profile import readable_background
 from models.roles import audit
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,9 @@ async def personal_data(
 ) -> dict[str, Any]:
     """Everything stored about the person, readable, in their language where it has texts.
 
-    ``answers`` lists each answer with its consultation and question text; ``records`` has
-    every stored row that belongs to the person, table by table, so nothing is left out.
+    ``answers`` lists each answer with its consultation and question text; ``background``
+    the background questions answered (a band, or None for "prefer not to say"); ``records``
+    has every stored row that belongs to the person, table by table, so nothing is left out.
     """
     rows = await _owned_rows(session, participant.id or 0)
     records = {
@@ -131,7 +133,11 @@ async def personal_data(
         ]
         for table, table_rows in rows.items()
     }
-    return {"answers": await _readable_answers(session, participant, language), "records": records}
+    return {
+        "answers": await _readable_answers(session, participant, language),
+        "background": await readable_background(session, participant.id or 0, language),
+        "records": records,
+    }
 
 
 async def _readable_answers(

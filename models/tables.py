@@ -5,11 +5,14 @@ from models.arenas import Arena, Subscription
 from models.consultation import Consultation, Option, Question
 from models.dialogs import Dialog
 from models.events import Event, Rsvp
+from models.focus_groups import FocusGroup, FocusMember
 from models.followups import Outcome
 from models.moderation import ModerationGroup, ModerationItem
 from models.outbox.tables import Broadcast, Delivery
 from models.participant import Consent, Participant
 from models.polls import PollMessage
+from models.population import PopulationCell
+from models.profile import ProfileAnswer, ProfileOption, ProfilePrompt, ProfileQuestion
 from models.pseudonym import InstanceSecret
 from models.reminders import FinishReminder
 from models.roles import AuditLog, RoleGrant
@@ -28,6 +31,8 @@ __all__ = [
     "Dialog",
     "Event",
     "FinishReminder",
+    "FocusGroup",
+    "FocusMember",
     "InstanceSecret",
     "MessageStop",
     "ModerationGroup",
@@ -36,7 +41,12 @@ __all__ = [
     "Outcome",
     "Participant",
     "PollMessage",
+    "PopulationCell",
     "ProcessedUpdate",
+    "ProfileAnswer",
+    "ProfileOption",
+    "ProfilePrompt",
+    "ProfileQuestion",
     "Question",
     "Response",
     "RoleGrant",

@@ -345,6 +345,12 @@ def audience_menu(draft: Broadcast) -> Outgoing:
             f"{AudienceKind.UNFINISHED}={unfinished}",
         ),
         _wizard_row(draft, _("🔗 Came from a link source"), "audience", AudienceKind.SOURCE),
+        _wizard_row(
+            draft,
+            _("🎯 Groups missing from a consultation, who did not answer it"),
+            "audience",
+            f"{AudienceKind.MISSING}={unfinished}",
+        ),
         _drop_row(draft),
     ]
     return Outgoing(_("<b>Who should get it?</b>"), InlineKeyboardMarkup(rows))
@@ -358,10 +364,19 @@ def audience_choices(
         AudienceKind.ARENA: _("<b>Which arena?</b>"),
         AudienceKind.UNFINISHED: _("<b>Which consultation?</b>"),
         AudienceKind.SOURCE: _("<b>Which link source?</b>"),
+        AudienceKind.MISSING: _("<b>Which consultation?</b>"),
     }[kind]
     rows = [_wizard_row(draft, text, "audience", f"{kind}={ref}") for text, ref in choices]
     rows.append(_wizard_row(draft, _("◀ Back"), "audience", ""))
     return Outgoing(title, InlineKeyboardMarkup(rows))
+
+
+def nobody_missing() -> str:
+    """No group is under-represented in the consultation (or nothing to compare with)."""
+    return _(
+        "No group is missing from that consultation, or there are no background questions and "
+        "population figures to tell. See /results."
+    )
 
 
 def no_choices(kind: AudienceKind) -> str:
@@ -381,6 +396,8 @@ def audience_text(audience: Audience, name: str) -> str:
         return _("members of {arena}").format(arena=name)
     if audience.kind == AudienceKind.UNFINISHED:
         return _("people who started {title} but did not finish").format(title=name)
+    if audience.kind == AudienceKind.MISSING:
+        return _("people in groups missing from {what} who have not answered it").format(what=name)
     return _("people who came from the link source {source}").format(
         source=f"<code>{escape(audience.ref)}</code>"
     )

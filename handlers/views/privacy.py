@@ -140,12 +140,21 @@ def privacy_message(
     contact: str,
     free_text_days: int,
     inactive_months: int,
+    background: bool = False,
 ) -> Outgoing:
     """What is stored, why and for how long, with the person's consent and their buttons.
 
     ``known``: something is stored about the person (they can see and delete it).
+    ``background``: the installation asks background questions (the person's are a tap away).
     """
     notice = _full_notice(contact, free_text_days, inactive_months)
+    if background:
+        notice += "\n\n" + _(
+            "<b>Background questions</b>\n"
+            "If you answer them, we also store your age group, district and the like, to see "
+            "which groups we are missing and to draw fair focus groups. Staff only see numbers "
+            "for groups of at least 5 people."
+        )
     number = _("Your Telegram user number: {number}").format(number=user_id)
     status = _consent_status(consent, consented)
     rows = []
@@ -156,6 +165,8 @@ def privacy_message(
                 button(_("Delete my data"), cb.PrivacyChoice("delete")),
             ]
         )
+    if consented and background:
+        rows.append([button(_("Background questions"), cb.BackgroundOffer("card"))])
     if consented:
         rows.append([button(_("Withdraw consent"), cb.PrivacyChoice("withdraw"))])
     return Outgoing(f"{notice}\n\n{status}\n{number}", keyboard(*rows) if rows else None)
@@ -185,6 +196,9 @@ def _readable(data: dict[str, Any]) -> dict[str, Any]:
             "lists every stored row, table by table."
         ),
         _("answers"): [{keys[k]: v for k, v in item.items()} for item in data["answers"]],
+        _("background answers"): [
+            {keys[k]: v for k, v in item.items()} for item in data.get("background", [])
+        ],
         _("all records"): data["records"],
     }
 

@@ -16,6 +16,27 @@ def zone_name(zone: str) -> str:
     return _("Norwegian time") if zone in NORWEGIAN_ZONES else zone
 
 
+def weekday_name(number: int) -> str:
+    """The day of the week (0 is Monday), in the reader's language."""
+    return (
+        _("Monday"),
+        _("Tuesday"),
+        _("Wednesday"),
+        _("Thursday"),
+        _("Friday"),
+        _("Saturday"),
+        _("Sunday"),
+    )[number]
+
+
+def day_and_time(moment: datetime, zone: str) -> str:
+    """A day and a time, in local time: ``Saturday 27.03.2027 at 18:00``."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return _("{weekday} {date} at {time}").format(
+        weekday=weekday_name(local.weekday()), date=f"{local:%d.%m.%Y}", time=f"{local:%H:%M}"
+    )
+
+
 def local_time(moment: datetime, zone: str, now: datetime) -> str:
     """A time as staff read it: ``14:05`` today, ``20.01 14:05`` another day."""
     tz = ZoneInfo(zone)

@@ -31,6 +31,8 @@ from models.outbox import (
     Broadcast,
     Counts,
 )
+from models.profile import band_names
+from models.representation import underrepresented_bands
 from models.roles import Role, audit
 
 MENU_SIZE = 8
@@ -147,6 +149,11 @@ async def _audience(turn: Draft, arg: str) -> Result:
             return Reply(notice=views.no_choices(kind))
         return Reply(edit=views.audience_choices(turn.subject, kind, choices))
     audience = Audience(kind, ref)
+    if kind == AudienceKind.MISSING:
+        found = await _missing_groups(turn, audience.ref_id)
+        if found is None:
+            return Reply(notice=views.nobody_missing())
+        audience = found
     name = await _audience_name(turn.session, audience)
     if name is None:
         return Reply(notice=_("That choice no longer exists."))
@@ -168,6 +175,10 @@ async def _choices(turn: Draft, kind: AudienceKind) -> list[tuple[str, str]]:
     elif kind == AudienceKind.UNFINISHED:
         rows = list(reversed(await list_consultations(session)))[:MENU_SIZE]
         named = [(views.label(Broadcast(), c), str(c.id)) for c, _s, _c in rows]
+    elif kind == AudienceKind.MISSING:
+        # Counted once the groups are chosen: they depend on the consultation's answers.
+        rows = list(reversed(await list_consultations(session)))[:MENU_SIZE]
+        return [(views.label(Broadcast(), c), str(c.id)) for c, _started, _done in rows]
     else:
         sources = await outbox.known_sources(session, MENU_SIZE)
         named = [(s, s) for s, _n in sources if _fits(turn.subject, f"{kind}={s}")]
@@ -195,7 +206,20 @@ async def _audience_name(session: AsyncSession, audience: Audience) -> str | Non
     if audience.kind == AudienceKind.UNFINISHED:
         consultation = await session.get(Consultation, audience.ref_id)
         return views.label(Broadcast(), consultation) if consultation else None
+    if audience.kind == AudienceKind.MISSING:
+        consultation = await session.get(Consultation, audience.ref_id)
+        if consultation is None:
+            return None
+        bands = await band_names(session, audience.band_ids, current_language())
+        return f"{views.label(Broadcast(), consultation)} ({escape(', '.join(bands))})"
     return ""
+
+
+async def _missing_groups(turn: Draft, consultation_id: int) -> Audience | None:
+    """The under-represented groups of the consultation, frozen into the audience; or None."""
+    factor = turn.runtime.underrepresented_factor
+    bands = await underrepresented_bands(turn.session, consultation_id, factor)
+    return outbox.missing_from(consultation_id, bands) if bands else None
 
 
 # ---------------------------------------------------------------------- confirm

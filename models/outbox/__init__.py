@@ -31,6 +31,7 @@ from models.outbox.audiences import (
     count_audience,
     count_participants,
     known_sources,
+    missing_from,
 )
 from models.outbox.broadcasts import (
     QUEUE_BATCH,
@@ -115,6 +116,7 @@ __all__ = [
     "has_content",
     "known_sources",
     "mark_unreachable",
+    "missing_from",
     "new_draft",
     "outbox_depth",
     "pause",

@@ -21,6 +21,7 @@ from models.answers import Response
 from models.arenas import Arena, Subscription
 from models.base import table_of
 from models.participant import Participant, consent_condition
+from models.profile import ProfileAnswer
 from models.stops import not_stopped
 
 P = table_of(Participant)
@@ -34,6 +35,9 @@ class AudienceKind(StrEnum):
     ARENA = "arena"  # current subscribers of an arena (ref: the arena id)
     UNFINISHED = "unfinished"  # started a consultation but did not finish (ref: its id)
     SOURCE = "source"  # came from a deep-link source (ref: the source)
+    # In bands under-represented in a consultation and did not answer it (ref: "<consultation
+    # id>:<band id>,<band id>", the bands frozen when staff chose them).
+    MISSING = "missing"
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,19 @@ class Audience:
     @property
     def ref_id(self) -> int:
         """The reference as a database id (0 when it is not one)."""
-        return int(self.ref) if self.ref.isdigit() else 0
+        head = self.ref.partition(":")[0]
+        return int(head) if head.isdigit() and len(head) <= 12 else 0
+
+    @property
+    def band_ids(self) -> list[int]:
+        """The background bands of a ``missing`` audience."""
+        tail = self.ref.partition(":")[2]
+        return [int(b) for b in tail.split(",") if b.isdigit() and len(b) <= 12]
+
+
+def missing_from(consultation_id: int, band_ids: list[int]) -> Audience:
+    """People in these bands (under-represented) who have not answered the consultation."""
+    return Audience(AudienceKind.MISSING, f"{consultation_id}:{','.join(map(str, band_ids))}")
 
 
 def _everyone(audience: Audience) -> ColumnElement[bool]:
@@ -92,12 +108,22 @@ def _from_source(audience: Audience) -> ColumnElement[bool]:
     )
 
 
+def _missing(audience: Audience) -> ColumnElement[bool]:
+    # Anyone of the bands, and no response at all to the consultation (started counts).
+    bands = table_of(ProfileAnswer)
+    return and_(
+        ~exists().where(R.c.participant_id == P.c.id, R.c.consultation_id == audience.ref_id),
+        exists().where(bands.c.participant_id == P.c.id, bands.c.option_id.in_(audience.band_ids)),
+    )
+
+
 #: How each kind of audience selects participants. Extension point: a new kind is a new entry.
 AUDIENCES: dict[AudienceKind, Callable[[Audience], ColumnElement[bool]]] = {
     AudienceKind.CONSENTED: _everyone,
     AudienceKind.ARENA: _arena_subscribers,
     AudienceKind.UNFINISHED: _unfinished,
     AudienceKind.SOURCE: _from_source,
+    AudienceKind.MISSING: _missing,
 }
 
 
