@@ -215,6 +215,8 @@ TELEGRAM_ID_COLUMNS: dict[str, str] = {
     "outcome.chat_id": "that staff member's chat: cleared",
     "dialog.user_id": "the staff member's open dialog (where they are in a wizard): deleted",
     "moderation_item.handled_by": "the staff member who dealt with a flagged text: cleared",
+    "focus_group.created_by": "the staff member who drew a focus group: cleared",
+    "focus_group.chat_id": "that staff member's chat: cleared",
     "delivery.chat_id": "a message to a staff member's chat (a flagged text): cleared, and the "
     "worker drops a message with nobody to send it to",
 }
