@@ -21,6 +21,7 @@ from handlers import (
     authoring,
     broadcast,
     consult,
+    dashboard,
     events,
     fallback,
     followups,
@@ -70,6 +71,7 @@ STAFF_COMMANDS = {
     "broadcast": wizard.command(BROADCAST, what="/broadcast"),
     "event": events.event_command,
     "outcome": outcomes.outcome_command,
+    "dashboard": dashboard.dashboard,
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {

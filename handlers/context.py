@@ -44,6 +44,9 @@ class Runtime:
     event_reminder_hours: tuple[float, ...] = (24.0, 2.0)
     finish_reminder_hours: float = 24.0
     reminder_max_age_hours: float = 12.0
+    # Makes the signed one-time login link of the staff dashboard from a login's id and its
+    # expiry; set by the runtime once the dashboard is served (None: /dashboard says it is off).
+    dashboard_link: Callable[[str, datetime], str] | None = None
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None

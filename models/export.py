@@ -40,6 +40,7 @@ from models.masking import mask
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
 from models.pseudonym import pseudonymizer
+from models.roles import audit
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -525,3 +526,29 @@ async def write_export(
             written += 1
     writer.finish()
     return written
+
+
+async def export_for(
+    session: AsyncSession,
+    consultation_id: int,
+    fmt: Format,
+    out: BinaryIO,
+    *,
+    actor: int,
+    now: datetime,
+    all_texts: bool = False,
+) -> int:
+    """Write an export for a staff member (chat or dashboard) and audit it; the rows written.
+
+    Raises:
+        UnknownConsultation: no consultation has that id.
+        ValueError: ``fmt`` is not one of :data:`FORMATS`.
+    """
+    rows = await write_export(session, consultation_id, fmt, out, all_texts=all_texts)
+    view = await load_consultation(session, consultation_id)
+    assert view is not None
+    details: dict[str, Any] = {"format": fmt, "rows": rows}
+    if all_texts:
+        details["all_texts"] = True
+    await audit(session, actor, "consultation.export", view.consultation.slug, details, now=now)
+    return rows

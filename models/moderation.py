@@ -16,6 +16,7 @@ state can never act on a newer one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,7 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.answers import Answer
 from models.base import TelegramId, Text, UTCDateTime, localized, utcnow
 from models.consultation import Consultation, Question
-from models.masking import Kind, Part, screen, split
+from models.masking import Kind, Part, mask, screen, split
 from models.roles import audit
 
 # A text shown to a moderator in a private review is kept from other private reviews this
@@ -305,11 +306,14 @@ def _free_for(moderator: int, now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def next_for(session: AsyncSession, moderator: int, now: datetime) -> ItemView | None:
+async def next_for(
+    session: AsyncSession, moderator: int, now: datetime, skip: Sequence[int] = ()
+) -> ItemView | None:
     """The next text for a moderator's private review, kept for them for a while; or None.
 
     Texts with personal data or abusive language come first, then the oldest. Texts another
-    moderator is looking at in their private review are skipped while that lasts.
+    moderator is looking at in their private review are skipped while that lasts, and so are
+    the texts in ``skip`` (the dashboard's "next" without a decision).
     """
     for _attempt in range(5):
         item_id = (
@@ -318,6 +322,7 @@ async def next_for(session: AsyncSession, moderator: int, now: datetime) -> Item
                 .where(
                     ModerationItem.status == Status.PENDING.value,
                     _free_for(moderator, now),
+                    col(ModerationItem.id).not_in(list(skip)),
                 )
                 .order_by(
                     col(ModerationItem.priority).desc(),
@@ -342,6 +347,15 @@ async def next_for(session: AsyncSession, moderator: int, now: datetime) -> Item
         if reserved.rowcount:
             return await load_item(session, item_id)
     return None
+
+
+async def release(session: AsyncSession, item_id: int, moderator: int) -> None:
+    """Give a text the moderator passed over back to the others at once."""
+    await session.exec(  # type: ignore[call-overload]
+        update(ModerationItem)
+        .where(col(ModerationItem.id) == item_id, col(ModerationItem.reserved_by) == moderator)
+        .values(reserved_by=None, reserved_until=None)
+    )
 
 
 async def _conflict(session: AsyncSession, item_id: int, *, undo: bool = False) -> ModerationError:
@@ -633,3 +647,70 @@ async def text_counts(
     for question_id, name, n in rows.all():
         counts.setdefault(question_id, {})[Status(name)] = int(n)
     return counts
+
+
+#: What staff may read of the free texts: those a moderator approved, or flagged for them.
+STAFF_STATUSES = (Status.APPROVED, Status.FLAGGED)
+#: Texts shown per page.
+TEXTS_PAGE = 50
+
+
+@dataclass(frozen=True)
+class TextPage:
+    """One page of free texts for staff, masked; ``total`` counts every match."""
+
+    texts: list[tuple[int, str]]
+    """The question's id and the masked text, oldest first."""
+    total: int
+
+
+async def texts_for_staff(
+    session: AsyncSession,
+    question_ids: list[int],
+    status: Status = Status.APPROVED,
+    search: str = "",
+    *,
+    within: Any = None,
+    page: int = 0,
+) -> TextPage:
+    """Free texts staff may read (approved or flagged), masked, with a word to search for.
+
+    Args:
+        session: any session.
+        question_ids: the free-text questions to read.
+        status: approved (the default) or flagged; any other is refused.
+        search: only texts containing it (any case); empty: all.
+        within: a subquery of response ids to keep to (the results' filters); None: all.
+        page: which page of :data:`TEXTS_PAGE` texts.
+    """
+    if status not in STAFF_STATUSES:
+        raise ValueError("staff read approved or flagged texts only")
+    if not question_ids:
+        return TextPage([], 0)
+    where: list[ColumnElement[bool]] = [
+        col(Answer.question_id).in_(question_ids),
+        col(Answer.text).is_not(None),
+        col(ModerationItem.status) == status.value,
+    ]
+    if search.strip():
+        where.append(
+            func.lower(col(Answer.text)).contains(search.strip().lower(), autoescape=True)
+        )
+    if within is not None:
+        where.append(col(Answer.response_id).in_(within))
+    joined = select(Answer.question_id, Answer.text).join(
+        ModerationItem, col(ModerationItem.answer_id) == col(Answer.id)
+    )
+    total = await session.exec(
+        select(func.count())
+        .select_from(Answer)
+        .join(ModerationItem, col(ModerationItem.answer_id) == col(Answer.id))
+        .where(*where)
+    )
+    rows = await session.exec(
+        joined.where(*where)
+        .order_by(col(ModerationItem.submitted_at), col(ModerationItem.id))
+        .offset(max(page, 0) * TEXTS_PAGE)
+        .limit(TEXTS_PAGE)
+    )
+    return TextPage([(q, mask(text or "")) for q, text in rows.all()], int(total.one()))

@@ -4,6 +4,11 @@ Everything is aggregated by the database with ``GROUP BY``; no answer is loaded 
 Besides loading the consultation itself (three small queries) it takes six queries, whatever
 the number of answers: responses by source, drop-off by current question, answers by question,
 skips by question, scale values, and choices by option.
+
+``/results`` in chat and the dashboard's results page call the same function,
+:func:`consultation_results`; the dashboard may narrow it with a :class:`ResultFilter` (the
+deep-link source, the language people use), which restricts every one of those queries to the
+responses that match.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -21,6 +26,7 @@ from models.answers import Answer, AnswerChoice, Response
 from models.base import Text, localized
 from models.consultation import ConsultationView, QuestionView, load_consultation
 from models.consultation_file import QuestionType
+from models.participant import Participant
 
 # How responses without a deep-link source are shown.
 DIRECT = "direct"
@@ -28,6 +34,42 @@ DIRECT = "direct"
 CHOICE_TYPES = frozenset(
     {QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE, QuestionType.YES_NO}
 )
+
+
+@dataclass(frozen=True)
+class ResultFilter:
+    """Which responses to count: all (the default), or those of one source or language.
+
+    ``source`` is a deep-link source (``direct`` for responses without one); ``language`` the
+    language the person uses Medvirk in (their stored choice).
+    """
+
+    source: str | None = None
+    language: str | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """True when some responses are left out."""
+        return self.source is not None or self.language is not None
+
+    def conditions(self, consultation_id: int) -> list[ColumnElement[bool]]:
+        """Conditions on ``Response`` (and ``Participant`` by subquery) for the chosen ones."""
+        where: list[ColumnElement[bool]] = [col(Response.consultation_id) == consultation_id]
+        if self.source == DIRECT:
+            where.append(or_(col(Response.source).is_(None), col(Response.source) == DIRECT))
+        elif self.source is not None:
+            where.append(col(Response.source) == self.source)
+        if self.language is not None:
+            speakers = select(Participant.id).where(Participant.language == self.language)
+            where.append(col(Response.participant_id).in_(speakers))
+        return where
+
+    def response_ids(self, consultation_id: int) -> Any:
+        """A subquery of the ids of the chosen responses."""
+        return select(Response.id).where(*self.conditions(consultation_id))
+
+
+ALL = ResultFilter()
 
 
 def percent(part: int, whole: int) -> float:
@@ -124,21 +166,30 @@ class ConsultationResults:
 
 
 async def consultation_results(
-    session: AsyncSession, consultation_id: int
+    session: AsyncSession, consultation_id: int, only: ResultFilter = ALL
 ) -> ConsultationResults | None:
-    """Count the responses and answers of a consultation; None when there is no such one."""
+    """Count the responses and answers of a consultation; None when there is no such one.
+
+    ``only`` narrows the count to the responses of one source or language (the dashboard's
+    filters); by default every response counts, as in ``/results``.
+    """
     view = await load_consultation(session, consultation_id)
     if view is None:
         return None
-    sources = await _sources(session, consultation_id)
-    stopped = await _stopped_at(session, consultation_id)
-    answered, skipped = await _answered_and_skipped(session, view)
+    sources = await _sources(session, consultation_id, only)
+    stopped = await _stopped_at(session, consultation_id, only)
+    answered, skipped = await _answered_and_skipped(session, view, only)
     values = await _scale_values(
-        session, [q.id for q in view.questions if q.type is QuestionType.SCALE]
+        session, [q.id for q in view.questions if q.type is QuestionType.SCALE], view.id, only
     )
+    choices = select(AnswerChoice.option_id, func.count())
+    if only.narrows:
+        choices = choices.join(Answer, col(Answer.id) == col(AnswerChoice.answer_id)).where(
+            col(Answer.response_id).in_(only.response_ids(view.id))
+        )
     chosen = await _count(
         session,
-        select(AnswerChoice.option_id, func.count()),
+        choices,
         AnswerChoice.option_id,
         [o.id for q in view.questions for o in q.options if o.id is not None],
     )
@@ -161,17 +212,25 @@ async def consultation_results(
     )
 
 
+def _answers_of(only: ResultFilter, consultation_id: int) -> list[ColumnElement[bool]]:
+    """Conditions on ``Answer`` for the chosen responses (none when every response counts)."""
+    if not only.narrows:
+        return []
+    return [col(Answer.response_id).in_(only.response_ids(consultation_id))]
+
+
 async def _answered_and_skipped(
-    session: AsyncSession, view: ConsultationView
+    session: AsyncSession, view: ConsultationView, only: ResultFilter = ALL
 ) -> tuple[dict[int, int], dict[int, int]]:
     """Answers that were not skipped, and skips, per question."""
     # Answers are counted in three narrow queries rather than one GROUP BY over (question,
     # skipped, number): the count per question is read from the question_id index alone, and
     # only the rows that can differ (optional questions' skips, scale values) are visited.
     # With a million answers that is about three times faster on SQLite.
+    chosen = _answers_of(only, view.id)
     answers = await _count(
         session,
-        select(Answer.question_id, func.count()),
+        select(Answer.question_id, func.count()).where(*chosen),
         Answer.question_id,
         [q.id for q in view.questions],
     )
@@ -180,14 +239,16 @@ async def _answered_and_skipped(
     # (it is locked) or keep one with skips only (it is replaced, its answers with it).
     skipped = await _count(
         session,
-        select(Answer.question_id, func.count()).where(col(Answer.skipped).is_(True)),
+        select(Answer.question_id, func.count()).where(col(Answer.skipped).is_(True), *chosen),
         Answer.question_id,
         [q.id for q in view.questions if not q.question.required],
     )
     return {q: n - skipped.get(q, 0) for q, n in answers.items()}, skipped
 
 
-async def _sources(session: AsyncSession, consultation_id: int) -> list[SourceResult]:
+async def _sources(
+    session: AsyncSession, consultation_id: int, only: ResultFilter = ALL
+) -> list[SourceResult]:
     """Responses and completed ones by deep-link source, most responses first."""
     by_source = (
         await session.exec(
@@ -196,7 +257,7 @@ async def _sources(session: AsyncSession, consultation_id: int) -> list[SourceRe
                 func.count(),
                 func.count(col(Response.completed_at)),
             )
-            .where(Response.consultation_id == consultation_id)
+            .where(*only.conditions(consultation_id))
             .group_by(col(Response.source))
         )
     ).all()
@@ -212,12 +273,14 @@ async def _sources(session: AsyncSession, consultation_id: int) -> list[SourceRe
     )
 
 
-async def _stopped_at(session: AsyncSession, consultation_id: int) -> dict[int, int]:
+async def _stopped_at(
+    session: AsyncSession, consultation_id: int, only: ResultFilter = ALL
+) -> dict[int, int]:
     """Incomplete responses by the question they are on: where people dropped off."""
     rows = await session.exec(
         select(Response.current_question_id, func.count())
         .where(
-            Response.consultation_id == consultation_id,
+            *only.conditions(consultation_id),
             col(Response.completed_at).is_(None),
             col(Response.current_question_id).is_not(None),
         )
@@ -226,7 +289,9 @@ async def _stopped_at(session: AsyncSession, consultation_id: int) -> dict[int, 
     return {int(question_id or 0): int(n) for question_id, n in rows.all()}
 
 
-async def _scale_values(session: AsyncSession, scale_ids: list[int]) -> dict[int, dict[int, int]]:
+async def _scale_values(
+    session: AsyncSession, scale_ids: list[int], consultation_id: int, only: ResultFilter = ALL
+) -> dict[int, dict[int, int]]:
     """How often each value was given, per scale question."""
     values: dict[int, dict[int, int]] = defaultdict(dict)
     if not scale_ids:
@@ -237,6 +302,7 @@ async def _scale_values(session: AsyncSession, scale_ids: list[int]) -> dict[int
             col(Answer.question_id).in_(scale_ids),
             col(Answer.skipped).is_(False),
             col(Answer.number).is_not(None),
+            *_answers_of(only, consultation_id),
         )
         .group_by(col(Answer.question_id), col(Answer.number))
     )
@@ -310,3 +376,26 @@ def _scale_tallies(
     ]
     given = sum(counts.values())
     return tallies, sum(v * n for v, n in counts.items()) / given if given else None
+
+
+async def filter_choices(
+    session: AsyncSession, consultation_id: int
+) -> tuple[list[str], list[str]]:
+    """The sources and the languages the consultation's responses have, to filter by."""
+    sources = await session.exec(
+        select(Response.source).where(Response.consultation_id == consultation_id).distinct()
+    )
+    languages = await session.exec(
+        select(Participant.language)
+        .where(
+            col(Participant.id).in_(
+                select(Response.participant_id).where(Response.consultation_id == consultation_id)
+            ),
+            col(Participant.language).is_not(None),
+        )
+        .distinct()
+    )
+    return (
+        sorted({source or DIRECT for source in sources.all()}),
+        sorted(str(language) for language in languages.all()),
+    )

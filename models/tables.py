@@ -3,6 +3,7 @@
 from models.answers import Answer, AnswerChoice, Response
 from models.arenas import Arena, Subscription
 from models.consultation import Consultation, Option, Question
+from models.dashboard import DashboardLogin, DashboardSession
 from models.dialogs import Dialog
 from models.events import Event, Rsvp
 from models.followups import Outcome
@@ -24,6 +25,8 @@ __all__ = [
     "Broadcast",
     "Consent",
     "Consultation",
+    "DashboardLogin",
+    "DashboardSession",
     "Delivery",
     "Dialog",
     "Event",
