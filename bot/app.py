@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
@@ -31,10 +31,13 @@ from bot.ratelimit import ReplyRateLimiter
 from bot.settings import Settings
 from bot.wellformed import update_problem
 from handlers.callbacks import InvalidCallback
-from handlers.context import BotContext, Clock, Runtime, install_runtime
+from handlers.context import RUNTIME_KEY, BotContext, Clock, Runtime, install_runtime
 from handlers.menu import publish_commands
 from models.base import utcnow
 from models.updates import prune_processed_updates
+
+if TYPE_CHECKING:
+    from bot.dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -288,6 +291,12 @@ class RunningBot:
     engine: AsyncEngine
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def runtime(self) -> Runtime:
+        """The handlers' runtime (database sessions, clock, settings)."""
+        runtime: Runtime = self.application.bot_data[RUNTIME_KEY]
+        return runtime
+
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, clock: Clock | None = None) -> AsyncIterator[RunningBot]:
@@ -334,6 +343,7 @@ async def serve_polling(
     stop: asyncio.Event | None = None,
     clock: Clock | None = None,
     monitor: bool = False,
+    dashboard: Dashboard | None = None,
 ) -> None:
     """Answer updates by long polling until SIGINT/SIGTERM or ``stop``.
 
@@ -341,8 +351,11 @@ async def serve_polling(
         settings: the configuration.
         stop: set it to stop; None stops on SIGINT/SIGTERM.
         clock: the time the handlers see (tests).
-        monitor: also serve /healthz, /readyz and /metrics on WEB_HOST:WEB_PORT. A port that
-            is taken is logged and skipped: answering people matters more than the monitor.
+        monitor: also serve /healthz, /readyz and /metrics (and the dashboard, when given) on
+            WEB_HOST:WEB_PORT. A port that is taken is logged and skipped: answering people
+            matters more than the monitor.
+        dashboard: the staff dashboard, connected to the bot once it runs (mounted on the
+            monitor's server with ``monitor``; the sandbox mounts it on its own).
     """
     if stop is None:
         stop = asyncio.Event()
@@ -350,8 +363,10 @@ async def serve_polling(
     async with running_bot(settings, clock) as bot:
         application = bot.application
         monitoring = None
+        if dashboard is not None:
+            await dashboard.connect(bot.runtime, application.bot, settings.web_url)
         if monitor:
-            monitoring = await start_monitoring(settings, bot.engine)
+            monitoring = await start_monitoring(settings, bot.engine, dashboard)
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=HANDLED_UPDATES)
         logger.info("Medvirk is running as @%s (long polling)", application.bot.username)

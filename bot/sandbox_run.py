@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.app import serve_polling, stop_on_signals
+from bot.dashboard import Dashboard, SandboxLogin
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.settings import Settings
 from models.arenas import ArenaFileError, ArenaSpec, import_arenas, parse_arena_file
@@ -51,6 +52,11 @@ EXAMPLE_ARENAS = EXAMPLES / "arenas.yaml"
 #: Telegram user ids of the page's staff member and moderator (real ids are far larger).
 STAFF_ID = 9001
 MODERATOR_ID = 9002
+#: The dashboard's "log in as" shortcuts, which exist only in the sandbox.
+DASHBOARD_LOGINS = (
+    SandboxLogin(STAFF_ID, "Siri", "staff"),
+    SandboxLogin(MODERATOR_ID, "Mats", "moderator"),
+)
 #: The citizens of the page, one per supported language; more can be added in the page.
 CITIZENS = (("Kari", "nb"), ("Ola", "nn"), ("Amina", "en"))
 #: A preview's citizens: one per language of the file, named for the language.
@@ -240,6 +246,8 @@ def sandbox_settings(settings: Settings, sandbox: Sandbox, database: Path) -> Se
             "database_url": database_url(database),
             # Nothing of the real installation: no webhook, no admins from ADMIN_IDS.
             "webhook_url": None,
+            # The dashboard's login links point at the sandbox's own page.
+            "public_url": sandbox.url,
             "webhook_secret": None,
             "admin_ids": frozenset(),
         }
@@ -274,6 +282,9 @@ async def serve_sandbox(
     personas = make_personas(sandbox, options.consultation)
     preview = preview_of(options.consultation) if options.consultation else None
     add_web_chat(sandbox, personas, preview=preview)
+    # The staff dashboard on the same port, with "log in as" shortcuts only the sandbox has.
+    dashboard = Dashboard(settings, sandbox_logins=DASHBOARD_LOGINS)
+    dashboard.mount(sandbox.app)
     url = await _listen(sandbox, options)
     try:
         loaded, arenas = await _seed_database(options, specs)
@@ -281,7 +292,8 @@ async def serve_sandbox(
             url, sandbox, tuple(personas), tuple(loaded), preview, tuple(arenas)
         )
         bot_settings = sandbox_settings(settings, sandbox, options.database)
-        await _run_bot(sandbox, bot_settings, stop, partial(ready, running) if ready else None)
+        on_ready = partial(ready, running) if ready else None
+        await _run_bot(sandbox, bot_settings, stop, on_ready, dashboard)
     finally:
         await sandbox.stop()
 
@@ -324,9 +336,12 @@ async def _run_bot(
     settings: Settings,
     stop: asyncio.Event,
     on_polling: Callable[[], None] | None,
+    dashboard: Dashboard | None = None,
 ) -> None:
     """Run the bot against the sandbox until ``stop``; call ``on_polling`` once it polls."""
-    bot = asyncio.create_task(serve_polling(settings, stop=stop), name="medvirk-bot")
+    bot = asyncio.create_task(
+        serve_polling(settings, stop=stop, dashboard=dashboard), name="medvirk-bot"
+    )
     try:
         await _wait_until_polling(sandbox, bot)
         if on_polling is not None:

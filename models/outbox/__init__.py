@@ -33,6 +33,7 @@ from models.outbox.audiences import (
     known_sources,
 )
 from models.outbox.broadcasts import (
+    CONTROLS,
     QUEUE_BATCH,
     Counts,
     active_broadcasts,
@@ -80,6 +81,7 @@ __all__ = [
     "ACTIVE_STATES",
     "ANNOUNCEMENT_LIMIT",
     "AUDIENCES",
+    "CONTROLS",
     "QUEUE_BATCH",
     "Audience",
     "AudienceKind",
