@@ -36,7 +36,7 @@ REASONS = frozenset({"expired", "no_access", "used", "logged_out"})
 async def login_page(request: web.Request) -> web.Response:
     """The login page: a button for a link's token, else how to get one."""
     desk = request.app[DESK]
-    set_language(desk.settings.default_language)
+    set_language(desk.rt.default_language if desk.ready else desk.settings.default_language)
     token = request.query.get("t", "")
     why = request.query.get("why", "")
     valid = bool(token) and desk.ready and desk.unsign(token, desk.now()) is not None

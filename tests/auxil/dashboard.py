@@ -65,11 +65,17 @@ async def dashboard_client(
     sessionmaker: async_sessionmaker[AsyncSession],
     admin_ids: frozenset[int] = frozenset(),
     runtime: Runtime | None = None,
+    language: str = "nb",
 ) -> AsyncIterator[Desk]:
     """The dashboard on a local test server (cookies kept), connected to ``runtime``."""
     holder: dict[str, Desk] = {}
     if runtime is None:
-        runtime = Runtime(sessionmaker, admin_ids=admin_ids, clock=lambda: holder["desk"].now)
+        runtime = Runtime(
+            sessionmaker,
+            admin_ids=admin_ids,
+            clock=lambda: holder["desk"].now,
+            default_language=language,
+        )
     settings = Settings(_env_file=None, session_secret=SecretStr("test-secret"))  # type: ignore[call-arg]
     dashboard = Dashboard(settings)
     app = web.Application()

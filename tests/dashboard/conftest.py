@@ -19,9 +19,9 @@ CITIZEN = 9003
 
 @pytest.fixture
 async def desk(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Desk]:
-    """The dashboard, with an admin (ADMIN_IDS), a staff member and a moderator."""
+    """The dashboard in English, with an admin (ADMIN_IDS), a staff member and a moderator."""
     async with sessionmaker() as session, session.begin():
         await grant(session, STAFF, Role.STAFF, by=None, now=NOW)
         await grant(session, MODERATOR, Role.MODERATOR, by=None, now=NOW)
-    async with dashboard_client(sessionmaker, admin_ids=frozenset({ADMIN})) as desk:
+    async with dashboard_client(sessionmaker, admin_ids=frozenset({ADMIN}), language="en") as desk:
         yield desk
