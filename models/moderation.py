@@ -40,7 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.answers import Answer
 from models.base import TelegramId, Text, UTCDateTime, localized, utcnow
 from models.consultation import Consultation, Question
-from models.masking import Kind, Part, mask, screen, split
+from models.masking import Kind, Part, screen, split
 from models.roles import audit
 
 # A text shown to a moderator in a private review is kept from other private reviews this
@@ -659,8 +659,9 @@ TEXTS_PAGE = 50
 class TextPage:
     """One page of free texts for staff, masked; ``total`` counts every match."""
 
-    texts: list[tuple[int, str]]
-    """The question's id and the masked text, oldest first."""
+    texts: list[tuple[int, tuple[Part, ...]]]
+    """The question's id and the text split around personal data (render it masked), oldest
+    first."""
     total: int
 
 
@@ -673,7 +674,7 @@ async def texts_for_staff(
     within: Any = None,
     page: int = 0,
 ) -> TextPage:
-    """Free texts staff may read (approved or flagged), masked, with a word to search for.
+    """Free texts staff may read (approved or flagged), with a word to search for.
 
     Args:
         session: any session.
@@ -713,4 +714,4 @@ async def texts_for_staff(
         .offset(max(page, 0) * TEXTS_PAGE)
         .limit(TEXTS_PAGE)
     )
-    return TextPage([(q, mask(text or "")) for q, text in rows.all()], int(total.one()))
+    return TextPage([(q, split(text or "")) for q, text in rows.all()], int(total.one()))

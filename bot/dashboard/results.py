@@ -14,10 +14,12 @@ from bot.dashboard.desk import DESK
 from bot.dashboard.guard import page
 from bot.dashboard.render import bar_chart, show
 from handlers.i18n import LANGUAGE_NAMES, current_language
+from handlers.views import moderation as views
 from handlers.views.charts import bar_labels
 from models import moderation as mod
 from models.base import localized
 from models.consultation_file import QuestionType
+from models.masking import Part, render
 from models.results import ConsultationResults, ResultFilter, consultation_results, filter_choices
 from models.roles import Role
 
@@ -63,6 +65,7 @@ async def results(request: web.Request) -> web.Response:
         "language_names": LANGUAGE_NAMES,
         "charts": _charts(found),
         "texts": texts,
+        "shown": [(qid, _masked(parts)) for qid, parts in texts.texts],
         "text_status": status.value,
         "search": search,
         "page": _page_number(request),
@@ -80,6 +83,11 @@ def _charts(found: ConsultationResults) -> dict[int, tuple[object, list[str]]]:
         for q in found.questions
         if q.has_chart
     }
+
+
+def _masked(parts: tuple[Part, ...]) -> str:
+    """A text as moderators see it: personal data replaced by its name, in the reader's words."""
+    return render(parts, lambda kind: f"[{views.label(kind)}]")
 
 
 def _question_texts(found: ConsultationResults) -> dict[int, str]:
