@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.app import serve_polling, stop_on_signals
-from bot.dashboard import Dashboard, SandboxLogin
+from bot.dashboard import PREFIX, Dashboard, SandboxLogin
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.settings import Settings
 from models.arenas import ArenaFileError, ArenaSpec, import_arenas, parse_arena_file
@@ -41,7 +41,7 @@ from models.consultation_file import (
 )
 from models.roles import Role, grant
 from sandbox import Sandbox
-from sandbox.webchat import Persona, Preview, add_web_chat
+from sandbox.webchat import Link, Persona, Preview, add_web_chat
 
 #: The sandbox's database file, in the folder the command runs in.
 SANDBOX_DATABASE = Path("medvirk-sandbox.db")
@@ -281,7 +281,8 @@ async def serve_sandbox(
     sandbox = Sandbox(bot_name="Medvirk", bot_username="medvirk_bot")
     personas = make_personas(sandbox, options.consultation)
     preview = preview_of(options.consultation) if options.consultation else None
-    add_web_chat(sandbox, personas, preview=preview)
+    dashboard_link = Link("Staff dashboard (log in as Siri or Mats)", f"{PREFIX}/")
+    add_web_chat(sandbox, personas, preview=preview, links=(dashboard_link,))
     # The staff dashboard on the same port, with "log in as" shortcuts only the sandbox has.
     dashboard = Dashboard(settings, sandbox_logins=DASHBOARD_LOGINS)
     dashboard.mount(sandbox.app)
@@ -391,6 +392,9 @@ def welcome(running: RunningSandbox, options: SandboxOptions) -> str:
     else:
         lines.append(f"  Consultations (open): {', '.join(running.loaded) or 'none'}")
     lines.append(f"  Arenas: {', '.join(running.arenas) or 'none'}")
+    lines.append(
+        f"  Staff dashboard: {running.url}{PREFIX}/ (log in as Siri or Mats; in chat: /dashboard)"
+    )
     lines += [
         f"  People: {people}",
         f"  Database: {database}; your production database is not touched.",

@@ -89,3 +89,29 @@ async def test_results_narrow_to_a_source_or_a_language(sessionmaker: Sessions) 
     assert texts.total == 1
     assert IDEA_ADA in "".join(texts.texts[0][1])
     assert none.total == 0
+
+
+async def test_a_filter_keeping_most_responses_counts_the_rest_and_subtracts_exactly(
+    sessionmaker: Sessions,
+) -> None:
+    async with sessionmaker() as session:
+        sample = await build_sample(session)
+        for name, person in sample.people.items():
+            person.language = "en" if name == "ada" else "nb"
+        await session.commit()
+    async with sessionmaker() as session:
+        everyone = await consultation_results(session, sample.park_id)
+        bokmal = await consultation_results(session, sample.park_id, ResultFilter(language="nb"))
+        english = await consultation_results(session, sample.park_id, ResultFilter(language="en"))
+    assert everyone is not None
+    assert bokmal is not None
+    assert english is not None
+    assert (bokmal.started, english.started) == (4, 1)  # four of five: counted as all minus one
+    for whole, most, rest in zip(
+        everyone.questions, bokmal.questions, english.questions, strict=True
+    ):
+        assert most.answered + rest.answered == whole.answered
+        assert most.skipped + rest.skipped == whole.skipped
+        assert [t.count + r.count for t, r in zip(most.tallies, rest.tallies, strict=True)] == [
+            t.count for t in whole.tallies
+        ]
