@@ -351,11 +351,9 @@ async def serve_polling(
         settings: the configuration.
         stop: set it to stop; None stops on SIGINT/SIGTERM.
         clock: the time the handlers see (tests).
-        monitor: also serve /healthz, /readyz and /metrics (and the dashboard, when given) on
-            WEB_HOST:WEB_PORT. A port that is taken is logged and skipped: answering people
-            matters more than the monitor.
-        dashboard: the staff dashboard, connected to the bot once it runs (mounted on the
-            monitor's server with ``monitor``; the sandbox mounts it on its own).
+        monitor: also serve /healthz, /readyz, /metrics and the dashboard on WEB_HOST:WEB_PORT.
+            A taken port is logged and skipped: answering people matters more.
+        dashboard: the staff dashboard, connected once the bot runs (the sandbox mounts it).
     """
     if stop is None:
         stop = asyncio.Event()

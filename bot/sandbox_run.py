@@ -57,6 +57,7 @@ DASHBOARD_LOGINS = (
     SandboxLogin(STAFF_ID, "Siri", "staff"),
     SandboxLogin(MODERATOR_ID, "Mats", "moderator"),
 )
+DASHBOARD_LINK = Link("Staff dashboard (log in as Siri or Mats)", f"{PREFIX}/")
 #: The citizens of the page, one per supported language; more can be added in the page.
 CITIZENS = (("Kari", "nb"), ("Ola", "nn"), ("Amina", "en"))
 #: A preview's citizens: one per language of the file, named for the language.
@@ -281,11 +282,8 @@ async def serve_sandbox(
     sandbox = Sandbox(bot_name="Medvirk", bot_username="medvirk_bot")
     personas = make_personas(sandbox, options.consultation)
     preview = preview_of(options.consultation) if options.consultation else None
-    dashboard_link = Link("Staff dashboard (log in as Siri or Mats)", f"{PREFIX}/")
-    add_web_chat(sandbox, personas, preview=preview, links=(dashboard_link,))
-    # The staff dashboard on the same port, with "log in as" shortcuts only the sandbox has.
-    dashboard = Dashboard(settings, sandbox_logins=DASHBOARD_LOGINS)
-    dashboard.mount(sandbox.app)
+    add_web_chat(sandbox, personas, preview=preview, links=(DASHBOARD_LINK,))
+    dashboard = _dashboard(settings, sandbox)
     url = await _listen(sandbox, options)
     try:
         loaded, arenas = await _seed_database(options, specs)
@@ -297,6 +295,13 @@ async def serve_sandbox(
         await _run_bot(sandbox, bot_settings, stop, on_ready, dashboard)
     finally:
         await sandbox.stop()
+
+
+def _dashboard(settings: Settings, sandbox: Sandbox) -> Dashboard:
+    """The staff dashboard on the sandbox's port, with "log in as" shortcuts only it has."""
+    dashboard = Dashboard(settings, sandbox_logins=DASHBOARD_LOGINS)
+    dashboard.mount(sandbox.app)
+    return dashboard
 
 
 async def _seed_database(

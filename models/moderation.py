@@ -312,8 +312,7 @@ async def next_for(
     """The next text for a moderator's private review, kept for them for a while; or None.
 
     Texts with personal data or abusive language come first, then the oldest. Texts another
-    moderator is looking at in their private review are skipped while that lasts, and so are
-    the texts in ``skip`` (the dashboard's "next" without a decision).
+    moderator is reviewing are skipped while that lasts, and so are those in ``skip``.
     """
     for _attempt in range(5):
         item_id = (
@@ -655,6 +654,23 @@ STAFF_STATUSES = (Status.APPROVED, Status.FLAGGED)
 TEXTS_PAGE = 50
 
 
+def _staff_texts_where(
+    question_ids: list[int], status: Status, search: str, within: Any
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [
+        col(Answer.question_id).in_(question_ids),
+        col(Answer.text).is_not(None),
+        col(ModerationItem.status) == status.value,
+    ]
+    if search.strip():
+        where.append(
+            func.lower(col(Answer.text)).contains(search.strip().lower(), autoescape=True)
+        )
+    if within is not None:
+        where.append(col(Answer.response_id).in_(within))
+    return where
+
+
 @dataclass(frozen=True)
 class TextPage:
     """One page of free texts for staff, masked; ``total`` counts every match."""
@@ -688,26 +704,11 @@ async def texts_for_staff(
         raise ValueError("staff read approved or flagged texts only")
     if not question_ids:
         return TextPage([], 0)
-    where: list[ColumnElement[bool]] = [
-        col(Answer.question_id).in_(question_ids),
-        col(Answer.text).is_not(None),
-        col(ModerationItem.status) == status.value,
-    ]
-    if search.strip():
-        where.append(
-            func.lower(col(Answer.text)).contains(search.strip().lower(), autoescape=True)
-        )
-    if within is not None:
-        where.append(col(Answer.response_id).in_(within))
+    where = _staff_texts_where(question_ids, status, search, within)
     joined = select(Answer.question_id, Answer.text).join(
         ModerationItem, col(ModerationItem.answer_id) == col(Answer.id)
     )
-    total = await session.exec(
-        select(func.count())
-        .select_from(Answer)
-        .join(ModerationItem, col(ModerationItem.answer_id) == col(Answer.id))
-        .where(*where)
-    )
+    total = await session.exec(select(func.count()).select_from(joined.where(*where).subquery()))
     rows = await session.exec(
         joined.where(*where)
         .order_by(col(ModerationItem.submitted_at), col(ModerationItem.id))

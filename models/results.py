@@ -270,6 +270,24 @@ async def _tallies_for(
     return await _tallies(session, view, ALL) - await _tallies(session, view, only.reversed())
 
 
+async def _ticks(
+    session: AsyncSession, view: ConsultationView, only: ResultFilter
+) -> dict[int, int]:
+    """How often each option was picked by the chosen responses."""
+    choices = select(AnswerChoice.option_id, func.count())
+    if only.narrows:
+        choices = only.answers(
+            choices.join(Answer, col(Answer.id) == col(AnswerChoice.answer_id)), view.id
+        )
+    return await _count(
+        session,
+        choices,
+        AnswerChoice.option_id,
+        [o.id for q in view.questions for o in q.options if o.id is not None],
+        narrowed=only.narrows,
+    )
+
+
 async def _response_count(session: AsyncSession, consultation_id: int) -> int:
     rows = await session.exec(
         select(func.count())
@@ -308,18 +326,7 @@ async def _tallies(session: AsyncSession, view: ConsultationView, only: ResultFi
     values = await _scale_values(
         session, [q.id for q in view.questions if q.type is QuestionType.SCALE], view.id, only
     )
-    choices = select(AnswerChoice.option_id, func.count())
-    if only.narrows:
-        choices = only.answers(
-            choices.join(Answer, col(Answer.id) == col(AnswerChoice.answer_id)), view.id
-        )
-    chosen = await _count(
-        session,
-        choices,
-        AnswerChoice.option_id,
-        [o.id for q in view.questions for o in q.options if o.id is not None],
-        narrowed=only.narrows,
-    )
+    chosen = await _ticks(session, view, only)
     return _Tallies(answers, skipped, values, chosen)
 
 
