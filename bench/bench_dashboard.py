@@ -30,6 +30,7 @@ from bot.db import create_sessionmaker
 from bot.settings import Settings
 from handlers.context import Runtime
 from models.dashboard import issue_login
+from models.results import consultation_results
 from models.roles import Role, grant
 
 STAFF = 9001
@@ -81,6 +82,23 @@ async def _time_page(
     return seconds
 
 
+async def _time_counting(runtime: Runtime, consultation_id: int, runs: int) -> list[float]:
+    seconds = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        async with runtime.sessionmaker() as session:
+            await consultation_results(session, consultation_id)
+        seconds.append(time.perf_counter() - began)
+    return seconds
+
+
+def _row(label: str, seconds: list[float]) -> None:
+    print(
+        f"| {label} | {seconds[0] * 1000:,.0f} ms | "
+        f"{statistics.median(seconds) * 1000:,.0f} ms | {max(seconds) * 1000:,.0f} ms |"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     """Fill, serve, log in, time; print a table."""
     async with bench_engine(args.database_url) as (engine, name):
@@ -101,12 +119,12 @@ async def main(args: argparse.Namespace) -> None:
                 print("| page | first | median | slowest |")
                 print("|---|---|---|---|")
                 for label, params in VARIANTS.items():
-                    seconds = await _time_page(client, page, params, args.runs)
-                    print(
-                        f"| {label} | {seconds[0] * 1000:,.0f} ms | "
-                        f"{statistics.median(seconds) * 1000:,.0f} ms | "
-                        f"{max(seconds) * 1000:,.0f} ms |"
-                    )
+                    _row(label, await _time_page(client, page, params, args.runs))
+                # For scale: the counting alone, in process, on the same data at the same time.
+                _row(
+                    "(consultation_results alone)",
+                    await _time_counting(runtime, consultation_id, args.runs),
+                )
         finally:
             await runner.cleanup()
 

@@ -464,24 +464,9 @@ def _scale_tallies(
     return tallies, sum(v * n for v, n in counts.items()) / given if given else None
 
 
-async def filter_choices(
-    session: AsyncSession, consultation_id: int
-) -> tuple[list[str], list[str]]:
-    """The sources and the languages the consultation's responses have, to filter by."""
+async def source_names(session: AsyncSession, consultation_id: int) -> list[str]:
+    """The deep-link sources the consultation's responses came through (``direct``: none)."""
     sources = await session.exec(
         select(Response.source).where(Response.consultation_id == consultation_id).distinct()
     )
-    languages = await session.exec(
-        select(Participant.language)
-        .where(
-            col(Participant.id).in_(
-                select(Response.participant_id).where(Response.consultation_id == consultation_id)
-            ),
-            col(Participant.language).is_not(None),
-        )
-        .distinct()
-    )
-    return (
-        sorted({source or DIRECT for source in sources.all()}),
-        sorted(str(language) for language in languages.all()),
-    )
+    return sorted({source or DIRECT for source in sources.all()})

@@ -36,7 +36,7 @@ from models.consultation import (
 from models.consultation_file import MAX_FILE_BYTES, ConsultationFileError, parse_consultation_file
 from models.export import FORMATS, Format, export_for
 from models.pseudonym import instance_secret
-from models.results import DIRECT, filter_choices
+from models.results import DIRECT, source_names
 from models.roles import Role, audit
 
 #: A deep-link source: what Telegram allows in a start payload, kept short.
@@ -117,7 +117,7 @@ async def detail(request: web.Request) -> web.Response:
         consultation = await _consultation(request, db)
         view = await load_consultation(db, consultation.id or 0)
         started, completed = await response_counts(db, consultation.id or 0)
-        sources, _languages = await filter_choices(db, consultation.id or 0)
+        sources = await source_names(db, consultation.id or 0)
     wanted = request.query.get("source", "").strip()
     bad_source = bool(wanted) and not SOURCE.match(wanted)
     named = [s for s in sources if s != DIRECT]

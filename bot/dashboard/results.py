@@ -9,28 +9,28 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.dashboard.consultations import _consultation
+from bot.dashboard.consultations import SOURCE, _consultation
 from bot.dashboard.desk import DESK
 from bot.dashboard.guard import page
 from bot.dashboard.render import bar_chart, show
-from handlers.i18n import LANGUAGE_NAMES, current_language
+from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, current_language
 from handlers.views import moderation as views
 from handlers.views.charts import bar_labels
 from models import moderation as mod
 from models.base import localized
 from models.consultation_file import QuestionType
 from models.masking import Part, render
-from models.results import ConsultationResults, ResultFilter, consultation_results, filter_choices
+from models.results import ConsultationResults, ResultFilter, consultation_results, source_names
 from models.roles import Role
 
 
-def _filter(request: web.Request, sources: list[str], languages: list[str]) -> ResultFilter:
-    """The filters asked for, kept to the values the consultation has."""
+def _filter(request: web.Request) -> ResultFilter:
+    """The filters asked for (a source as deep links allow; a language Medvirk speaks)."""
     source = request.query.get("source") or None
     language = request.query.get("language") or None
     return ResultFilter(
-        source=source if source in sources else None,
-        language=language if language in languages else None,
+        source=source if source and SOURCE.match(source) else None,
+        language=language if language in LANGUAGES else None,
     )
 
 
@@ -47,10 +47,13 @@ async def results(request: web.Request) -> web.Response:
     search = request.query.get("q", "")[:100]
     async with desk.reading() as db:
         consultation = await _consultation(request, db)
-        sources, languages = await filter_choices(db, consultation.id or 0)
-        only = _filter(request, sources, languages)
+        only = _filter(request)
         found = await consultation_results(db, consultation.id or 0, only)
         assert found is not None
+        # Unfiltered, the results name every source already; filtered, they are asked for.
+        sources = [s.source for s in found.sources]
+        if only.narrows:
+            sources = await source_names(db, found.consultation_id)
         free = [q.question_id for q in found.questions if q.type is QuestionType.FREE_TEXT]
         within = only.response_ids(found.consultation_id) if only.narrows else None
         texts = await mod.texts_for_staff(
@@ -61,7 +64,7 @@ async def results(request: web.Request) -> web.Response:
         "r": found,
         "only": only,
         "sources": sources,
-        "languages": languages,
+        "languages": LANGUAGES,
         "language_names": LANGUAGE_NAMES,
         "charts": _charts(found),
         "texts": texts,

@@ -88,9 +88,9 @@ async def test_results_are_those_of_chat_and_narrow_by_source_and_language(
     assert IDEA_ADA not in nynorsk  # Ada answered in English
     found = await (await desk.client.get(url, params={"q": "grill"})).text()
     assert IDEA_ADA in found
-    assert "1 text" in found
+    assert "Texts 1 to 1" in found
     nothing = await (await desk.client.get(url, params={"q": "sykkel"})).text()
-    assert "0 texts" in nothing
+    assert "No texts here." in nothing
 
 
 async def test_a_schedule_opens_and_closes_by_itself_and_a_wrong_one_is_refused(
