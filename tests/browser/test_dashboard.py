@@ -26,13 +26,17 @@ from bot.signing import COOKIE_SECRET_NAME, sign
 from handlers.i18n import language
 from handlers.views.manage import results_text
 from models import moderation as mod
+from models.arenas import list_arenas
 from models.base import utcnow
 from models.consultation import find_consultation
 from models.dashboard import issue_login
+from models.events import Event, EventState, Rsvp, RsvpAnswer
 from models.moderation import ModerationItem, Status
+from models.participant import get_or_create_participant
 from models.pseudonym import instance_secret
 from models.results import consultation_results
 from models.roles import Role, grant
+from tests.auxil.broadcasts import confirmed_broadcast
 from tests.auxil.consultations import add_consultation
 from tests.auxil.ideas import IDEAS, write_idea
 from tests.browser.conftest import DESKTOP, SCREENSHOTS, STEP_TIMEOUT
@@ -133,6 +137,33 @@ class Database:
             for number, text in enumerate(IDEAS_TEXTS):
                 await write_idea(session, ideas, 7700 + number, text, utcnow())
             return ideas.id or 0
+
+    async def seed_outreach(self) -> tuple[int, int]:
+        """A confirmed broadcast, and a full event with a waiting list; their ids."""
+        broadcast_id = await confirmed_broadcast(self.sessions, utcnow(), text={"nb": "Møte!"})
+        async with self.sessions() as session, session.begin():
+            arena = (await list_arenas(session))[0]
+            event = Event(
+                arena_id=arena.id or 0,
+                state=EventState.PUBLISHED,
+                title="Dialogmøte",
+                place="Biblioteket",
+                capacity=1,
+                starts_at=utcnow() + timedelta(days=3),
+            )
+            session.add(event)
+            await session.flush()
+            for number, answer in enumerate((RsvpAnswer.YES, RsvpAnswer.WAITING, RsvpAnswer.NO)):
+                person = await get_or_create_participant(session, 7800 + number, 7800 + number)
+                session.add(
+                    Rsvp(
+                        event_id=event.id or 0,
+                        participant_id=person.id or 0,
+                        answer=answer,
+                        waiting_since=utcnow() if answer == RsvpAnswer.WAITING else None,
+                    )
+                )
+            return broadcast_id, event.id or 0
 
     async def items(self) -> dict[str, Status]:
         """Each written text's moderation status, by its first word."""
@@ -247,9 +278,15 @@ async def test_staff_log_in_through_the_bot_upload_open_read_results_and_export(
             assert rows[0][0] == "participant"
             assert len(rows) == 1 + len(IDEAS_TEXTS)
 
-    # Closing asks first; the other pages of a staff member.
+    # Closing asks first, and so does cancelling a broadcast; an event's attendance.
     await siri.goto(f"/consultations/{ideas_id}/close")
     await siri.check("close-question")
+    broadcast_id, event_id = await database.seed_outreach()
+    await siri.goto(f"/broadcasts/{broadcast_id}/cancel-question")
+    await siri.check("cancel-broadcast")
+    await siri.goto(f"/events/{event_id}")
+    await expect(siri.page.get_by_role("cell", name="Venteliste")).to_be_visible()
+    await siri.check("event")
     pages = [("/consultations", "list"), ("/broadcasts", "broadcasts"), ("/events", "events")]
     for path, name in pages:
         await siri.goto(path)
@@ -289,6 +326,9 @@ async def test_a_moderator_moderates_with_the_keyboard(
     await expect(card).to_contain_text("Kjøp billige klokker")
     assert (await database.items())["Kjøp"] is Status.PENDING
     assert mats.errors == []
+    await mats.goto("/consultations")  # not for a moderator: a 403 (the console notes it)
+    await expect(mats.page.get_by_text("ikke for din rolle")).to_be_visible()
+    await mats.check("refused")
 
 
 async def test_an_admin_takes_a_role_and_the_next_click_is_refused(
