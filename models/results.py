@@ -299,35 +299,62 @@ async def _response_count(session: AsyncSession, consultation_id: int) -> int:
 
 async def _tallies(session: AsyncSession, view: ConsultationView, only: ResultFilter) -> _Tallies:
     """Answers, skips, scale values and ticks of the chosen responses."""
+    if only.narrows:
+        return await _narrowed_tallies(session, view, only)
     # Answers are counted in three narrow queries rather than one GROUP BY over (question,
-    # skipped, number): the count per question is read from the question_id index alone, and
-    # only the rows that can differ (optional questions' skips, scale values) are visited.
-    # With a million answers that is about three times faster on SQLite.
+    # skipped, number): each reads the (question_id, skipped, number) index alone, and only
+    # the entries that can differ (optional questions' skips, scale values) are visited.
     answers = await _count(
         session,
-        only.answers(select(Answer.question_id, func.count()), view.id),
+        select(Answer.question_id, func.count()),
         Answer.question_id,
-        [q.id for q in view.questions],
-        narrowed=only.narrows,
+        list(_question_ids(view)),
     )
     # Only optional questions can have skipped answers: the answering rules refuse a skip of
     # a required one, and a re-import cannot make an optional question with answers required
     # (it is locked) or keep one with skips only (it is replaced, its answers with it).
     skipped = await _count(
         session,
-        only.answers(
-            select(Answer.question_id, func.count()).where(col(Answer.skipped).is_(True)),
-            view.id,
-        ),
+        select(Answer.question_id, func.count()).where(col(Answer.skipped).is_(True)),
         Answer.question_id,
         [q.id for q in view.questions if not q.question.required],
-        narrowed=only.narrows,
     )
-    values = await _scale_values(
-        session, [q.id for q in view.questions if q.type is QuestionType.SCALE], view.id, only
+    values = await _scale_values(session, _scale_ids(view))
+    return _Tallies(answers, skipped, values, await _ticks(session, view, only))
+
+
+def _question_ids(view: ConsultationView) -> set[int]:
+    """The ids of the consultation's questions."""
+    return {q.id for q in view.questions}
+
+
+def _scale_ids(view: ConsultationView) -> list[int]:
+    return [q.id for q in view.questions if q.type is QuestionType.SCALE]
+
+
+async def _narrowed_tallies(
+    session: AsyncSession, view: ConsultationView, only: ResultFilter
+) -> _Tallies:
+    """The same counts for some responses: one pass over their answers, read through the join
+    from the responses (see :meth:`ResultFilter.answers`), then the ticks."""
+    rows = await session.exec(
+        only.answers(
+            select(Answer.question_id, Answer.skipped, Answer.number, func.count()), view.id
+        ).group_by(col(Answer.question_id), col(Answer.skipped), col(Answer.number))
     )
-    chosen = await _ticks(session, view, only)
-    return _Tallies(answers, skipped, values, chosen)
+    known, scales = _question_ids(view), set(_scale_ids(view))
+    answers: dict[int, int] = defaultdict(int)
+    skipped: dict[int, int] = defaultdict(int)
+    values: dict[int, dict[int, int]] = defaultdict(dict)
+    for question_id, was_skipped, number, n in rows.all():
+        if question_id not in known:
+            continue
+        answers[question_id] += n
+        if was_skipped:
+            skipped[question_id] += n
+        elif question_id in scales and number is not None:
+            values[question_id][number] = values[question_id].get(number, 0) + n
+    return _Tallies(dict(answers), dict(skipped), values, await _ticks(session, view, only))
 
 
 async def _sources(
@@ -364,25 +391,22 @@ async def _stopped_at(
     return {int(question_id or 0): int(n) for question_id, n in rows.all()}
 
 
-async def _scale_values(
-    session: AsyncSession, scale_ids: list[int], consultation_id: int, only: ResultFilter = ALL
-) -> dict[int, dict[int, int]]:
-    """How often each value was given, per scale question."""
+async def _scale_values(session: AsyncSession, scale_ids: list[int]) -> dict[int, dict[int, int]]:
+    """How often each value was given, per scale question (every response)."""
     values: dict[int, dict[int, int]] = defaultdict(dict)
     if not scale_ids:
         return values
-    query = select(Answer.question_id, Answer.number, func.count()).where(
-        col(Answer.skipped).is_(False),
-        col(Answer.number).is_not(None),
-    )
-    if not only.narrows:  # narrowed: the responses' answers are read by index, keys kept below
-        query = query.where(col(Answer.question_id).in_(scale_ids))
     rows = await session.exec(
-        only.answers(query, consultation_id).group_by(col(Answer.question_id), col(Answer.number))
+        select(Answer.question_id, Answer.number, func.count())
+        .where(
+            col(Answer.question_id).in_(scale_ids),
+            col(Answer.skipped).is_(False),
+            col(Answer.number).is_not(None),
+        )
+        .group_by(col(Answer.question_id), col(Answer.number))
     )
     for question_id, number, n in rows.all():
-        if question_id in scale_ids:
-            values[question_id][int(number or 0)] = int(n)
+        values[question_id][int(number or 0)] = int(n)
     return values
 
 
