@@ -37,6 +37,8 @@ from models.base import utcnow
 from models.updates import prune_processed_updates
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bot.dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
@@ -337,6 +339,20 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+async def _web_server(
+    settings: Settings, bot: RunningBot, *, monitor: bool, dashboard: Dashboard | None
+) -> web.AppRunner | None:
+    """Connect the dashboard; serve it with health and metrics when ``monitor``."""
+    if dashboard is not None:
+        await dashboard.connect(bot.runtime, bot.application.bot, settings.web_url)
+    if not monitor:
+        return None
+    monitoring = await start_monitoring(settings, bot.engine, dashboard)
+    if monitoring is None:
+        bot.runtime.dashboard_link = None  # not served: /dashboard says it is off
+    return monitoring
+
+
 async def serve_polling(
     settings: Settings,
     *,
@@ -360,11 +376,7 @@ async def serve_polling(
         stop_on_signals(stop)
     async with running_bot(settings, clock) as bot:
         application = bot.application
-        monitoring = None
-        if dashboard is not None:
-            await dashboard.connect(bot.runtime, application.bot, settings.web_url)
-        if monitor:
-            monitoring = await start_monitoring(settings, bot.engine, dashboard)
+        monitoring = await _web_server(settings, bot, monitor=monitor, dashboard=dashboard)
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=HANDLED_UPDATES)
         logger.info("Medvirk is running as @%s (long polling)", application.bot.username)

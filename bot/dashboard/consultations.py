@@ -176,15 +176,20 @@ def _to_detail(consultation: Consultation, problem: str = "") -> web.Response:
     return web.Response(status=303, headers={"Location": target})
 
 
-@page(Role.STAFF, "manage.status")
-async def open_now(request: web.Request) -> web.StreamResponse:
-    """Open the consultation now (its time window, if any, still applies)."""
+async def _change_status(request: web.Request, status: Status) -> web.StreamResponse:
+    """Open or close the consultation, as /manage does; audited."""
     desk = request.app[DESK]
     async with desk.transaction() as db:
         consultation = await _consultation(request, db)
         actor = request[VISIT].user_id
-        await change_status_for(db, consultation, Status.OPEN, actor, desk.now())
+        await change_status_for(db, consultation, status, actor, desk.now())
     return _to_detail(consultation)
+
+
+@page(Role.STAFF, "manage.status")
+async def open_now(request: web.Request) -> web.StreamResponse:
+    """Open the consultation now (its time window, if any, still applies)."""
+    return await _change_status(request, Status.OPEN)
 
 
 @page(Role.STAFF, "manage.status")
@@ -201,12 +206,7 @@ async def close_question(request: web.Request) -> web.Response:
 @page(Role.STAFF, "manage.status")
 async def close(request: web.Request) -> web.StreamResponse:
     """Close the consultation (confirmed on the page before)."""
-    desk = request.app[DESK]
-    async with desk.transaction() as db:
-        consultation = await _consultation(request, db)
-        actor = request[VISIT].user_id
-        await change_status_for(db, consultation, Status.CLOSED, actor, desk.now())
-    return _to_detail(consultation)
+    return await _change_status(request, Status.CLOSED)
 
 
 @page(Role.STAFF, "consultation.schedule")

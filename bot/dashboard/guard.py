@@ -78,6 +78,8 @@ def rule_of(request: web.Request) -> Rule:
     """The route's rule; a route without one is closed to everyone (a safe default)."""
     if request.path.startswith((f"{PREFIX}/static/", f"{PREFIX}/vendor/")):
         return Rule(True, None, "static")
+    if request.match_info.http_exception is not None:
+        return Rule(False, None, "not found")  # a mistyped address: 404 once logged in
     handler: Any = request.match_info.handler
     found = getattr(handler, "dashboard_rule", None)
     return found if isinstance(found, Rule) else Rule(False, Role.ADMIN, "unknown")
