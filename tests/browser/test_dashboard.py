@@ -96,6 +96,7 @@ class Desk:
 
     async def check(self, name: str) -> None:
         """Audit the page with axe-core and save a screenshot named after the step."""
+        await self.page.wait_for_load_state("load")  # after a click, the next page is in
         violations = await self.page.evaluate(AXE_RUN)
         assert violations == [], f"{name}: {violations}"
         self.shots += 1
