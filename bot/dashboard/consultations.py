@@ -104,9 +104,19 @@ async def upload(request: web.Request) -> web.Response:
     return show(request, "upload.html", context)
 
 
-def _preview(view: ConsultationView) -> list[tuple[str, list[list[str]]]]:
-    """Chat's preview (every question in every language), as text and button labels."""
-    return [(message.text, message_buttons(message)) for message in authoring.preview(view)]
+def _preview(view: ConsultationView) -> list[tuple[str, list[list[str]], str | None]]:
+    """Chat's preview (every question in every language): text, button labels, language.
+
+    Chat's preview is, per language, a heading in the reader's language, the introduction and
+    each question; the page marks the latter with their language, for screen readers.
+    """
+    per_language = 2 + len(view.questions)
+    languages = view.consultation.languages
+    return [
+        (message.text, message_buttons(message), None if index % per_language == 0 else code)
+        for index, message in enumerate(authoring.preview(view))
+        for code in [languages[min(index // per_language, len(languages) - 1)]]
+    ]
 
 
 @page(Role.STAFF, "dashboard.consultation")

@@ -54,6 +54,7 @@ async def test_an_uploaded_file_is_checked_saved_as_draft_and_previewed(
     assert "Saved as a draft: holmen-frivilligsentral" in page
     assert "Preview in Norsk bokmål" in page
     assert "Preview in English" in page
+    assert '<div class="message" lang="en">' in page  # read out in English by screen readers
     async with sessionmaker() as session:
         stored = await find_consultation(session, "holmen-frivilligsentral")
     assert stored is not None
