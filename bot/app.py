@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
@@ -32,10 +32,15 @@ from bot.settings import Settings
 from bot.wellformed import cleaned, update_problem
 from handlers.callbacks import InvalidCallback
 from handlers.common import is_permanent
-from handlers.context import BotContext, Clock, Runtime, install_runtime
+from handlers.context import RUNTIME_KEY, BotContext, Clock, Runtime, install_runtime
 from handlers.menu import publish_commands
 from models.base import utcnow
 from models.updates import prune_processed_updates
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +299,12 @@ class RunningBot:
     engine: AsyncEngine
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def runtime(self) -> Runtime:
+        """The handlers' runtime (database sessions, clock, settings)."""
+        runtime: Runtime = self.application.bot_data[RUNTIME_KEY]
+        return runtime
+
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, clock: Clock | None = None) -> AsyncIterator[RunningBot]:
@@ -334,12 +345,27 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+async def _web_server(
+    settings: Settings, bot: RunningBot, *, monitor: bool, dashboard: Dashboard | None
+) -> web.AppRunner | None:
+    """Connect the dashboard; serve it with health and metrics when ``monitor``."""
+    if dashboard is not None:
+        await dashboard.connect(bot.runtime, bot.application.bot, settings.web_url)
+    if not monitor:
+        return None
+    monitoring = await start_monitoring(settings, bot.engine, dashboard)
+    if monitoring is None:
+        bot.runtime.dashboard_link = None  # not served: /dashboard says it is off
+    return monitoring
+
+
 async def serve_polling(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
     clock: Clock | None = None,
     monitor: bool = False,
+    dashboard: Dashboard | None = None,
 ) -> None:
     """Answer updates by long polling until SIGINT/SIGTERM or ``stop``.
 
@@ -347,17 +373,16 @@ async def serve_polling(
         settings: the configuration.
         stop: set it to stop; None stops on SIGINT/SIGTERM.
         clock: the time the handlers see (tests).
-        monitor: also serve /healthz, /readyz and /metrics on WEB_HOST:WEB_PORT. A port that
-            is taken is logged and skipped: answering people matters more than the monitor.
+        monitor: also serve /healthz, /readyz, /metrics and the dashboard on WEB_HOST:WEB_PORT.
+            A taken port is logged and skipped: answering people matters more.
+        dashboard: the staff dashboard, connected once the bot runs (the sandbox mounts it).
     """
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
     async with running_bot(settings, clock) as bot:
         application = bot.application
-        monitoring = None
-        if monitor:
-            monitoring = await start_monitoring(settings, bot.engine)
+        monitoring = await _web_server(settings, bot, monitor=monitor, dashboard=dashboard)
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=HANDLED_UPDATES)
         logger.info("Medvirk is running as @%s (long polling)", application.bot.username)

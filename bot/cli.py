@@ -164,13 +164,14 @@ def run() -> None:
     from telegram.error import TelegramError
 
     from bot.app import serve_polling
+    from bot.dashboard import Dashboard
     from bot.web import serve_webhook
 
     try:
         if settings.webhook_url is not None:
             asyncio.run(serve_webhook(settings))
         else:
-            asyncio.run(serve_polling(settings, monitor=True))
+            asyncio.run(serve_polling(settings, monitor=True, dashboard=Dashboard(settings)))
     except (OSError, TelegramError) as error:
         # PTB puts the token into some messages (InvalidToken); never print it.
         fail(f"stopped: {RedactSecrets(secrets_of(settings)).redact(str(error))}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import text
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db import schema_is_current
 from bot.metrics import exposition
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +72,16 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
-async def start_monitoring(settings: Settings, engine: AsyncEngine) -> web.AppRunner | None:
-    """Serve /healthz, /readyz and /metrics beside long polling; None if the port is taken."""
+async def start_monitoring(
+    settings: Settings, engine: AsyncEngine, dashboard: Dashboard | None = None
+) -> web.AppRunner | None:
+    """Serve /healthz, /readyz and /metrics (and the dashboard) beside long polling; None if the
+    port is taken."""
     app = web.Application()
     app[ENGINE] = engine
     add_monitoring_routes(app)
+    if dashboard is not None:
+        dashboard.mount(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import serve_polling, stop_on_signals
+from bot.dashboard import PREFIX, Dashboard, SandboxLogin
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.settings import Settings
 from models.arenas import ArenaFileError, ArenaSpec, import_arenas, parse_arena_file
@@ -45,7 +46,7 @@ from models.profile import background_questions, import_profile
 from models.profile_file import ProfileFileError, ProfileQuestionSpec, parse_profile_file
 from models.roles import Role, grant
 from sandbox import Sandbox
-from sandbox.webchat import Persona, Preview, add_web_chat
+from sandbox.webchat import Link, Persona, Preview, add_web_chat
 
 #: The sandbox's database file, in the folder the command runs in.
 SANDBOX_DATABASE = Path("medvirk-sandbox.db")
@@ -58,6 +59,12 @@ EXAMPLE_BACKGROUND = EXAMPLES / "background"
 #: Telegram user ids of the page's staff member and moderator (real ids are far larger).
 STAFF_ID = 9001
 MODERATOR_ID = 9002
+#: The dashboard's "log in as" shortcuts, which exist only in the sandbox.
+DASHBOARD_LOGINS = (
+    SandboxLogin(STAFF_ID, "Siri", "staff"),
+    SandboxLogin(MODERATOR_ID, "Mats", "moderator"),
+)
+DASHBOARD_LINK = Link("Staff dashboard (log in as Siri or Mats)", f"{PREFIX}/")
 #: The citizens of the page, one per supported language; more can be added in the page.
 CITIZENS = (("Kari", "nb"), ("Ola", "nn"), ("Amina", "en"))
 #: A preview's citizens: one per language of the file, named for the language.
@@ -280,6 +287,8 @@ def sandbox_settings(settings: Settings, sandbox: Sandbox, database: Path) -> Se
             "database_url": database_url(database),
             # Nothing of the real installation: no webhook, no admins from ADMIN_IDS.
             "webhook_url": None,
+            # The dashboard's login links point at the sandbox's own page.
+            "public_url": sandbox.url,
             "webhook_secret": None,
             "admin_ids": frozenset(),
         }
@@ -313,7 +322,8 @@ async def serve_sandbox(
     sandbox = Sandbox(bot_name="Medvirk", bot_username="medvirk_bot")
     personas = make_personas(sandbox, options.consultation)
     preview = preview_of(options.consultation) if options.consultation else None
-    add_web_chat(sandbox, personas, preview=preview)
+    add_web_chat(sandbox, personas, preview=preview, links=(DASHBOARD_LINK,))
+    dashboard = _dashboard(settings, sandbox)
     url = await _listen(sandbox, options)
     try:
         loaded, arenas, background = await _seed_database(options, specs)
@@ -321,9 +331,17 @@ async def serve_sandbox(
             url, sandbox, tuple(personas), loaded, preview, arenas, background
         )
         bot_settings = sandbox_settings(settings, sandbox, options.database)
-        await _run_bot(sandbox, bot_settings, stop, partial(ready, running) if ready else None)
+        on_ready = partial(ready, running) if ready else None
+        await _run_bot(sandbox, bot_settings, stop, on_ready, dashboard)
     finally:
         await sandbox.stop()
+
+
+def _dashboard(settings: Settings, sandbox: Sandbox) -> Dashboard:
+    """The staff dashboard on the sandbox's port, with "log in as" shortcuts only it has."""
+    dashboard = Dashboard(settings, sandbox_logins=DASHBOARD_LOGINS)
+    dashboard.mount(sandbox.app)
+    return dashboard
 
 
 async def _seed_database(
@@ -367,9 +385,12 @@ async def _run_bot(
     settings: Settings,
     stop: asyncio.Event,
     on_polling: Callable[[], None] | None,
+    dashboard: Dashboard | None = None,
 ) -> None:
     """Run the bot against the sandbox until ``stop``; call ``on_polling`` once it polls."""
-    bot = asyncio.create_task(serve_polling(settings, stop=stop), name="medvirk-bot")
+    bot = asyncio.create_task(
+        serve_polling(settings, stop=stop, dashboard=dashboard), name="medvirk-bot"
+    )
     try:
         await _wait_until_polling(sandbox, bot)
         if on_polling is not None:
@@ -420,6 +441,9 @@ def welcome(running: RunningSandbox, options: SandboxOptions) -> str:
         lines.append(f"  Consultations (open): {', '.join(running.loaded) or 'none'}")
     lines.append(f"  Arenas: {', '.join(running.arenas) or 'none'}")
     lines.append(f"  Background questions: {', '.join(running.background) or 'none'}")
+    lines.append(
+        f"  Staff dashboard: {running.url}{PREFIX}/ (log in as Siri or Mats; in chat: /dashboard)"
+    )
     lines += [
         f"  People: {people}",
         f"  Database: {database}; your production database is not touched.",

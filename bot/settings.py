@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # Signs the web pages' cookies and one-time links (bot/signing.py); unset: a random secret
     # kept in the database.
     session_secret: SecretStr | None = None
+    # The public address of the web server (https://medvirk.kommune.no), for the links the bot
+    # sends (the dashboard's login links). Unset: WEBHOOK_URL's host, else WEB_HOST:WEB_PORT.
+    public_url: str | None = None
+    # A dashboard session ends after this many minutes without a request (docs/dashboard.md).
+    dashboard_idle_minutes: int = Field(default=30, ge=1, le=720)
     retention_free_text_days: int = Field(default=180, ge=1)
     retention_inactive_months: int = Field(default=24, ge=1)
     # Reminders (docs/arenas.md): hours before an event; after how long unfinished answers
@@ -85,7 +90,9 @@ class Settings(BaseSettings):
             raise ValueError("each reminder is between 0 and 1440 hours before the event")
         return value
 
-    @field_validator("bot_token", "webhook_url", "webhook_secret", "session_secret", mode="before")
+    @field_validator(
+        "bot_token", "webhook_url", "webhook_secret", "session_secret", "public_url", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """``WEBHOOK_URL=`` (as copied from .env.example) means polling, not an empty URL."""
@@ -116,6 +123,17 @@ class Settings(BaseSettings):
         """True for a live bot: a token and Telegram's own Bot API (not the sandbox's)."""
         live = self.telegram_api_url.rstrip("/") == TELEGRAM_API
         return self.bot_token is not None and live
+
+    @property
+    def web_url(self) -> str:
+        """Where people reach the web server: PUBLIC_URL, else WEBHOOK_URL's root, else local."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.webhook_url:
+            scheme, _, rest = self.webhook_url.partition("://")
+            return f"{scheme}://{rest.split('/', 1)[0]}"
+        host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::") else self.web_host  # noqa: S104
+        return f"http://{host}:{self.web_port}"
 
     @property
     def api_base_url(self) -> str:

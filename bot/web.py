@@ -10,7 +10,8 @@ Requests are handled concurrently; :class:`bot.app.MedvirkApplication` keeps eac
 updates in order.
 
 The same server answers ``GET /healthz``, ``GET /readyz`` and ``GET /metrics``
-(:mod:`bot.monitoring`).
+(:mod:`bot.monitoring`), and serves the staff dashboard under ``/dashboard/``
+(:mod:`bot.dashboard`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiohttp import web
 from telegram import Update
 
 from bot.app import HANDLED_UPDATES, RunningBot, running_bot, stop_on_signals
+from bot.dashboard import Dashboard
 from bot.metrics import WEBHOOK_REQUESTS
 from bot.monitoring import ENGINE, add_monitoring_routes
 from bot.settings import Settings
@@ -91,11 +93,14 @@ def create_web_app(settings: Settings, *, clock: Clock | None = None) -> web.App
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[SETTINGS] = settings
     app[IN_FLIGHT] = InFlight()
+    dashboard = Dashboard(settings)
+    dashboard.mount(app)
 
     async def bot_lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with running_bot(settings, clock) as bot:
             app[BOT] = bot
             app[ENGINE] = bot.engine
+            await dashboard.connect(bot.runtime, bot.application.bot, settings.web_url)
             yield
 
     app.cleanup_ctx.append(bot_lifecycle)

@@ -22,6 +22,7 @@ from handlers import (
     background,
     broadcast,
     consult,
+    dashboard,
     events,
     fallback,
     focus_groups,
@@ -76,6 +77,7 @@ STAFF_COMMANDS = {
     "event": events.event_command,
     "outcome": outcomes.outcome_command,
     "focusgroup": wizard.command(FOCUS, what="/focusgroup"),
+    "dashboard": dashboard.dashboard,
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {

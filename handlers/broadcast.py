@@ -17,7 +17,7 @@ from handlers.views import broadcast as views
 from models import outbox
 from models.consultation import Consultation
 from models.outbox import Broadcast, BroadcastState
-from models.roles import Role, audit
+from models.roles import Role
 
 ACTIONS = ("show", "pause", "resume", "cancel", "cancel!")
 
@@ -51,16 +51,8 @@ async def control(scene: Scene, broadcast_id: int, action: str) -> Reply:
 
 
 async def _change(scene: Scene, broadcast: Broadcast, action: str) -> str:
-    """Pause, resume or cancel; say what happened."""
-    change = {"pause": outbox.pause, "resume": outbox.resume, "cancel!": outbox.cancel}[action]
-    if not await change(scene.session, broadcast, scene.now):
-        return _("It is not in a state where that can be done.")
+    """Pause, resume or cancel (audited, as on the dashboard); say what happened."""
     name = "cancel" if action == "cancel!" else action
-    await audit(
-        scene.session,
-        scene.user_id,
-        f"broadcast.{name}",
-        f"broadcast:{broadcast.id}",
-        now=scene.now,
-    )
+    if not await outbox.control(scene.session, broadcast, name, scene.user_id, scene.now):
+        return _("It is not in a state where that can be done.")
     return {"pause": _("Paused."), "resume": _("Resumed."), "cancel!": _("Cancelled.")}[action]

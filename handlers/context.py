@@ -47,6 +47,9 @@ class Runtime:
     # A band is under-represented in a consultation below its population share divided by
     # this (docs/representation.md).
     underrepresented_factor: float = 1.5
+    # Makes the signed one-time login link of the staff dashboard from a login's id and its
+    # expiry; set by the runtime once the dashboard is served (None: /dashboard says it is off).
+    dashboard_link: Callable[[str, datetime], str] | None = None
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None

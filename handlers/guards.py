@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Runtime
-from models.roles import Role, audit_refusal, has_role
+from models.roles import Role, audit_refusal, roles_of
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
 
@@ -33,16 +33,26 @@ class Requirement:
     what: str
     # In a group everyone sees the buttons: a refusal there says who may use them.
     group_notice: Callable[[], str] | None = None
+    # Other roles that pass too (``/dashboard``: staff or moderators).
+    or_roles: tuple[Role, ...] = ()
+
+    def met_by(self, held: set[Role]) -> bool:
+        """Whether someone holding ``held`` may go on."""
+        return self.role in held or any(role in held for role in self.or_roles)
 
 
 _required: ContextVar[Requirement | None] = ContextVar("required_role", default=None)
 
 
 def requires(
-    role: Role, what: str, *, group_notice: Callable[[], str] | None = None
+    role: Role,
+    what: str,
+    *,
+    group_notice: Callable[[], str] | None = None,
+    or_roles: tuple[Role, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Let only people with ``role`` through the decorated handler; ``what`` names it."""
-    needed = Requirement(role, what, group_notice)
+    """Let only people with ``role`` (or one of ``or_roles``) through; ``what`` names it."""
+    needed = Requirement(role, what, group_notice, or_roles)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -74,7 +84,7 @@ def requirement() -> Requirement | None:
 async def permitted(session: AsyncSession, user_id: int, runtime: Runtime, now: datetime) -> bool:
     """Check the running handler's requirement for ``user_id``; audit a refusal."""
     needed = _required.get()
-    if needed is None or await has_role(session, user_id, needed.role, runtime.admin_ids):
+    if needed is None or needed.met_by(await roles_of(session, user_id, runtime.admin_ids)):
         return True
     await audit_refusal(session, user_id, needed.what, needed.role, now=now)
     return False

@@ -32,20 +32,20 @@ from models.arenas import find_arena
 from models.consultation import (
     Consultation,
     Status,
-    change_status,
+    change_status_for,
     find_consultation,
     list_consultations,
     load_consultation,
     response_counts,
 )
 from models.consultation_file import QuestionType
-from models.export import FORMATS, Format, export_file_name, write_export
+from models.export import FORMATS, Format, export_file_name, export_for
 from models.moderation import approved_texts, count_open_flags, text_counts
 from models.polls import can_be_poll
 from models.profile import background_questions
 from models.representation import representation
 from models.results import ConsultationResults, consultation_results
-from models.roles import Role, audit
+from models.roles import Role
 
 logger = logging.getLogger(__name__)
 
@@ -144,10 +144,7 @@ async def _set_status(scene: Scene, data: cb.SetStatus) -> Reply:
     elif data.status == "open":
         consultation.as_poll = False
     status = Status.CLOSED if data.status == "closed" else Status.OPEN
-    change_status(consultation, status, scene.now)
-    action = f"consultation.{consultation.status}"
-    await audit(session, scene.user_id, action, consultation.slug, now=scene.now)
-    await session.flush()
+    await change_status_for(session, consultation, status, scene.user_id, scene.now)
     edit = await _detail(scene, consultation)
     return Reply(edit=edit, notice=views.status_changed(consultation))
 
@@ -382,19 +379,18 @@ async def _export(
     if consultation is None:
         return Reply(send=[views.no_such_consultation()])
     fmt = cast(Format, request.format)
-    rows = await write_export(
+    rows = await export_for(
         scene.session,
         consultation.id or 0,
         fmt,
         file,
+        actor=scene.user_id,
+        now=scene.now,
         all_texts=request.all_texts,
         yes_no=yes_no_words(consultation.languages[0]),
         placeholder=moderation_views.placeholder,
         zone=scene.runtime.timezone,
         factor=scene.runtime.underrepresented_factor,
     )
-    details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
-    slug = consultation.slug
-    await audit(scene.session, scene.user_id, "consultation.export", slug, details, now=scene.now)
-    written.append((slug, rows))
+    written.append((consultation.slug, rows))
     return Reply(notice=views.export_ready() if on_button else None)

@@ -250,18 +250,22 @@ async def _not_undoable(scene: Scene, item: ItemView, moderator: Moderator) -> R
 
 async def _refresh_group_message(context: BotContext, after: list[Refresh]) -> None:
     """Show a decision taken in a private review on the group's message about the text too."""
-    if not after:
-        return
-    item, queue = after[0]
+    if after:
+        item, queue = after[0]
+        await show_in_group(context.bot, context.runtime.default_language, item, queue)
+
+
+async def show_in_group(bot: Bot, default_language: str, item: ItemView, queue: int) -> None:
+    """Update the group's message about a text decided elsewhere (a review, the dashboard)."""
     if item.group_chat_id is None or item.group_message_id is None:
         return
-    with language(context.runtime.default_language):
+    with language(default_language):
         if item.pending:
             message = views.pending_message(item, queue, in_group=True)
         else:
             message = views.decided_message(item, queue, views.by_a_moderator(), undo=True)
     try:
-        await context.bot.edit_message_text(
+        await bot.edit_message_text(
             message.text,
             chat_id=item.group_chat_id,
             message_id=item.group_message_id,

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.answers import Answer, Response
 from models.base import Text, UTCDateTime, localized, utcnow
 from models.consultation_file import ConsultationSpec, QuestionSpec, QuestionType
+from models.roles import audit
 
 
 class Status(StrEnum):
@@ -388,3 +389,47 @@ async def set_status(
         change_status(consultation, status, now or utcnow())
         await session.flush()
     return consultation
+
+
+async def change_status_for(
+    session: AsyncSession, consultation: Consultation, status: Status, actor: int, now: datetime
+) -> None:
+    """Open or close a consultation for a staff member (chat or dashboard); audited."""
+    change_status(consultation, status, now)
+    await session.flush()
+    await audit(session, actor, f"consultation.{consultation.status}", consultation.slug, now=now)
+
+
+class ScheduleProblem(ValueError):
+    """A time window that cannot be used; ``code`` says why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def schedule(
+    session: AsyncSession,
+    consultation: Consultation,
+    opens: datetime | None,
+    closes: datetime | None,
+    actor: int,
+    now: datetime,
+) -> None:
+    """Publish a consultation for a time window: it opens and closes by itself; audited.
+
+    Raises:
+        ScheduleProblem: ``closes_before_opens``, or ``closes_in_past``; nothing is changed.
+    """
+    if opens is not None and closes is not None and closes <= opens:
+        raise ScheduleProblem("closes_before_opens")
+    if closes is not None and closes <= now:
+        raise ScheduleProblem("closes_in_past")
+    consultation.opens_at, consultation.closes_at = opens, closes
+    change_status(consultation, Status.OPEN, now)
+    await session.flush()
+    detail = {
+        "opens": opens.isoformat() if opens else None,
+        "closes": closes.isoformat() if closes else None,
+    }
+    await audit(session, actor, "consultation.schedule", consultation.slug, detail, now=now)

@@ -666,3 +666,14 @@ async def attendance(session: AsyncSession, event_id: int) -> list[Attendee]:
             position = waiting
         listed.append(Attendee(rsvp.participant_id, kind, rsvp.answered_at, position))
     return listed
+
+
+async def recent_events(session: AsyncSession, limit: int = 30) -> list[Event]:
+    """Published and cancelled events, the latest start first (staff follow attendance)."""
+    rows = await session.exec(
+        select(Event)
+        .where(col(Event.state) != EventState.DRAFT)
+        .order_by(col(Event.starts_at).desc(), col(Event.id).desc())
+        .limit(limit)
+    )
+    return list(rows.all())

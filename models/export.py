@@ -61,6 +61,7 @@ from models.representation import (
 )
 from models.representation_export import comparison_rows, representation_json, weighted_rows
 from models.results import DIRECT
+from models.roles import audit
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -789,3 +790,45 @@ async def count_responses(session: AsyncSession, consultation_id: int) -> int:
         sa_select(func.count()).where(col(Response.consultation_id) == consultation_id)
     )
     return int(counted.scalar_one())
+
+
+async def export_for(
+    session: AsyncSession,
+    consultation_id: int,
+    fmt: Format,
+    out: BinaryIO,
+    *,
+    actor: int,
+    now: datetime,
+    all_texts: bool = False,
+    yes_no: dict[str, str] | None = None,
+    placeholder: Placeholder = PLACEHOLDERS.__getitem__,
+    zone: str = "Europe/Oslo",
+    factor: float = DEFAULT_FACTOR,
+) -> int:
+    """Write an export for a staff member (chat or dashboard) and audit it; the rows written.
+
+    The words and times are as :func:`write_export` takes them.
+
+    Raises:
+        UnknownConsultation: no consultation has that id.
+        ValueError: ``fmt`` is not one of :data:`FORMATS`.
+    """
+    rows = await write_export(
+        session,
+        consultation_id,
+        fmt,
+        out,
+        all_texts=all_texts,
+        yes_no=yes_no,
+        placeholder=placeholder,
+        zone=zone,
+        factor=factor,
+    )
+    view = await load_consultation(session, consultation_id)
+    assert view is not None
+    details: dict[str, Any] = {"format": fmt, "rows": rows}
+    if all_texts:
+        details["all_texts"] = True
+    await audit(session, actor, "consultation.export", view.consultation.slug, details, now=now)
+    return rows

@@ -16,6 +16,7 @@ state can never act on a newer one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -313,11 +314,13 @@ def _free_for(moderator: int, now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def next_for(session: AsyncSession, moderator: int, now: datetime) -> ItemView | None:
+async def next_for(
+    session: AsyncSession, moderator: int, now: datetime, skip: Sequence[int] = ()
+) -> ItemView | None:
     """The next text for a moderator's private review, kept for them for a while; or None.
 
     Texts with personal data or abusive language come first, then the oldest. Texts another
-    moderator is looking at in their private review are skipped while that lasts.
+    moderator is reviewing are skipped while that lasts, and so are those in ``skip``.
     """
     for _attempt in range(5):
         item_id = (
@@ -326,6 +329,7 @@ async def next_for(session: AsyncSession, moderator: int, now: datetime) -> Item
                 .where(
                     ModerationItem.status == Status.PENDING.value,
                     _free_for(moderator, now),
+                    col(ModerationItem.id).not_in(list(skip)),
                 )
                 .order_by(
                     col(ModerationItem.priority).desc(),
@@ -350,6 +354,15 @@ async def next_for(session: AsyncSession, moderator: int, now: datetime) -> Item
         if reserved.rowcount:
             return await load_item(session, item_id)
     return None
+
+
+async def release(session: AsyncSession, item_id: int, moderator: int) -> None:
+    """Give a text the moderator passed over back to the others at once."""
+    await session.exec(  # type: ignore[call-overload]
+        update(ModerationItem)
+        .where(col(ModerationItem.id) == item_id, col(ModerationItem.reserved_by) == moderator)
+        .values(reserved_by=None, reserved_until=None)
+    )
 
 
 async def _conflict(session: AsyncSession, item_id: int, *, undo: bool = False) -> ModerationError:
@@ -740,3 +753,75 @@ async def handle_flag(
     target = f"moderation_item:{item_id}"
     await audit(session, staff, f"moderation.flag.{action.value}", target, now=now)
     return await _reloaded(session, item_id)
+
+
+#: What staff may read of the free texts: those a moderator approved, or flagged for them.
+STAFF_STATUSES = (Status.APPROVED, Status.FLAGGED)
+#: Texts shown per page.
+TEXTS_PAGE = 50
+
+
+def _staff_texts_where(
+    question_ids: list[int], status: Status, search: str, within: Any
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [
+        col(Answer.question_id).in_(question_ids),
+        col(Answer.text).is_not(None),
+        col(ModerationItem.status) == status.value,
+    ]
+    if search.strip():
+        where.append(
+            func.lower(col(Answer.text)).contains(search.strip().lower(), autoescape=True)
+        )
+    if within is not None:
+        where.append(col(Answer.response_id).in_(within))
+    return where
+
+
+@dataclass(frozen=True)
+class TextPage:
+    """One page of free texts for staff; ``more`` when another page follows."""
+
+    texts: list[tuple[int, tuple[Part, ...]]]
+    """The question's id and the text split around personal data (render it masked), in the
+    order they first arrived."""
+    more: bool
+
+
+async def texts_for_staff(
+    session: AsyncSession,
+    question_ids: list[int],
+    status: Status = Status.APPROVED,
+    search: str = "",
+    *,
+    within: Any = None,
+    page: int = 0,
+) -> TextPage:
+    """Free texts staff may read (approved or flagged), with a word to search for.
+
+    Args:
+        session: any session.
+        question_ids: the free-text questions to read.
+        status: approved (the default) or flagged; any other is refused.
+        search: only texts containing it (any case); empty: all.
+        within: a subquery of response ids to keep to (the results' filters); None: all.
+        page: which page of :data:`TEXTS_PAGE` texts.
+    """
+    if status not in STAFF_STATUSES:
+        raise ValueError("staff read approved or flagged texts only")
+    if not question_ids:
+        return TextPage([], more=False)
+    where = _staff_texts_where(question_ids, status, search, within)
+    # In the order of the items (as texts first arrived), read along the status index and
+    # stopped after a page, not sorted or counted: a million answers cost a page's worth.
+    rows = await session.exec(
+        select(Answer.question_id, Answer.text)
+        .join(ModerationItem, col(ModerationItem.answer_id) == col(Answer.id))
+        .where(*where)
+        .order_by(col(ModerationItem.id))
+        .offset(max(page, 0) * TEXTS_PAGE)
+        .limit(TEXTS_PAGE + 1)
+    )
+    found = list(rows.all())
+    shown = [(q, split(text or "")) for q, text in found[:TEXTS_PAGE]]
+    return TextPage(shown, more=len(found) > TEXTS_PAGE)

@@ -11,7 +11,7 @@ characters. The secret is 32 random bytes generated on first use and kept in the
 
 Erasing a participant erases their row; an export made earlier keeps the key, but it no longer
 leads to anyone, and never to someone else: participant ids are never given twice (see
-``models.participant.Participant`` and migration 0004).
+``models.participant.Participant`` and migration 0005).
 """
 
 from __future__ import annotations

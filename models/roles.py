@@ -6,11 +6,12 @@ Roles are keyed on the Telegram user id: staff need not be participants. Admins 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint, delete
+from sqlalchemy import JSON, Column, ColumnElement, String, UniqueConstraint, delete
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -187,3 +188,53 @@ async def audit_refusal(
     # A new dict, not a change inside the old one: the JSON column notices only reassignment.
     earlier.detail = {**detail, "count": int(detail.get("count", 1)) + 1, "last": now.isoformat()}
     await session.flush()
+
+
+#: Lines of the audit log per page.
+AUDIT_PAGE = 100
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which lines of the audit log to show: by whom, what (a prefix: ``moderation.``), on
+    what (a part of the target), and from/until when. Empty fields do not filter."""
+
+    actor: int | None = None
+    action: str = ""
+    target: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The filter as conditions on ``AuditLog``."""
+        where: list[ColumnElement[bool]] = []
+        if self.actor is not None:
+            where.append(col(AuditLog.actor) == self.actor)
+        if self.action:
+            where.append(col(AuditLog.action).startswith(self.action, autoescape=True))
+        if self.target:
+            where.append(col(AuditLog.target).contains(self.target, autoescape=True))
+        if self.since is not None:
+            where.append(col(AuditLog.at) >= self.since)
+        if self.until is not None:
+            where.append(col(AuditLog.at) < self.until)
+        return where
+
+
+async def audit_lines(
+    session: AsyncSession, only: AuditFilter, *, before: int | None = None
+) -> list[AuditLog]:
+    """A page of the audit log, newest first; ``before`` an id continues an earlier page."""
+    where = only.conditions()
+    if before is not None:
+        where.append(col(AuditLog.id) < before)
+    rows = await session.exec(
+        select(AuditLog).where(*where).order_by(col(AuditLog.id).desc()).limit(AUDIT_PAGE)
+    )
+    return list(rows.all())
+
+
+async def audit_actions(session: AsyncSession) -> list[str]:
+    """Every kind of action in the log, to filter by."""
+    rows = await session.exec(select(AuditLog.action).distinct().order_by(col(AuditLog.action)))
+    return list(rows.all())

@@ -3,6 +3,7 @@
 from models.answers import Answer, AnswerChoice, Response
 from models.arenas import Arena, Subscription
 from models.consultation import Consultation, Option, Question
+from models.dashboard import DashboardLogin, DashboardSession
 from models.dialogs import Dialog
 from models.events import Event, Rsvp
 from models.focus_groups import FocusGroup, FocusMember
@@ -27,6 +28,8 @@ __all__ = [
     "Broadcast",
     "Consent",
     "Consultation",
+    "DashboardLogin",
+    "DashboardSession",
     "Delivery",
     "Dialog",
     "Event",

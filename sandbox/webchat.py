@@ -71,13 +71,26 @@ class Preview:
         return f"/start c_{self.slug}"
 
 
+@dataclass(frozen=True)
+class Link:
+    """A link the page lists beside its people (the runtime's staff dashboard, say)."""
+
+    label: str
+    href: str
+
+
 class _WebChat:
     """Request handlers of the page, bound to one sandbox."""
 
     def __init__(
-        self, sandbox: BotApiServer, personas: list[Persona], preview: Preview | None
+        self,
+        sandbox: BotApiServer,
+        personas: list[Persona],
+        preview: Preview | None,
+        links: tuple[Link, ...] = (),
     ) -> None:
         self.sandbox = sandbox
+        self.links = links
         self.roles = {persona.user_id: persona.role for persona in personas}
         self.preview = preview
         # Tells this run from the last one: the page keeps its votes per run.
@@ -116,6 +129,7 @@ class _WebChat:
                 },
                 "instance": self.instance,
                 "personas": people,
+                "links": [{"label": link.label, "href": link.href} for link in self.links],
                 "preview": None
                 if preview is None
                 else {
@@ -172,10 +186,14 @@ class _WebChat:
 
 
 def add_web_chat(
-    sandbox: BotApiServer, personas: list[Persona], *, preview: Preview | None = None
+    sandbox: BotApiServer,
+    personas: list[Persona],
+    *,
+    preview: Preview | None = None,
+    links: tuple[Link, ...] = (),
 ) -> None:
     """Serve the web chat at ``/`` of the sandbox (call before it starts)."""
-    chat = _WebChat(sandbox, personas, preview)
+    chat = _WebChat(sandbox, personas, preview, links)
     router = sandbox.app.router
     router.add_get("/", chat.index)
     router.add_get(PREFIX + "/config", chat.config)

@@ -32,6 +32,7 @@ from models.outbox.tables import (
     DeliveryState,
 )
 from models.participant import Participant
+from models.roles import audit
 
 #: Participants queued per transaction when a broadcast starts.
 QUEUE_BATCH = 5000
@@ -90,6 +91,37 @@ async def cancel(session: AsyncSession, broadcast: Broadcast, now: datetime) -> 
         .values(state=DeliveryState.CANCELLED, claimed_by=None, claimed_until=None)
     )
     return True
+
+
+#: What staff may do to a confirmed broadcast, in chat or on the dashboard.
+CONTROLS = {"pause": pause, "resume": resume, "cancel": cancel}
+
+
+async def control(
+    session: AsyncSession, broadcast: Broadcast, action: str, actor: int, now: datetime
+) -> bool:
+    """Pause, resume or cancel a broadcast for staff; audited. False when it cannot be done.
+
+    Raises:
+        ValueError: an action other than pause, resume and cancel.
+    """
+    if action not in CONTROLS:
+        raise ValueError(f"unknown broadcast action {action!r}")
+    if not await CONTROLS[action](session, broadcast, now):
+        return False
+    await audit(session, actor, f"broadcast.{action}", f"broadcast:{broadcast.id}", now=now)
+    return True
+
+
+async def recent_broadcasts(session: AsyncSession, limit: int = 20) -> list[Broadcast]:
+    """Confirmed broadcasts, newest first: the active ones and those that ended."""
+    rows = await session.exec(
+        select(Broadcast)
+        .where(col(Broadcast.state) != BroadcastState.DRAFT.value)
+        .order_by(col(Broadcast.id).desc())
+        .limit(limit)
+    )
+    return list(rows.all())
 
 
 async def active_broadcasts(session: AsyncSession) -> list[Broadcast]:

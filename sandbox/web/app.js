@@ -813,6 +813,12 @@
     state.preview = config.preview;
     for (const persona of config.personas) addPersona(persona);
     renderPeople();
+    const links = $("page-links");
+    for (const link of config.links || []) {
+      const anchor = el("a", { href: link.href, text: link.label });
+      links.append(el("li", {}, anchor));
+      links.hidden = false;
+    }
     if (state.preview) {
       const banner = $("preview-banner");
       banner.hidden = false;
