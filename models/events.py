@@ -36,14 +36,15 @@ from sqlalchemy import Text as SQLText
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import places
 from models.arenas import Arena
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table_of, utcnow
 from models.drafts import start_draft
 from models.outbox.audiences import Audience, AudienceKind, audience_condition, count_audience
 from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
 from models.outbox.quiet_hours import QuietHours
 from models.participant import Participant
-from models.reminders import EVENT_KIND, ReminderPolicy, reminder_time
+from models.reminders import EVENT_KIND, ReminderPolicy, queue_reminders
 from models.stops import not_stopped
 
 TITLE_LIMIT = 100
@@ -141,6 +142,10 @@ class Rsvp(SQLModel, table=True):
     answered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Order on the waiting list: earliest first.
     waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+#: Where events keep their answers, for the rule of places and the waiting list.
+PLACES = places.Places(table_of(Rsvp), "event_id")
 
 
 class EventMessages(Protocol):
@@ -416,15 +421,7 @@ async def waiting_position(session: AsyncSession, rsvp: Rsvp) -> int | None:
     """The person's place on the waiting list (1 is next), or None when not on it."""
     if rsvp.answer != RsvpAnswer.WAITING or rsvp.waiting_since is None:
         return None
-    ahead = await session.exec(
-        select(func.count()).where(
-            col(Rsvp.event_id) == rsvp.event_id,
-            col(Rsvp.answer) == RsvpAnswer.WAITING,
-            (col(Rsvp.waiting_since) < rsvp.waiting_since)
-            | ((col(Rsvp.waiting_since) == rsvp.waiting_since) & (col(Rsvp.id) < rsvp.id)),
-        )
-    )
-    return int(ahead.one()) + 1
+    return await places.position(session, PLACES, rsvp.event_id, rsvp.waiting_since, rsvp.id or 0)
 
 
 async def _locked_event(session: AsyncSession, event_id: int) -> Event | None:
@@ -457,18 +454,15 @@ async def _wanted(
 ) -> RsvpAnswer | None:
     """The answer to store for ``choice``; None when a yes finds the event full.
 
-    A yes without a free place is a place on the waiting list for someone already on it;
-    asking for the waiting list when there is room (or with a place already) is a yes.
+    The rule of :func:`models.places.place_for`: a yes to a full event changes nothing (the
+    person may then ask for the waiting list); asking for the list when there is room (or with
+    a place already) is a yes.
     """
-    if choice in (RsvpAnswer.YES, RsvpAnswer.WAITING) and before != RsvpAnswer.YES:
-        if event.capacity is None or (await counts(session, event.id or 0)).yes < event.capacity:
-            return RsvpAnswer.YES
-        if choice == RsvpAnswer.YES and before != RsvpAnswer.WAITING:
-            return None
-        return RsvpAnswer.WAITING
-    if choice == RsvpAnswer.WAITING:
-        return RsvpAnswer.YES  # already has a place: keep it
-    return choice
+    if choice not in (RsvpAnswer.YES, RsvpAnswer.WAITING):
+        return choice
+    taken = await places.taken(session, PLACES, event.id or 0)
+    wanted = places.place_for(choice, before, taken, event.capacity, list_when_full=False)
+    return RsvpAnswer(wanted) if wanted is not None else None
 
 
 async def _record(session: AsyncSession, rsvp: Rsvp, answer: RsvpAnswer, now: datetime) -> None:
@@ -528,20 +522,15 @@ async def _promote(
     policy: ReminderPolicy,
 ) -> int | None:
     """Give a free place to the first on the waiting list and tell them; their participant id."""
-    if event.capacity is None or (await counts(session, event.id or 0)).yes >= event.capacity:
+    if event.capacity is None or not await places.has_room(
+        session, PLACES, event.id or 0, event.capacity
+    ):
         return None
-    first = (
-        await session.exec(
-            select(Rsvp, Participant)
-            .join(Participant, col(Participant.id) == col(Rsvp.participant_id))
-            .where(col(Rsvp.event_id) == event.id, col(Rsvp.answer) == RsvpAnswer.WAITING)
-            .order_by(col(Rsvp.waiting_since), col(Rsvp.id))
-            .limit(1)
-        )
-    ).first()
-    if first is None:
+    first = await places.first_waiting(session, PLACES, event.id or 0)
+    rsvp = await session.get(Rsvp, first) if first is not None else None
+    person = await session.get(Participant, rsvp.participant_id) if rsvp is not None else None
+    if rsvp is None or person is None:
         return None
-    rsvp, person = first
     rsvp.answer = RsvpAnswer.YES
     rsvp.answered_at = now
     rsvp.waiting_since = None
@@ -562,23 +551,17 @@ async def schedule_reminders(
 ) -> int:
     """Write the person's reminders of the event that are still ahead; return how many."""
     assert event.starts_at is not None
-    language = policy.language_of(participant.language)
-    written = 0
-    for hours in sorted(set(policy.event_hours), reverse=True):
-        due = reminder_time(event.starts_at, hours, policy.zone)
-        if due <= now:
-            continue  # said yes later than this reminder would have come
-        await enqueue(
-            session,
-            participant.id or 0,
-            messages.reminder(event, language),
-            kind=EVENT_KIND,
-            due_at=due,
-            ref=event.ref,
-            expires_at=policy.expires(due, event.starts_at),
-        )
-        written += 1
-    return written
+    payload = messages.reminder(event, policy.language_of(participant.language))
+    return await queue_reminders(
+        session,
+        participant.id or 0,
+        event.starts_at,
+        payload,
+        kind=EVENT_KIND,
+        ref=event.ref,
+        policy=policy,
+        now=now,
+    )
 
 
 async def cancel_reminders(session: AsyncSession, event: Event, participant_id: int) -> int:
