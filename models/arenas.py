@@ -150,21 +150,30 @@ class ArenaSpec:
     description: Text | None
 
 
-class ArenaFileError(ValueError):
-    """An arena file was refused; ``problems`` lists each as ``"field.path: message"``."""
+class FileRefused(ValueError):
+    """A YAML file of the domain was refused; ``problems`` lists each as ``"path: message"``."""
+
+    #: What the file is, in the one-line summary ("arena file").
+    what = "file"
 
     def __init__(self, problems: list[str]) -> None:
         """Keep the problems; the message is a one-line summary of them."""
         self.problems = list(problems)
         noun = "problem" if len(self.problems) == 1 else "problems"
-        super().__init__(f"{len(self.problems)} {noun} in the arena file: " + "; ".join(problems))
+        super().__init__(f"{len(self.problems)} {noun} in the {self.what}: " + "; ".join(problems))
 
-    def __reduce__(self) -> tuple[type[ArenaFileError], tuple[list[str]]]:
+    def __reduce__(self) -> tuple[type[FileRefused], tuple[list[str]]]:
         """Pickle by problems, since ``__init__`` does not take the message."""
         return (type(self), (self.problems,))
 
 
-def _arena_text(value: object, path: str, limit: int, ctx: _Context) -> Text:
+class ArenaFileError(FileRefused):
+    """An arena file was refused."""
+
+    what = "arena file"
+
+
+def text_field(value: object, path: str, limit: int, ctx: _Context) -> Text:
     """A name or description: text (in the default language) or ``{language: text}``."""
     if isinstance(value, str):
         checked = _string(value, path, limit, ctx)
@@ -190,7 +199,7 @@ def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
     Raises:
         ArenaFileError: with every problem found; nothing of the file is to be stored.
     """
-    document, ctx = _load_document(data)
+    document, ctx = load_document(data)
     if not isinstance(document, dict) or "arenas" not in document:
         raise ArenaFileError([*ctx.problems, "file: must be a mapping with a list of arenas"])
     _check_fields(document, ("arenas",), "", ctx)
@@ -211,11 +220,17 @@ def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
     return specs
 
 
-def _load_document(data: bytes | str) -> tuple[object, _Context]:
-    """The file's YAML document, and a context holding its duplicate keys as problems."""
+def load_document(
+    data: bytes | str, refused: type[FileRefused] = ArenaFileError
+) -> tuple[object, _Context]:
+    """The file's YAML document, and a context holding its duplicate keys as problems.
+
+    Raises:
+        FileRefused: of the kind ``refused``, when the file is too large or not YAML.
+    """
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        raise ArenaFileError([f"file: too large (at most {MAX_FILE_BYTES // 1024} KB)"])
+        raise refused([f"file: too large (at most {MAX_FILE_BYTES // 1024} KB)"])
     try:
         text = _decode(data)
         loader = _Loader(text)
@@ -224,11 +239,11 @@ def _load_document(data: bytes | str) -> tuple[object, _Context]:
         finally:
             loader.dispose()
     except ConsultationFileError as error:
-        raise ArenaFileError(error.problems) from None
+        raise refused(error.problems) from None
     except yaml.YAMLError as error:
-        raise ArenaFileError(_yaml_error(error, text).problems) from None
+        raise refused(_yaml_error(error, text).problems) from None
     except RecursionError:
-        raise ArenaFileError(["file: nested too deeply"]) from None
+        raise refused(["file: nested too deeply"]) from None
     return document, _Context(problems=list(loader.duplicate_keys))
 
 
@@ -248,10 +263,10 @@ def _arena(entry: object, index: int, seen: dict[str, int], ctx: _Context) -> Ar
         ctx.add(f"{path}.name", "required")
         name: Text = {}
     else:
-        name = _arena_text(entry["name"], f"{path}.name", ARENA_NAME_LIMIT, ctx)
+        name = text_field(entry["name"], f"{path}.name", ARENA_NAME_LIMIT, ctx)
     description = None
     if entry.get("description") is not None:
-        description = _arena_text(
+        description = text_field(
             entry["description"], f"{path}.description", ARENA_DESCRIPTION_LIMIT, ctx
         )
     if slug is not None and name:

@@ -2,11 +2,13 @@
 
 from models.answers import Answer, AnswerChoice, Response
 from models.arenas import Arena, Subscription
+from models.centres import Centre, Coordinator, CoordinatorCentre
 from models.consultation import Consultation, Option, Question
 from models.dialogs import Dialog
 from models.events import Event, Rsvp
 from models.followups import Outcome
 from models.moderation import ModerationGroup, ModerationItem
+from models.needs import Need, Signup
 from models.outbox.tables import Broadcast, Delivery
 from models.participant import Consent, Participant
 from models.polls import PollMessage
@@ -15,6 +17,7 @@ from models.reminders import FinishReminder
 from models.roles import AuditLog, RoleGrant
 from models.stops import MessageStop
 from models.updates import ProcessedUpdate
+from models.volunteers import VolunteerChoice, VolunteerProfile
 
 __all__ = [
     "Answer",
@@ -22,8 +25,11 @@ __all__ = [
     "Arena",
     "AuditLog",
     "Broadcast",
+    "Centre",
     "Consent",
     "Consultation",
+    "Coordinator",
+    "CoordinatorCentre",
     "Delivery",
     "Dialog",
     "Event",
@@ -32,6 +38,7 @@ __all__ = [
     "MessageStop",
     "ModerationGroup",
     "ModerationItem",
+    "Need",
     "Option",
     "Outcome",
     "Participant",
@@ -41,5 +48,8 @@ __all__ = [
     "Response",
     "RoleGrant",
     "Rsvp",
+    "Signup",
     "Subscription",
+    "VolunteerChoice",
+    "VolunteerProfile",
 ]
