@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     event_reminders: Annotated[tuple[float, ...], NoDecode] = (24.0, 2.0)
     finish_reminder_hours: float = Field(default=24.0, ge=0)
     reminder_max_age_hours: float = Field(default=12.0, gt=0)
+    # Volunteering (docs/volunteering.md): invitations one volunteer gets from one
+    # coordinator's needs in seven days (a coordinator may have their own); days after a
+    # need that the contact details volunteers shared are kept.
+    volunteer_weekly_cap: int = Field(default=3, ge=1, le=50)
+    retention_volunteer_contact_days: int = Field(default=30, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -44,6 +44,10 @@ class Runtime:
     event_reminder_hours: tuple[float, ...] = (24.0, 2.0)
     finish_reminder_hours: float = 24.0
     reminder_max_age_hours: float = 12.0
+    # Volunteering (docs/volunteering.md): invitations one volunteer gets from one
+    # coordinator's needs in seven days; days after a need that shared contacts are kept.
+    volunteer_weekly_cap: int = 3
+    volunteer_contact_days: int = 30
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None

@@ -13,6 +13,7 @@ days (``VOLUNTEER_WEEKLY_CAP`` unless the coordinator has a cap of their own).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,6 +129,16 @@ def all_tags(centres: list[Centre]) -> list[Tag]:
 def all_districts(centres: list[Centre]) -> list[str]:
     """The districts the centres serve, in alphabetical order."""
     return sorted({centre.district for centre in centres})
+
+
+def district_key(district: str) -> str:
+    """A short stable key for a district in button data (a name may be long, or not ASCII)."""
+    return hashlib.blake2b(district.encode(), digest_size=4).hexdigest()
+
+
+def district_of(key: str, districts: list[str]) -> str | None:
+    """The district whose :func:`district_key` is ``key``."""
+    return next((d for d in districts if district_key(d) == key), None)
 
 
 async def centres_of(session: AsyncSession, telegram_user_id: int) -> list[Centre]:

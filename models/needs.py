@@ -99,7 +99,7 @@ class NeedState(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Reply(StrEnum):
+class Answer(StrEnum):
     """A volunteer's answer to an invitation."""
 
     INVITED = "invited"  # not answered yet
@@ -197,7 +197,7 @@ class Signup(SQLModel, table=True):
     participant_id: int = Field(
         sa_column=Column(Integer, ForeignKey("participant.id", ondelete="CASCADE"), nullable=False)
     )
-    answer: str = Field(default=Reply.INVITED, sa_column=Column(String(8), nullable=False))
+    answer: str = Field(default=Answer.INVITED, sa_column=Column(String(8), nullable=False))
     invited_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -559,7 +559,7 @@ async def publish(
             signups.append({"need_id": need.id, "participant_id": participant_id})
             deliveries.append({"participant_id": participant_id, "payload": rendered[code]})
         await connection.execute(
-            insert(S).values(answer=Reply.INVITED.value, invited_at=now), signups
+            insert(S).values(answer=Answer.INVITED.value, invited_at=now), signups
         )
         await connection.execute(
             insert(D).values(
@@ -626,7 +626,7 @@ async def _answerable(
     upcoming = next_time(need, now, zone)
     if upcoming is None:
         raise NeedRefused("over", need)
-    if need.state == NeedState.CLOSED and signup.answer != Reply.YES:
+    if need.state == NeedState.CLOSED and signup.answer != Answer.YES:
         raise NeedRefused("closed", need)
     return need, signup, upcoming
 
@@ -635,7 +635,7 @@ async def answer(
     session: AsyncSession,
     need_id: int,
     participant: Participant,
-    choice: Reply,
+    choice: Answer,
     now: datetime,
     messages: NeedMessages,
     policy: ReminderPolicy,
@@ -651,39 +651,39 @@ async def answer(
     need, signup, upcoming = await _answerable(
         session, need_id, participant.id or 0, now, policy.zone
     )
-    before = Reply(signup.answer)
-    wanted = Reply.NO
-    if choice == Reply.YES:
+    before = Answer(signup.answer)
+    wanted = Answer.NO
+    if choice == Answer.YES:
         taken = await places.taken(session, PLACES, need.id or 0)
         found = places.place_for(places.YES, before, taken, need.places, list_when_full=True)
-        wanted = Reply(found or places.WAITING)
+        wanted = Answer(found or places.WAITING)
     result = SignupResult(need, signup)
     if wanted != before:
         result.changed = True
         await _record(session, signup, wanted, now)
-        if wanted == Reply.YES:
+        if wanted == Answer.YES:
             result.start = await _commit(
                 session, need, signup, participant, upcoming, now, messages, policy
             )
-        if before == Reply.YES:
+        if before == Answer.YES:
             await _uncommit(session, need, signup)
             result.promoted = await _promote(session, need, now, messages, policy)
-    elif wanted == Reply.YES:
+    elif wanted == Answer.YES:
         result.start = signup.first_at
     result.position = await waiting_position(session, signup)
     return result
 
 
-async def _record(session: AsyncSession, signup: Signup, answer: Reply, now: datetime) -> None:
+async def _record(session: AsyncSession, signup: Signup, answer: Answer, now: datetime) -> None:
     """Store the answer; the waiting list is ordered by when people joined it."""
     before = signup.answer
     signup.answer = answer
     signup.answered_at = now
-    signup.waiting_since = now if answer == Reply.WAITING else None
-    if answer == Reply.NO and before in (Reply.YES, Reply.WAITING):
+    signup.waiting_since = now if answer == Answer.WAITING else None
+    if answer == Answer.NO and before in (Answer.YES, Answer.WAITING):
         signup.withdrawn_at = now
         _forget_contact(signup)
-    elif answer in (Reply.YES, Reply.WAITING):
+    elif answer in (Answer.YES, Answer.WAITING):
         signup.withdrawn_at = None
     await session.flush()
 
@@ -754,7 +754,7 @@ async def _promote(
     upcoming = next_time(need, now, policy.zone)
     if signup is None or person is None or upcoming is None:
         return None
-    await _record(session, signup, Reply.YES, now)
+    await _record(session, signup, Answer.YES, now)
     start = await _commit(session, need, signup, person, upcoming, now, messages, policy)
     payload = messages.promoted(need, start, policy.language_of(person.language))
     await _tell(session, need, person, payload, now, start, policy.quiet)
@@ -787,7 +787,7 @@ async def _tell(
 
 async def waiting_position(session: AsyncSession, signup: Signup) -> int | None:
     """The volunteer's place on the waiting list (1 is next), or None when not on it."""
-    if signup.answer != Reply.WAITING or signup.waiting_since is None:
+    if signup.answer != Answer.WAITING or signup.waiting_since is None:
         return None
     return await places.position(
         session, PLACES, signup.need_id, signup.waiting_since, signup.id or 0
@@ -800,7 +800,7 @@ async def waiting_position(session: AsyncSession, signup: Signup) -> int | None:
 def _has_place(signup: Signup | None) -> Signup:
     if signup is None:
         raise NeedRefused("gone")
-    if signup.answer not in (Reply.YES, Reply.WAITING):
+    if signup.answer not in (Answer.YES, Answer.WAITING):
         raise NeedRefused("no_place")
     return signup
 
@@ -846,7 +846,7 @@ async def waiting_for_phone(
         .where(
             col(Signup.participant_id) == participant_id,
             col(Signup.phone_asked_at) >= now - PHONE_WINDOW,
-            col(Signup.answer).in_([Reply.YES, Reply.WAITING]),
+            col(Signup.answer).in_([Answer.YES, Answer.WAITING]),
         )
         .order_by(col(Signup.phone_asked_at).desc())
         .limit(1)
@@ -884,7 +884,7 @@ async def give_feedback(
     signup = await signup_of(session, need_id, participant_id)
     if signup is None:
         raise NeedRefused("gone")
-    if signup.answer != Reply.YES:
+    if signup.answer != Answer.YES:
         raise NeedRefused("no_place")
     if signup.first_at is None or signup.first_at > now:
         raise NeedRefused("not_yet")
@@ -937,7 +937,7 @@ async def cancel(
         .join(Signup, col(Signup.participant_id) == col(Participant.id))
         .where(
             col(Signup.need_id) == need.id,
-            col(Signup.answer).in_([Reply.YES, Reply.WAITING]),
+            col(Signup.answer).in_([Answer.YES, Answer.WAITING]),
             col(Participant.unreachable_at).is_(None),
             not_stopped(col(Participant.id)),
         )
@@ -973,7 +973,7 @@ async def counts(session: AsyncSession, need_id: int) -> NeedCounts:
     for answer_value, number, withdrawn in rows.all():
         found.invited += int(number)
         found.withdrawn += int(withdrawn)
-        if answer_value in (Reply.YES, Reply.WAITING, Reply.NO):
+        if answer_value in (Answer.YES, Answer.WAITING, Answer.NO):
             setattr(found, str(answer_value), int(number))
     feedback = await connection.execute(
         core_select(S.c.feedback, func.count())
@@ -991,7 +991,7 @@ class Contact:
     name: str | None
     username: str | None
     phone: str | None
-    answer: Reply
+    answer: Answer
 
 
 async def contacts(session: AsyncSession, need_id: int) -> list[Contact]:
@@ -1001,12 +1001,12 @@ async def contacts(session: AsyncSession, need_id: int) -> list[Contact]:
         .where(
             col(Signup.need_id) == need_id,
             col(Signup.contact_shared_at).is_not(None),
-            col(Signup.answer).in_([Reply.YES, Reply.WAITING]),
+            col(Signup.answer).in_([Answer.YES, Answer.WAITING]),
         )
         .order_by(col(Signup.answer).desc(), col(Signup.answered_at), col(Signup.id))
     )
     return [
-        Contact(s.contact_name, s.contact_username, s.contact_phone, Reply(s.answer))
+        Contact(s.contact_name, s.contact_username, s.contact_phone, Answer(s.answer))
         for s in rows.all()
     ]
 
@@ -1049,7 +1049,7 @@ async def restore_reminders(
         .join(Signup, col(Signup.need_id) == col(Need.id))
         .where(
             col(Signup.participant_id) == participant.id,
-            col(Signup.answer) == Reply.YES,
+            col(Signup.answer) == Answer.YES,
             col(Signup.first_at) > now,
             col(Need.state).in_([NeedState.OPEN, NeedState.CLOSED]),
         )
@@ -1080,13 +1080,13 @@ async def withdraw_everywhere(
     rows = await session.exec(
         select(Signup.need_id).where(
             col(Signup.participant_id) == participant.id,
-            col(Signup.answer).in_([Reply.YES, Reply.WAITING]),
+            col(Signup.answer).in_([Answer.YES, Answer.WAITING]),
         )
     )
     withdrawn = 0
     for need_id in rows.all():
         try:
-            await answer(session, need_id, participant, Reply.NO, now, messages, policy)
+            await answer(session, need_id, participant, Answer.NO, now, messages, policy)
         except NeedRefused:
             continue  # its time has passed, or it was cancelled: nothing to give back
         withdrawn += 1
@@ -1131,3 +1131,24 @@ async def forget_old_contacts(session: AsyncSession, now: datetime, days: int) -
             cleared += 1
     await session.flush()
     return cleared
+
+
+async def commitments(
+    session: AsyncSession, participant_id: int, now: datetime, zone: str
+) -> list[tuple[Need, Signup]]:
+    """The needs the person has a place in or waits for, whose time is still ahead."""
+    rows = await session.exec(
+        select(Need, Signup)
+        .join(Signup, col(Signup.need_id) == col(Need.id))
+        .where(
+            col(Signup.participant_id) == participant_id,
+            col(Signup.answer).in_([Answer.YES, Answer.WAITING]),
+            col(Need.state).in_([NeedState.OPEN, NeedState.CLOSED]),
+        )
+        .order_by(col(Need.starts_at), col(Need.id))
+    )
+    ahead = []
+    for need, signup in rows.all():
+        if (signup.first_at or now) > now or next_time(need, now, zone) is not None:
+            ahead.append((need, signup))
+    return ahead

@@ -41,13 +41,18 @@ def language_chosen() -> Outgoing:
 
 
 def welcome(
-    consultation_id: int = 0, source: str = "", *, changed: bool = False, arena_id: int = 0
+    consultation_id: int = 0,
+    source: str = "",
+    *,
+    changed: bool = False,
+    arena_id: int = 0,
+    centre_id: int = 0,
 ) -> Outgoing:
     """Who we are, the privacy notice, consent and language buttons.
 
     The consent buttons carry the deep link through: a consultation to open after consent, or
-    with ``arena_id`` an arena to show. With ``changed`` it says that the notice changed since
-    the person last agreed.
+    with ``arena_id`` an arena to show, with ``centre_id`` a volunteer centre's invitation to
+    volunteer. With ``changed`` it says that the notice changed since the person last agreed.
     """
     opening = (
         _("Our privacy notice has changed. Please read it and tell us if you agree.")
@@ -63,6 +68,8 @@ def welcome(
     language = current_language()
 
     def consent(granted: int) -> cb.CallbackData:
+        if centre_id:
+            return cb.CentreConsent(granted, language, centre_id, source)
         if arena_id:
             return cb.ArenaConsent(granted, language, arena_id, source)
         return cb.GiveConsent(granted, language, consultation_id, source)

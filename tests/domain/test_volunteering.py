@@ -13,12 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import needs, privacy
 from models.centres import Centre
 from models.needs import (
+    Answer,
     Feedback,
     Matching,
     Need,
     NeedRefused,
     NeedState,
-    Reply,
     Share,
     Signup,
 )
@@ -91,7 +91,7 @@ async def _person(session: AsyncSession, pid: int) -> Participant:
     return found
 
 
-async def _answer(session: AsyncSession, need: Need, pid: int, choice: Reply) -> Any:
+async def _answer(session: AsyncSession, need: Need, pid: int, choice: Answer) -> Any:
     person = await _person(session, pid)
     return await needs.answer(session, need.id or 0, person, choice, NOW, TEXTS, POLICY)
 
@@ -115,7 +115,7 @@ async def test_a_need_invites_volunteers_with_a_tag_in_common(session: AsyncSess
     # More tags in common first.
     assert await _invited(session, need) == [both, one]
     signups = (await session.exec(select(Signup.participant_id, Signup.answer))).all()
-    assert sorted(signups) == [(both, Reply.INVITED), (one, Reply.INVITED)]
+    assert sorted(signups) == [(both, Answer.INVITED), (one, Answer.INVITED)]
     assert other not in await _invited(session, need)
 
 
@@ -254,14 +254,14 @@ async def test_a_need_for_two_fills_waits_promotes_reminds_and_hears_how_it_went
     need = a_need(centres["holmen"], SUNDAY_NOON, places=2)
     assert await _publish(session, need) == 4
 
-    first = await _answer(session, need, ana, Reply.YES)
-    second = await _answer(session, need, bo, Reply.YES)
-    assert (first.signup.answer, second.signup.answer) == (Reply.YES, Reply.YES)
+    first = await _answer(session, need, ana, Answer.YES)
+    second = await _answer(session, need, bo, Answer.YES)
+    assert (first.signup.answer, second.signup.answer) == (Answer.YES, Answer.YES)
     assert first.start == SUNDAY_NOON
-    third = await _answer(session, need, cai, Reply.YES)
-    fourth = await _answer(session, need, dag, Reply.YES)
-    assert (third.signup.answer, third.position) == (Reply.WAITING, 1)
-    assert (fourth.signup.answer, fourth.position) == (Reply.WAITING, 2)
+    third = await _answer(session, need, cai, Answer.YES)
+    fourth = await _answer(session, need, dag, Answer.YES)
+    assert (third.signup.answer, third.position) == (Answer.WAITING, 1)
+    assert (fourth.signup.answer, fourth.position) == (Answer.WAITING, 2)
     counted = await needs.counts(session, need.id or 0)
     assert (counted.yes, counted.waiting, counted.invited) == (2, 2, 4)
 
@@ -278,7 +278,7 @@ async def test_a_need_for_two_fills_waits_promotes_reminds_and_hears_how_it_went
     assert await _pending(session, participant_id=cai, kind=needs.REMINDER_KIND) == []
 
     # Ana withdraws: her reminders end, and Cai, first on the list, has her place now.
-    withdrawal = await _answer(session, need, ana, Reply.NO)
+    withdrawal = await _answer(session, need, ana, Answer.NO)
     assert withdrawal.promoted == cai
     assert await _pending(session, participant_id=ana, kind=needs.REMINDER_KIND) == []
     assert await _pending(session, participant_id=ana, kind=needs.THANKS_KIND) == []
@@ -306,7 +306,7 @@ async def test_a_need_for_two_fills_waits_promotes_reminds_and_hears_how_it_went
     # Too late to answer now.
     with pytest.raises(NeedRefused) as refused:
         await needs.answer(
-            session, need.id or 0, await _person(session, dag), Reply.YES, later, TEXTS, POLICY
+            session, need.id or 0, await _person(session, dag), Answer.YES, later, TEXTS, POLICY
         )
     assert refused.value.reason == "over"
 
@@ -326,7 +326,7 @@ async def test_a_weekly_need_reminds_before_the_first_time_ahead(session: AsyncS
     # The first Tuesday has passed; the yes is for the next one, 18:00 in summer time now.
     later = TUESDAY_EVENING + timedelta(days=1)
     result = await needs.answer(
-        session, tuesdays.id or 0, await _person(session, pid), Reply.YES, later, TEXTS, POLICY
+        session, tuesdays.id or 0, await _person(session, pid), Answer.YES, later, TEXTS, POLICY
     )
     next_tuesday = datetime(2027, 3, 30, 16, 0, tzinfo=UTC)
     assert result.start == next_tuesday
@@ -351,12 +351,12 @@ async def test_contact_details_are_shared_only_after_a_yes_and_forgotten_on_with
         )
     assert refused.value.reason == "no_place"
     assert await needs.contacts(session, nid) == []
-    await _answer(session, need, ana, Reply.YES)
+    await _answer(session, need, ana, Answer.YES)
     await needs.share_contact(
         session, nid, ana, Share.NAME, first_name="Ana", username="ana_h", now=NOW
     )
     # On the waiting list one may share too; a phone number is the next typed message.
-    await _answer(session, need, bo, Reply.YES)
+    await _answer(session, need, bo, Answer.YES)
     await needs.share_contact(
         session, nid, bo, Share.PHONE, first_name="Bo", username="b", now=NOW
     )
@@ -370,12 +370,12 @@ async def test_contact_details_are_shared_only_after_a_yes_and_forgotten_on_with
     assert await needs.waiting_for_phone(session, bo, NOW) is None
     shared = await needs.contacts(session, nid)
     assert [(c.name, c.username, c.phone, c.answer) for c in shared] == [
-        ("Ana", "ana_h", None, Reply.YES),
-        ("Bo", None, "+4791234567", Reply.WAITING),
+        ("Ana", "ana_h", None, Answer.YES),
+        ("Bo", None, "+4791234567", Answer.WAITING),
     ]
-    await _answer(session, need, ana, Reply.NO)  # Bo moves up
+    await _answer(session, need, ana, Answer.NO)  # Bo moves up
     shared = await needs.contacts(session, nid)
-    assert [(c.name, c.answer) for c in shared] == [("Bo", Reply.YES)]
+    assert [(c.name, c.answer) for c in shared] == [("Bo", Answer.YES)]
     await needs.share_contact(session, nid, bo, Share.NONE, first_name="Bo", username="b", now=NOW)
     assert await needs.contacts(session, nid) == []
     signup = await needs.signup_of(session, nid, ana)
@@ -388,11 +388,11 @@ async def test_delete_removes_the_profile_and_every_sign_up(session: AsyncSessio
     ana, bo = await add_volunteers(session, [1, 2], Profile())
     need = a_need(centres["holmen"], SUNDAY_NOON, places=1)
     await _publish(session, need)
-    await _answer(session, need, ana, Reply.YES)
+    await _answer(session, need, ana, Answer.YES)
     await needs.share_contact(
         session, need.id or 0, ana, Share.NAME, first_name="Ana", username="ana", now=NOW
     )
-    await _answer(session, need, bo, Reply.YES)
+    await _answer(session, need, bo, Answer.YES)
     data = await privacy.personal_data(session, await _person(session, ana), "en")
     assert len(data["records"]["volunteer_profile"]) == 1
     assert data["records"]["volunteer_signup"][0]["contact_name"] == "Ana"
@@ -413,8 +413,8 @@ async def test_cancelling_a_need_tells_who_comes_and_waits(session: AsyncSession
     ana, bo, cai = await add_volunteers(session, [1, 2, 3], Profile())
     need = a_need(centres["holmen"], SUNDAY_NOON, places=1)
     await _publish(session, need)
-    await _answer(session, need, ana, Reply.YES)
-    await _answer(session, need, bo, Reply.YES)
+    await _answer(session, need, ana, Answer.YES)
+    await _answer(session, need, bo, Answer.YES)
     assert await needs.cancel(session, need, NOW, TEXTS, POLICY) == 2
     assert need.state == NeedState.CANCELLED
     pending = await _pending(session, ref=need.ref)
@@ -423,7 +423,7 @@ async def test_cancelling_a_need_tells_who_comes_and_waits(session: AsyncSession
         (bo, needs.UPDATE_KIND),
     ]
     with pytest.raises(NeedRefused) as refused:
-        await _answer(session, need, cai, Reply.YES)
+        await _answer(session, need, cai, Answer.YES)
     assert refused.value.reason == "cancelled"
 
 
