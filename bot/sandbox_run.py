@@ -5,7 +5,8 @@ the web chat page (:mod:`sandbox.webchat`) on the same port. The bot gets a data
 own, ``./medvirk-sandbox.db``, made fresh on every start, never the production
 ``DATABASE_URL``; the example arenas and consultations are loaded into it, the consultations
 opened (without their ``opens``/``closes`` window, so they can be answered any day), and the
-staff and moderator people of the page get their roles.
+staff, moderator and coordinator people of the page get their roles (the coordinator speaks
+for every example volunteer centre).
 
 With ``consultation`` set (``--consultation FILE``), only that consultation is loaded: staff
 preview a file before it is published by answering it as citizens do, one citizen per
@@ -32,6 +33,13 @@ from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.settings import Settings
 from models.arenas import ArenaFileError, ArenaSpec, import_arenas, parse_arena_file
 from models.base import utcnow
+from models.centres import (
+    CentreFileError,
+    CentreSpec,
+    import_centres,
+    make_coordinator,
+    parse_centre_file,
+)
 from models.consultation import ImportRefused, import_consultation
 from models.consultation_file import (
     ConsultationFileError,
@@ -46,11 +54,15 @@ from sandbox.webchat import Persona, Preview, add_web_chat
 SANDBOX_DATABASE = Path("medvirk-sandbox.db")
 #: The example consultations and arenas shipped in the repository.
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-#: The example arena file; every other ``*.yaml`` there is a consultation.
+#: The example arena file; every other ``*.yaml`` there is a consultation, but the centres
+#: file and the needs file (which a coordinator uploads in the chat).
 EXAMPLE_ARENAS = EXAMPLES / "arenas.yaml"
+EXAMPLE_CENTRES = EXAMPLES / "centres.yaml"
+NOT_CONSULTATIONS = (EXAMPLE_ARENAS, EXAMPLE_CENTRES, EXAMPLES / "needs.yaml")
 #: Telegram user ids of the page's staff member and moderator (real ids are far larger).
 STAFF_ID = 9001
 MODERATOR_ID = 9002
+COORDINATOR_ID = 9003
 #: The citizens of the page, one per supported language; more can be added in the page.
 CITIZENS = (("Kari", "nb"), ("Ola", "nn"), ("Amina", "en"))
 #: A preview's citizens: one per language of the file, named for the language.
@@ -99,8 +111,8 @@ class RunningSandbox:
 
 
 def example_files() -> list[Path]:
-    """The example consultation files, in name order (examples/arenas.yaml holds arenas)."""
-    return sorted(path for path in EXAMPLES.glob("*.yaml") if path != EXAMPLE_ARENAS)
+    """The example consultation files, in name order (arenas, centres and needs are not)."""
+    return sorted(path for path in EXAMPLES.glob("*.yaml") if path not in NOT_CONSULTATIONS)
 
 
 def _load_example(path: Path, parse: Callable[[bytes], T], refused: type[ValueError]) -> T:
@@ -120,6 +132,13 @@ def load_arenas() -> list[ArenaSpec]:
     if not EXAMPLE_ARENAS.exists():
         return []
     return _load_example(EXAMPLE_ARENAS, parse_arena_file, ArenaFileError)
+
+
+def load_centres() -> list[CentreSpec]:
+    """Parse the example volunteer centres (none when the file is missing)."""
+    if not EXAMPLE_CENTRES.exists():
+        return []
+    return _load_example(EXAMPLE_CENTRES, parse_centre_file, CentreFileError)
 
 
 def load_examples() -> list[ConsultationSpec]:
@@ -171,8 +190,11 @@ async def prepare_database(
     specs: Iterable[ConsultationSpec],
     grants: Iterable[tuple[int, Role]],
     arenas: Iterable[ArenaSpec] = (),
+    centres: Iterable[CentreSpec] = (),
 ) -> tuple[list[str], list[str]]:
-    """Migrate, import arenas, import and open consultations, grant roles.
+    """Migrate, import arenas and centres, import and open consultations, grant roles.
+
+    A coordinator among ``grants`` speaks for every centre.
 
     Returns:
         The slugs of the consultations and of the arenas loaded.
@@ -188,6 +210,9 @@ async def prepare_database(
             arena_slugs = [
                 arena.slug for arena, _new in await import_arenas(session, list(arenas))
             ]
+            centre_slugs = [
+                c.slug for c, _new in await import_centres(session, list(centres), utcnow())
+            ]
             slugs = []
             for spec in specs:
                 try:
@@ -200,7 +225,10 @@ async def prepare_database(
                     ) from error
                 slugs.append(stored.slug)
             for user_id, role in grants:
-                await grant(session, user_id, role, by=None, now=utcnow())
+                if role == Role.COORDINATOR:
+                    await make_coordinator(session, user_id, centre_slugs, by=None, now=utcnow())
+                else:
+                    await grant(session, user_id, role, by=None, now=utcnow())
         return slugs, arena_slugs
     finally:
         await engine.dispose()
@@ -212,7 +240,7 @@ def preview_of(spec: ConsultationSpec) -> Preview:
 
 
 def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Persona]:
-    """Create the page's people in the sandbox: citizens, a staff member, a moderator."""
+    """Create the page's people in the sandbox: citizens, staff, a moderator, a coordinator."""
     citizens = (
         [(PREVIEW_NAMES.get(code, code), code) for code in preview.languages]
         if preview is not None
@@ -225,6 +253,7 @@ def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Pe
     for user_id, name, role in (
         (STAFF_ID, "Siri", "staff"),
         (MODERATOR_ID, "Mats", "moderator"),
+        (COORDINATOR_ID, "Nora", "coordinator"),
     ):
         sandbox.add_user(user_id, first_name=name, language_code="nb")
         personas.append(Persona(user_id, role))
@@ -299,8 +328,13 @@ async def _seed_database(
     return await prepare_database(
         database_url(options.database),
         specs,
-        [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
+        [
+            (STAFF_ID, Role.STAFF),
+            (MODERATOR_ID, Role.MODERATOR),
+            (COORDINATOR_ID, Role.COORDINATOR),
+        ],
         load_arenas(),
+        load_centres(),
     )
 
 

@@ -27,6 +27,7 @@ from handlers import (
     manage,
     members,
     moderation,
+    needs,
     outcomes,
     polls,
     privacy,
@@ -34,6 +35,7 @@ from handlers import (
     router,
     rsvp,
     start,
+    volunteer,
     wizard,
 )
 from handlers import callbacks as cb
@@ -56,6 +58,7 @@ CITIZEN_COMMANDS = {
     "cancel": consult.cancel,
     "arenas": arenas.show_arenas,
     "stop": followups.stop,
+    "volunteer": volunteer.volunteer_command,
 }
 
 # Each checks the sender's role itself, on every update.
@@ -70,6 +73,7 @@ STAFF_COMMANDS = {
     "broadcast": wizard.command(BROADCAST, what="/broadcast"),
     "event": events.event_command,
     "outcome": outcomes.outcome_command,
+    "needs": needs.needs_command,
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
@@ -95,6 +99,13 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.FollowUp: arenas.on_followup,
     cb.RsvpChoice: rsvp.on_rsvp,
     cb.EventAdmin: events.on_admin,
+    cb.CentreConsent: volunteer.on_centre_consent,
+    cb.VolunteerConsent: volunteer.on_consent,
+    cb.VolunteerEdit: volunteer.on_edit,
+    cb.NeedAnswer: volunteer.on_answer,
+    cb.NeedShare: volunteer.on_share,
+    cb.NeedFeedback: volunteer.on_feedback,
+    cb.NeedAdmin: needs.on_admin,
 }
 
 # How often scheduled work runs; what is due is read from the database each time.

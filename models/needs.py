@@ -1149,6 +1149,30 @@ async def commitments(
     )
     ahead = []
     for need, signup in rows.all():
-        if (signup.first_at or now) > now or next_time(need, now, zone) is not None:
+        theirs_ahead = signup.first_at is not None and signup.first_at > now
+        if theirs_ahead or next_time(need, now, zone) is not None:
             ahead.append((need, signup))
     return ahead
+
+
+@dataclass(frozen=True)
+class NeedReport:
+    """One need for the annual report: the need, its centre and its counts."""
+
+    need: Need
+    centre: Centre
+    counts: NeedCounts
+
+
+async def report(session: AsyncSession, centre_ids: list[int] | None = None) -> list[NeedReport]:
+    """Every published need (of these centres), oldest first, with its counts."""
+    statement = (
+        select(Need, Centre)
+        .join(Centre, col(Centre.id) == col(Need.centre_id))
+        .where(col(Need.state) != NeedState.DRAFT)
+        .order_by(col(Need.starts_at), col(Need.id))
+    )
+    if centre_ids is not None:
+        statement = statement.where(col(Need.centre_id).in_(centre_ids))
+    rows = (await session.exec(statement)).all()
+    return [NeedReport(need, centre, await counts(session, need.id or 0)) for need, centre in rows]
