@@ -49,6 +49,7 @@ async def _privacy(scene: Scene) -> Reply:
         contact=runtime.privacy_contact,
         free_text_days=runtime.free_text_retention_days,
         inactive_months=runtime.inactive_retention_months,
+        volunteer_contact_days=runtime.volunteer_contact_days,
     )
     return Reply(send=[message])
 

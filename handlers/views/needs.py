@@ -157,8 +157,8 @@ def need_detail(
     if hidden > 0:
         lines.append(
             ngettext(
-                "{n} more said yes without sharing: you see only that they come.",
-                "{n} more said yes without sharing: you see only that they come.",
+                "{n} more person said yes without sharing: you see only that they come.",
+                "{n} more people said yes without sharing: you see only that they come.",
                 hidden,
             ).format(n=hidden)
         )

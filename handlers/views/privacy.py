@@ -120,6 +120,17 @@ def _full_notice(contact: str, free_text_days: int, inactive_months: int) -> str
     ).format(days=free_text_days, months=inactive_months, contact=who)
 
 
+def _volunteering_notice(contact_days: int) -> str:
+    return _(
+        "<b>If you volunteer</b> (/volunteer, only if you say yes to it)\n"
+        "• What you like to do, where, when and the languages you speak.\n"
+        "• The volunteer centres' requests you got, and your answers.\n"
+        "• Your first name and username or phone number, only if you choose to share them "
+        "with a centre after saying yes; deleted {days} days after the request.\n"
+        "End it any time with /volunteer."
+    ).format(days=contact_days)
+
+
 def _consent_status(consent: Consent | None, consented: bool) -> str:
     if consented:
         assert consent is not None
@@ -142,12 +153,14 @@ def privacy_message(
     contact: str,
     free_text_days: int,
     inactive_months: int,
+    volunteer_contact_days: int = 30,
 ) -> Outgoing:
     """What is stored, why and for how long, with the person's consent and their buttons.
 
     ``known``: something is stored about the person (they can see and delete it).
     """
     notice = _full_notice(contact, free_text_days, inactive_months)
+    notice += "\n\n" + _volunteering_notice(volunteer_contact_days)
     number = _("Your Telegram user number: {number}").format(number=user_id)
     status = _consent_status(consent, consented)
     rows = []

@@ -271,7 +271,7 @@ async def test_contact_details_reach_the_coordinator_only_after_a_yes_and_an_exp
     await harness.send(nora, "/needs")
     await harness.press(nora, "Drive to the repair café")
     assert "Nobody has shared yet." in harness.last(nora)
-    assert "1 more said yes without sharing" in harness.last(nora)
+    assert "1 more person said yes without sharing" in harness.last(nora)
 
     await harness.press(ana, "Share my name and Telegram username")
     assert "The centre sees: Person7831." in harness.last(ana)
