@@ -7,8 +7,21 @@ where they first came from. No names, no usernames.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Column, ColumnElement, ForeignKey, Index, Integer, String, and_, exists, or_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    and_,
+    exists,
+    or_,
+)
+from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -129,6 +142,29 @@ def latest_is_yes(
     if version is not None:
         conditions.append(c.c.version == version)
     return exists().where(*conditions, ~newer)
+
+
+def latest_yes_ids(kind: str, *, version: str | None = None, alias: str = "ly") -> Select[Any]:
+    """SQL: the ids of participants whose latest decision of ``kind`` is a yes not withdrawn.
+
+    The rule of :func:`latest_is_yes` as a set, not tied to a row of the statement around it:
+    for ``participant.id IN (...)`` over many people at once, which the databases answer
+    with one pass over the consent table rather than a lookup per person.
+    """
+    c = table_of(Consent).alias(alias)
+    later = table_of(Consent).alias(f"{alias}_later")
+    newer = exists().where(
+        later.c.participant_id == c.c.participant_id,
+        later.c.kind == kind,
+        or_(
+            later.c.decided_at > c.c.decided_at,
+            and_(later.c.decided_at == c.c.decided_at, later.c.id > c.c.id),
+        ),
+    )
+    conditions = [c.c.kind == kind, c.c.granted.is_(True), c.c.withdrawn_at.is_(None), ~newer]
+    if version is not None:
+        conditions.append(c.c.version == version)
+    return core_select(c.c.participant_id).where(*conditions)
 
 
 def consent_condition() -> ColumnElement[bool]:

@@ -280,10 +280,17 @@ def tag_names(need: Need, centre: Centre | None, language: str) -> str:
     return ", ".join(known[t].name_in(language) if t in known else t for t in need.tags)
 
 
-def _facts(need: Need, centre: Centre | None, zone: str, start: datetime | None) -> list[str]:
+def _facts(
+    need: Need,
+    centre: Centre | None,
+    zone: str,
+    start: datetime | None,
+    *,
+    show_centre: bool = True,
+) -> list[str]:
     code = current_language()
     lines = [f"<b>{escape(need.title_in(code))}</b>"]
-    if centre is not None:
+    if centre is not None and show_centre:
         lines.append("🏷 " + escape(centre_name(centre)))
     lines.append("🕒 " + when_of(need, zone, start))
     lines.append("📍 " + escape(need.district or ""))
@@ -391,10 +398,14 @@ def need_card(
     standing: Standing = Standing(),
     *,
     heading: str | None = None,
+    show_centre: bool = True,
 ) -> Outgoing:
-    """A need as a volunteer sees it, with their answer and the buttons to give or change it."""
+    """A need as a volunteer sees it, with their answer and the buttons to give or change it.
+
+    ``show_centre=False`` when the heading names the centre already.
+    """
     lines = [heading, ""] if heading else []
-    lines += _facts(need, centre, zone, standing.first_at)
+    lines += _facts(need, centre, zone, standing.first_at, show_centre=show_centre)
     lines += ["", _standing_line(standing)]
     share = _share_line(standing)
     if share:
@@ -505,7 +516,7 @@ class NeedTexts:
             heading = _("🙋 <b>{centre}</b> asks for your help:").format(
                 centre=escape(centre.name_in(language))
             )
-            card = need_card(need, None, self.zone, heading=heading)
+            card = need_card(need, centre, self.zone, heading=heading, show_centre=False)
             footer = _(
                 "You get this because you volunteer with Medvirk. /volunteer to change what "
                 "you get, /stop for no messages."
@@ -516,7 +527,8 @@ class NeedTexts:
         """A reminder to a volunteer who said yes."""
         with writing_in(language):
             heading = _("⏰ <b>Reminder</b>: you said you would help.")
-            lines = [heading, "", *_facts(need, self._centre(need), self.zone, start)]
+            centre = self._centre(need)
+            lines = [heading, "", *_facts(need, centre, self.zone, start, show_centre=True)]
             leave = row(_("✖ I cannot come after all"), cb.NeedAnswer(need.id or 0, "no"))
             return _payload(Outgoing("\n".join(lines), keyboard(leave)))
 
