@@ -131,7 +131,7 @@ def profile_card(
     names = {tag.id: tag.name_in(code) for tag in tags}
     lines = [_("🙋 <b>Your volunteer profile</b>"), ""]
     lines.append(
-        _choice_line(ChoiceKind.TAG, [names.get(t, t) for t in sorted(chosen[ChoiceKind.TAG])])
+        _choice_line(ChoiceKind.TAG, sorted(names.get(t, t) for t in chosen[ChoiceKind.TAG]))
     )
     lines.append(_choice_line(ChoiceKind.DISTRICT, sorted(chosen[ChoiceKind.DISTRICT])))
     slots = [slot_name(s) for s in Slot if s.value in chosen[ChoiceKind.SLOT]]
