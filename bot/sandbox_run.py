@@ -27,6 +27,7 @@ from typing import TypeVar
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import serve_polling, stop_on_signals
 from bot.db import create_engine, create_sessionmaker, upgrade
@@ -210,20 +211,9 @@ async def prepare_database(
             arena_slugs = [
                 arena.slug for arena, _new in await import_arenas(session, list(arenas))
             ]
-            centre_slugs = [
-                c.slug for c, _new in await import_centres(session, list(centres), utcnow())
-            ]
-            slugs = []
-            for spec in specs:
-                try:
-                    stored, _created = await import_consultation(
-                        session, unscheduled(spec), publish=True
-                    )
-                except ImportRefused as error:
-                    raise SandboxError(
-                        f"{error} (start without --keep for a fresh sandbox)"
-                    ) from error
-                slugs.append(stored.slug)
+            stored_centres = await import_centres(session, list(centres), utcnow())
+            centre_slugs = [centre.slug for centre, _new in stored_centres]
+            slugs = await _open_consultations(session, specs)
             for user_id, role in grants:
                 if role == Role.COORDINATOR:
                     await make_coordinator(session, user_id, centre_slugs, by=None, now=utcnow())
@@ -232,6 +222,24 @@ async def prepare_database(
         return slugs, arena_slugs
     finally:
         await engine.dispose()
+
+
+async def _open_consultations(
+    session: AsyncSession, specs: Iterable[ConsultationSpec]
+) -> list[str]:
+    """Import the consultations, open and without their time window; their slugs.
+
+    Raises:
+        SandboxError: when a kept database refuses a consultation (answers lock it).
+    """
+    slugs = []
+    for spec in specs:
+        try:
+            stored, _created = await import_consultation(session, unscheduled(spec), publish=True)
+        except ImportRefused as error:
+            raise SandboxError(f"{error} (start without --keep for a fresh sandbox)") from error
+        slugs.append(stored.slug)
+    return slugs
 
 
 def preview_of(spec: ConsultationSpec) -> Preview:

@@ -143,4 +143,4 @@ async def need_detail(scene: Scene, need: Need, centre: Centre) -> Outgoing:
     """A need for its coordinator, with its counts, shared contacts and feedback now."""
     count = await needs.counts(scene.session, need.id or 0)
     shared = await needs.contacts(scene.session, need.id or 0)
-    return views.need_detail(need, centre, count, shared, scene.runtime.timezone, scene.now)
+    return views.need_detail(need, centre, count, shared, scene.runtime.timezone)

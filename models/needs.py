@@ -458,33 +458,15 @@ def _chose(kind: ChoiceKind, values: list[str]) -> ColumnElement[bool]:
     return PROFILES.c.id.in_(chosen)
 
 
-def match_statement(need: Need, matching: Matching) -> Select[Any]:
-    """The volunteers a need invites, best first.
+def _match_conditions(
+    need: Need, matching: Matching, since: datetime
+) -> list[ColumnElement[bool]]:
+    """Who may be asked, each rule a set (``IN``/``NOT IN`` an uncorrelated subquery).
 
-    Rows of ``participant_id``, ``language``, ``score`` (tags in common), ``recent``
-    (invitations from anyone in the last seven days) and ``profile_id``.
-
-    A match has a tag in common with the need, its district, its time slot and, when the need
-    wishes for a language, that language; has agreed to the volunteer text and the privacy
-    notice, can be reached, did not send /stop, was not invited to this need before, and got
-    fewer than ``cap`` invitations from this coordinator's needs in the last seven days.
-
-    Best first: more tags in common, then fewer invitations from anyone in the last seven days
-    (so the same few are not asked every time), then who volunteered first.
-
-    Each rule is a set (``IN``/``NOT IN`` an uncorrelated subquery), not a lookup per
-    volunteer: the databases hash them, which keeps 10,000 volunteers well under a second.
+    Sets, not a lookup per volunteer: the databases hash them, which keeps 10,000 volunteers
+    well under a second (bench/bench_volunteering.py).
     """
     assert need.starts_at is not None
-    since = matching.now - CAP_WINDOW
-    tags = CHOICES.alias("t")
-    # A count per volunteer through the (participant, time) index: as a join to a grouped
-    # subquery instead, SQLite 3.40 took 35 s for 10,000 volunteers.
-    recent = (
-        core_select(func.count())
-        .where(S.c.participant_id == PROFILES.c.participant_id, S.c.invited_at > since)
-        .scalar_subquery()
-    )
     over_cap = (
         core_select(S.c.participant_id)
         .join(N, N.c.id == S.c.need_id)
@@ -504,7 +486,43 @@ def match_statement(need: Need, matching: Matching) -> Select[Any]:
     ]
     if need.wished_language:
         conditions.append(_chose(ChoiceKind.LANGUAGE, [need.wished_language]))
+    return conditions
+
+
+def _recent_invitations(since: datetime) -> Any:
+    """SQL: how many invitations (from anyone) the profile's person got since ``since``."""
+    # A count per volunteer through the (participant, time) index: as a join to a grouped
+    # subquery instead, SQLite 3.40 took 35 s for 10,000 volunteers.
+    return (
+        core_select(func.count())
+        .where(S.c.participant_id == PROFILES.c.participant_id, S.c.invited_at > since)
+        .scalar_subquery()
+    )
+
+
+def match_statement(need: Need, matching: Matching) -> Select[Any]:
+    """The volunteers a need invites, best first.
+
+    Rows of ``participant_id``, ``language``, ``score`` (tags in common), ``recent``
+    (invitations from anyone in the last seven days) and ``profile_id``.
+
+    A match has a tag in common with the need, its district, its time slot and, when the need
+    wishes for a language, that language; has agreed to the volunteer text and the privacy
+    notice, can be reached, did not send /stop, was not invited to this need before, and got
+    fewer than ``cap`` invitations from this coordinator's needs in the last seven days.
+
+    Best first: more tags in common, then fewer invitations from anyone in the last seven days
+    (so the same few are not asked every time), then who volunteered first.
+    """
+    since = matching.now - CAP_WINDOW
+    tags = CHOICES.alias("t")
+    recent = _recent_invitations(since)
     score = func.count(tags.c.value).label("score")
+    in_common = and_(
+        tags.c.profile_id == PROFILES.c.id,
+        tags.c.kind == ChoiceKind.TAG.value,
+        tags.c.value.in_(list(need.tags)),
+    )
     return (
         core_select(
             PROFILES.c.participant_id,
@@ -515,15 +533,8 @@ def match_statement(need: Need, matching: Matching) -> Select[Any]:
         )
         .select_from(PROFILES)
         .join(P, P.c.id == PROFILES.c.participant_id)
-        .join(
-            tags,
-            and_(
-                tags.c.profile_id == PROFILES.c.id,
-                tags.c.kind == ChoiceKind.TAG.value,
-                tags.c.value.in_(list(need.tags)),
-            ),
-        )
-        .where(*conditions)
+        .join(tags, in_common)
+        .where(*_match_conditions(need, matching, since))
         .group_by(PROFILES.c.id, PROFILES.c.participant_id, P.c.language)
         .order_by(score.desc(), recent, PROFILES.c.id)
     )
@@ -558,39 +569,12 @@ async def publish(
     centre = await session.get(Centre, need.centre_id)
     assert centre is not None
     _check_publishable(need, centre, matching.now)
-    now = matching.now
     need.state = NeedState.OPEN
-    need.published_at = need.updated_at = now
+    need.published_at = need.updated_at = matching.now
     await session.flush()
     connection = await session.connection()
     payload = await _payload_by_language(connection, need, centre, messages, default_language)
-    matched = match_statement(need, matching).subquery()
-    invited = await connection.execute(
-        insert(D).from_select(
-            [
-                "participant_id",
-                "kind",
-                "payload",
-                "ref",
-                "due_at",
-                "expires_at",
-                "urgent",
-                "attempts",
-                "state",
-            ],
-            core_select(
-                matched.c.participant_id,
-                literal(INVITE_KIND),
-                payload(func.coalesce(matched.c.language, default_language)),
-                literal(need.ref),
-                literal(now, UTCDateTime()),
-                literal(None if need.weekly else need.starts_at, UTCDateTime()),
-                literal(False),
-                literal(0),
-                literal(DeliveryState.PENDING.value),
-            ).order_by(matched.c.score.desc(), matched.c.recent, matched.c.profile_id),
-        )
-    )
+    need.invited = await _insert_invitations(connection, need, matching, payload, default_language)
     await connection.execute(
         insert(S).from_select(
             ["need_id", "participant_id", "answer", "invited_at"],
@@ -598,13 +582,38 @@ async def publish(
                 literal(need.id),
                 D.c.participant_id,
                 literal(Answer.INVITED.value),
-                literal(now, UTCDateTime()),
+                literal(matching.now, UTCDateTime()),
             ).where(D.c.ref == need.ref, D.c.kind == INVITE_KIND),
         )
     )
-    need.invited = int(invited.rowcount or 0)
     await session.flush()
     return need.invited
+
+
+async def _insert_invitations(
+    connection: AsyncConnection,
+    need: Need,
+    matching: Matching,
+    payload: Callable[[ColumnElement[Any]], ColumnElement[Any]],
+    default_language: str,
+) -> int:
+    """The outbox rows of the need's invitations, from the matching query; how many."""
+    matched = match_statement(need, matching).subquery()
+    columns = ["participant_id", "kind", "payload", "ref", "due_at", "expires_at"]
+    columns += ["urgent", "attempts", "state"]
+    rows = core_select(
+        matched.c.participant_id,
+        literal(INVITE_KIND),
+        payload(func.coalesce(matched.c.language, default_language)),
+        literal(need.ref),
+        literal(matching.now, UTCDateTime()),
+        literal(None if need.weekly else need.starts_at, UTCDateTime()),
+        literal(False),
+        literal(0),
+        literal(DeliveryState.PENDING.value),
+    ).order_by(matched.c.score.desc(), matched.c.recent, matched.c.profile_id)
+    result = await connection.execute(insert(D).from_select(columns, rows))
+    return int(result.rowcount or 0)
 
 
 async def _payload_by_language(
@@ -701,11 +710,7 @@ async def answer(
         session, need_id, participant.id or 0, now, policy.zone
     )
     before = Answer(signup.answer)
-    wanted = Answer.NO
-    if choice == Answer.YES:
-        taken = await places.taken(session, PLACES, need.id or 0)
-        found = places.place_for(places.YES, before, taken, need.places, list_when_full=True)
-        wanted = Answer(found or places.WAITING)
+    wanted = await _wanted(session, need, choice, before)
     result = SignupResult(need, signup)
     if wanted != before:
         result.changed = True
@@ -721,6 +726,15 @@ async def answer(
         result.start = signup.first_at
     result.position = await waiting_position(session, signup)
     return result
+
+
+async def _wanted(session: AsyncSession, need: Need, choice: Answer, before: Answer) -> Answer:
+    """The answer to store: a yes is a place, or a place on the list when the need is full."""
+    if choice != Answer.YES:
+        return Answer.NO
+    taken = await places.taken(session, PLACES, need.id or 0)
+    found = places.place_for(places.YES, before, taken, need.places, list_when_full=True)
+    return Answer(found or places.WAITING)
 
 
 async def _record(session: AsyncSession, signup: Signup, answer: Answer, now: datetime) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -123,35 +122,21 @@ def _feedback_line(count: NeedCounts) -> str:
     )
 
 
-def need_detail(
-    need: Need,
-    centre: Centre | None,
-    count: NeedCounts,
-    contacts: Sequence[Contact],
-    zone: str,
-    now: datetime,
-) -> Outgoing:
-    """A published need for its coordinator: facts, counts, shared contacts, feedback."""
-    code = current_language()
-    lines = [
-        f"🙋 <b>{escape(need.title_in(code))}</b>{_state_mark(need)}",
-        "🏷 " + escape(centre_name(centre)),
-        "🕒 " + when_of(need, zone),
-        "📍 " + escape(need.district or ""),
-        "🧰 " + escape(tag_names(need, centre, code)),
-        "",
-        " · ".join(
-            [
-                _("Invited: {n}").format(n=count.invited),
-                _filled(need, count),
-                _("Waiting: {n}").format(n=count.waiting),
-                _("No: {n}").format(n=count.no),
-                _("Withdrew: {n}").format(n=count.withdrawn),
-            ]
-        ),
-        "",
-        _("<b>Shared contact details</b>"),
-    ]
+def _counts_line(need: Need, count: NeedCounts) -> str:
+    return " · ".join(
+        [
+            _("Invited: {n}").format(n=count.invited),
+            _filled(need, count),
+            _("Waiting: {n}").format(n=count.waiting),
+            _("No: {n}").format(n=count.no),
+            _("Withdrew: {n}").format(n=count.withdrawn),
+        ]
+    )
+
+
+def _shared_lines(count: NeedCounts, contacts: Sequence[Contact]) -> list[str]:
+    """Who shared their contact details, and how many came without sharing."""
+    lines = [_("<b>Shared contact details</b>")]
     lines += [_contact_line(c) for c in contacts] or [_("Nobody has shared yet.")]
     hidden = count.yes + count.waiting - len(contacts)
     if hidden > 0:
@@ -162,25 +147,45 @@ def need_detail(
                 hidden,
             ).format(n=hidden)
         )
-    lines += ["", _feedback_line(count)]
+    return lines
+
+
+def _detail_rows(need: Need) -> list[list[InlineKeyboardButton]]:
     nid = need.id or 0
+    cancel = button(_("✖ Cancel the need"), cb.NeedAdmin(nid, "cancel"))
     rows = []
     if need.state == NeedState.OPEN:
-        rows.append(
-            [
-                button(_("✋ Stop sign-ups"), cb.NeedAdmin(nid, "close")),
-                button(_("✖ Cancel the need"), cb.NeedAdmin(nid, "cancel")),
-            ]
-        )
+        rows.append([button(_("✋ Stop sign-ups"), cb.NeedAdmin(nid, "close")), cancel])
     elif need.state == NeedState.CLOSED:
-        rows.append(row(_("✖ Cancel the need"), cb.NeedAdmin(nid, "cancel")))
-    rows.append(
-        [
-            button(_("◀ All needs"), cb.NeedAdmin(nid, "list")),
-            button("🔄", cb.NeedAdmin(nid, "show")),
-        ]
-    )
-    return Outgoing("\n".join(lines), keyboard(*rows))
+        rows.append([cancel])
+    back = button(_("◀ All needs"), cb.NeedAdmin(nid, "list"))
+    rows.append([back, button("🔄", cb.NeedAdmin(nid, "show"))])
+    return rows
+
+
+def need_detail(
+    need: Need,
+    centre: Centre | None,
+    count: NeedCounts,
+    contacts: Sequence[Contact],
+    zone: str,
+) -> Outgoing:
+    """A published need for its coordinator: facts, counts, shared contacts, feedback."""
+    code = current_language()
+    lines = [
+        f"🙋 <b>{escape(need.title_in(code))}</b>{_state_mark(need)}",
+        "🏷 " + escape(centre_name(centre)),
+        "🕒 " + when_of(need, zone),
+        "📍 " + escape(need.district or ""),
+        "🧰 " + escape(tag_names(need, centre, code)),
+        "",
+        _counts_line(need, count),
+        "",
+        *_shared_lines(count, contacts),
+        "",
+        _feedback_line(count),
+    ]
+    return Outgoing("\n".join(lines), keyboard(*_detail_rows(need)))
 
 
 def close_question(need: Need) -> Outgoing:
@@ -474,10 +479,8 @@ def _csv(rows: Sequence[Sequence[object]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def needs_csv(reports: Sequence[NeedReport], zone: str) -> bytes:
-    """Every need with its counts: one row each, no person in it."""
-    tz = ZoneInfo(zone)
-    header = [
+def _needs_header(zone: str) -> list[object]:
+    return [
         _("centre"),
         _("need"),
         _("title"),
@@ -496,33 +499,36 @@ def needs_csv(reports: Sequence[NeedReport], zone: str) -> bytes:
         _("went okay"),
         _("went not so well"),
     ]
-    rows: list[list[object]] = [list(header)]
-    code = current_language()
-    for item in reports:
-        need, count = item.need, item.counts
-        assert need.starts_at is not None
-        rows.append(
-            [
-                item.centre.slug,
-                need.id,
-                need.title_in(code),
-                tag_names(need, item.centre, code),
-                need.district or "",
-                f"{need.starts_at.astimezone(tz):%Y-%m-%d %H:%M}",
-                _("yes") if need.weekly else _("no"),
-                need.places,
-                need.state,
-                count.invited,
-                count.yes,
-                count.waiting,
-                count.no,
-                count.withdrawn,
-                count.feedback.get("good", 0),
-                count.feedback.get("ok", 0),
-                count.feedback.get("bad", 0),
-            ]
-        )
-    return _csv(rows)
+
+
+def _need_row(item: NeedReport, tz: ZoneInfo) -> list[object]:
+    need, count, code = item.need, item.counts, current_language()
+    assert need.starts_at is not None
+    return [
+        item.centre.slug,
+        need.id,
+        need.title_in(code),
+        tag_names(need, item.centre, code),
+        need.district or "",
+        f"{need.starts_at.astimezone(tz):%Y-%m-%d %H:%M}",
+        _("yes") if need.weekly else _("no"),
+        need.places,
+        need.state,
+        count.invited,
+        count.yes,
+        count.waiting,
+        count.no,
+        count.withdrawn,
+        count.feedback.get("good", 0),
+        count.feedback.get("ok", 0),
+        count.feedback.get("bad", 0),
+    ]
+
+
+def needs_csv(reports: Sequence[NeedReport], zone: str) -> bytes:
+    """Every need with its counts: one row each, no person in it."""
+    tz = ZoneInfo(zone)
+    return _csv([_needs_header(zone), *(_need_row(item, tz) for item in reports)])
 
 
 def stats_csv(

@@ -118,6 +118,44 @@ def _choice_line(kind: ChoiceKind, values: Sequence[str]) -> str:
     return f"<b>{section_title(kind)}</b>: {shown}"
 
 
+def _choice_lines(chosen: dict[ChoiceKind, set[str]], tags: Sequence[Tag]) -> list[str]:
+    """A line per section: what the person chose, by name."""
+    code = current_language()
+    names = {tag.id: tag.name_in(code) for tag in tags}
+    slots = [slot_name(s) for s in Slot if s.value in chosen[ChoiceKind.SLOT]]
+    spoken = [SPOKEN.get(c, c) for c in SPOKEN if c in chosen[ChoiceKind.LANGUAGE]]
+    return [
+        _choice_line(ChoiceKind.TAG, sorted(names.get(t, t) for t in chosen[ChoiceKind.TAG])),
+        _choice_line(ChoiceKind.DISTRICT, sorted(chosen[ChoiceKind.DISTRICT])),
+        _choice_line(ChoiceKind.SLOT, slots),
+        _choice_line(ChoiceKind.LANGUAGE, spoken),
+    ]
+
+
+def _coming_lines(coming: Sequence[Commitment], zone: str) -> list[str]:
+    """The needs the person has a place in or waits for."""
+    if not coming:
+        return []
+    lines = ["", _("<b>You have said yes to</b>")]
+    for item in coming:
+        waiting = item.signup.answer == Answer.WAITING
+        place = _("waiting list") if waiting else _("you have a place")
+        when = short_time(item.need, item.signup, zone)
+        lines.append(f"• {escape(item.need.title_in(current_language()))}, {when} ({place})")
+    return lines
+
+
+def _profile_rows() -> list[list[InlineKeyboardButton]]:
+    def edit(kind: ChoiceKind, icon: str) -> InlineKeyboardButton:
+        return button(f"{icon} {section_title(kind)}", cb.VolunteerEdit(kind.value, ""))
+
+    return [
+        [edit(ChoiceKind.TAG, "🧰"), edit(ChoiceKind.DISTRICT, "📍")],
+        [edit(ChoiceKind.SLOT, "🕒"), edit(ChoiceKind.LANGUAGE, "💬")],
+        row(_("✖ End volunteering"), cb.VolunteerEdit("end", "")),
+    ]
+
+
 def profile_card(
     chosen: dict[ChoiceKind, set[str]],
     tags: Sequence[Tag],
@@ -127,18 +165,7 @@ def profile_card(
     complete: bool,
 ) -> Outgoing:
     """The person's profile with a button per section, their coming needs, and "end"."""
-    code = current_language()
-    names = {tag.id: tag.name_in(code) for tag in tags}
-    lines = [_("🙋 <b>Your volunteer profile</b>"), ""]
-    lines.append(
-        _choice_line(ChoiceKind.TAG, sorted(names.get(t, t) for t in chosen[ChoiceKind.TAG]))
-    )
-    lines.append(_choice_line(ChoiceKind.DISTRICT, sorted(chosen[ChoiceKind.DISTRICT])))
-    slots = [slot_name(s) for s in Slot if s.value in chosen[ChoiceKind.SLOT]]
-    lines.append(_choice_line(ChoiceKind.SLOT, slots))
-    spoken = [SPOKEN.get(c, c) for c in SPOKEN if c in chosen[ChoiceKind.LANGUAGE]]
-    lines.append(_choice_line(ChoiceKind.LANGUAGE, spoken))
-    lines.append("")
+    lines = [_("🙋 <b>Your volunteer profile</b>"), "", *_choice_lines(chosen, tags), ""]
     if complete:
         lines.append(_("You get requests that fit this. Change it any time."))
     else:
@@ -148,26 +175,8 @@ def profile_card(
                 "one district and one time."
             )
         )
-    if coming:
-        lines += ["", _("<b>You have said yes to</b>")]
-    for item in coming:
-        place = (
-            _("waiting list") if item.signup.answer == Answer.WAITING else _("you have a place")
-        )
-        when = short_time(item.need, item.signup, zone)
-        lines.append(f"• {escape(item.need.title_in(code))}, {when} ({place})")
-    rows = [
-        [
-            button("🧰 " + section_title(ChoiceKind.TAG), cb.VolunteerEdit("tag", "")),
-            button("📍 " + section_title(ChoiceKind.DISTRICT), cb.VolunteerEdit("district", "")),
-        ],
-        [
-            button("🕒 " + section_title(ChoiceKind.SLOT), cb.VolunteerEdit("slot", "")),
-            button("💬 " + section_title(ChoiceKind.LANGUAGE), cb.VolunteerEdit("language", "")),
-        ],
-        row(_("✖ End volunteering"), cb.VolunteerEdit("end", "")),
-    ]
-    return Outgoing("\n".join(lines), keyboard(*rows))
+    lines += _coming_lines(coming, zone)
+    return Outgoing("\n".join(lines), keyboard(*_profile_rows()))
 
 
 def short_time(need: Need, signup: Signup | None, zone: str) -> str:
