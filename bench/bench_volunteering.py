@@ -3,7 +3,7 @@
 Builds N volunteers (consented, reachable) with random profiles over the example centres' tags,
 their districts, the three time slots and a few languages, plus two earlier invitations each
 from other coordinators (so the weekly cap and the "fewer recent invitations first" order have
-rows to count). Then times ``needs.publish`` of a new need, the whole of what a coordinator's
+rows to count). Then times ``matching.publish`` of a new need, the whole of what a coordinator's
 "Send" does: the matching query, the ordering, and writing a sign-up row and an outbox row per
 invited volunteer, committed. Each run is a new need by a new coordinator, so every run invites
 the same people afresh.
@@ -35,9 +35,10 @@ from sqlmodel import SQLModel
 
 from bot.db import create_engine, create_sessionmaker
 from handlers.views.volunteer import NeedTexts
-from models import needs
+from models import matching
 from models.centres import Centre, import_centres, parse_centre_file
-from models.needs import Matching, Need, NeedState
+from models.matching import Matching
+from models.needs import Need, NeedState
 from tests.auxil.volunteers import Profile, a_need, add_volunteers
 
 NOW = datetime(2027, 3, 20, 10, 0, tzinfo=UTC)
@@ -134,7 +135,7 @@ async def publish_once(
         session.add(need)
         await session.commit()
         started = time.perf_counter()
-        invited = await needs.publish(session, need, Matching(NOW, ZONE, 3), texts, "nb")
+        invited = await matching.publish(session, need, Matching(NOW, ZONE, 3), texts, "nb")
         await session.commit()
         return time.perf_counter() - started, invited
 

@@ -17,7 +17,7 @@ from handlers.views import reminders
 from handlers.views.events import EventTexts
 from handlers.views.outgoing import Outgoing
 from handlers.views.volunteer import NeedTexts
-from models import needs
+from models import signups
 from models.centres import list_centres
 from models.followups import resume_messages
 from models.participant import Participant, record_privacy_decision
@@ -32,7 +32,7 @@ async def resume(scene: Scene, participant: Participant) -> Outgoing | None:
     ):
         centres = {c.id or 0: c for c in await list_centres(scene.session)}
         texts = NeedTexts(runtime.timezone, centres)
-        await needs.restore_reminders(scene.session, participant, scene.now, texts, policy)
+        await signups.restore_reminders(scene.session, participant, scene.now, texts, policy)
         return reminders.resumed()
     return None
 

@@ -16,7 +16,7 @@ from handlers.common import Abort, Reply, Scene, answer, callback_data, deliver,
 from handlers.context import BotContext
 from handlers.i18n import current_language
 from handlers.views import privacy as views
-from models import needs, privacy
+from models import privacy, signups
 from models.participant import Participant, has_consented, latest_consent
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ async def apply_retention(context: BotContext) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         texts = await privacy.expire_free_texts(session, now, runtime.free_text_retention_days)
         people = await privacy.erase_inactive(session, now, runtime.inactive_retention_months)
-        contacts = await needs.forget_old_contacts(session, now, runtime.volunteer_contact_days)
+        contacts = await signups.forget_old_contacts(session, now, runtime.volunteer_contact_days)
     if texts or people or contacts:
         logger.info(
             "Retention: deleted %d free-text answers, %d inactive people and %d volunteers' "

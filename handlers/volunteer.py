@@ -24,7 +24,7 @@ from handlers.privacy import consented
 from handlers.views import volunteer as views
 from handlers.views.outgoing import Outgoing
 from handlers.views.privacy import welcome
-from models import needs, volunteers
+from models import needs, signups, volunteers
 from models.centres import Centre, all_districts, all_tags, district_of, find_centre, list_centres
 from models.needs import Answer, Need, NeedRefused, Share
 from models.participant import Participant, has_consented
@@ -63,7 +63,7 @@ async def _card(scene: Scene, profile: volunteers.VolunteerProfile) -> Outgoing:
     """The profile with its choices and the person's coming needs."""
     session, zone = scene.session, scene.runtime.timezone
     chosen = await volunteers.choices_of(session, profile)
-    coming = await needs.commitments(session, profile.participant_id, scene.now, zone)
+    coming = await signups.commitments(session, profile.participant_id, scene.now, zone)
     return views.profile_card(
         chosen,
         all_tags(await list_centres(session)),
@@ -176,11 +176,11 @@ async def _end(scene: Scene, person: Participant, *, confirmed: bool) -> Reply:
     """Ask, then end volunteering: places given back, profile deleted, consent withdrawn."""
     session, zone = scene.session, scene.runtime.timezone
     if not confirmed:
-        coming = await needs.commitments(session, person.id or 0, scene.now, zone)
+        coming = await signups.commitments(session, person.id or 0, scene.now, zone)
         return Reply(edit=views.end_question(len(coming)))
     texts = await _texts(session, scene)
     policy = scene.runtime.reminder_policy()
-    await needs.withdraw_everywhere(session, person, scene.now, texts, policy)
+    await signups.withdraw_everywhere(session, person, scene.now, texts, policy)
     await volunteers.end_profile(session, person.id or 0, scene.now)
     return Reply(edit=views.ended())
 
@@ -201,7 +201,7 @@ async def _answer(scene: Scene, need_id: int, choice: Answer) -> Reply:
     person = await consented(scene.session, scene.participant)
     texts = await _texts(scene.session, scene)
     try:
-        result = await needs.answer(
+        result = await signups.answer(
             scene.session,
             need_id,
             person,
@@ -237,7 +237,7 @@ async def _share(scene: Scene, data: cb.NeedShare, first_name: str, username: st
     person = await consented(scene.session, scene.participant)
     how = Share(data.how)
     try:
-        signup = await needs.share_contact(
+        signup = await signups.share_contact(
             scene.session,
             data.need_id,
             person.id or 0,
@@ -250,7 +250,7 @@ async def _share(scene: Scene, data: cb.NeedShare, first_name: str, username: st
         return Reply(notice=views.refused(refused.reason))
     need = await scene.session.get(Need, signup.need_id)
     assert need is not None
-    position = await needs.waiting_position(scene.session, signup)
+    position = await signups.waiting_position(scene.session, signup)
     card = await _need_card(scene, need, views.standing_of(signup, position))
     send = [views.phone_prompt()] if how == Share.PHONE else []
     return Reply(edit=card, send=send, notice=views.share_notice(how))
@@ -261,13 +261,13 @@ async def take_phone(scene: Scene, text: str) -> Reply | None:
     person = scene.participant
     if person is None:
         return None
-    signup = await needs.waiting_for_phone(scene.session, person.id or 0, scene.now)
+    signup = await signups.waiting_for_phone(scene.session, person.id or 0, scene.now)
     if signup is None:
         return None
-    phone = needs.clean_phone(text)
+    phone = signups.clean_phone(text)
     if phone is None:
         return Reply(send=[views.phone_wrong()])
-    await needs.take_phone(scene.session, signup, phone, scene.now)
+    await signups.take_phone(scene.session, signup, phone, scene.now)
     need = await scene.session.get(Need, signup.need_id)
     assert need is not None
     return Reply(send=[views.phone_saved(need, phone)])
@@ -285,7 +285,7 @@ async def _feedback(scene: Scene, data: cb.NeedFeedback) -> Reply:
     person = await consented(scene.session, scene.participant)
     value = needs.Feedback(data.value)
     try:
-        await needs.give_feedback(scene.session, data.need_id, person.id or 0, value, scene.now)
+        await signups.give_feedback(scene.session, data.need_id, person.id or 0, value, scene.now)
     except NeedRefused as refused:
         return Reply(notice=views.refused(refused.reason))
     need = await scene.session.get(Need, data.need_id)

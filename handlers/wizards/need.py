@@ -18,7 +18,7 @@ from handlers.views.volunteer import NeedTexts
 from handlers.wizard import Attachment, End, Go, Result, Step, Turn, Typed, Wizard, begin
 from handlers.wizards.upload import wanted
 from handlers.wizards.when import parse_event_time
-from models import needs
+from models import matching, needs
 from models.centres import (
     Centre,
     all_districts,
@@ -29,14 +29,9 @@ from models.centres import (
     weekly_cap_of,
 )
 from models.drafts import open_draft
+from models.matching import Matching
 from models.need_file import NeedFileError, parse_need_file
-from models.needs import (
-    DESCRIPTION_LIMIT,
-    TITLE_LIMIT,
-    Matching,
-    Need,
-    NeedProblem,
-)
+from models.needs import DESCRIPTION_LIMIT, TITLE_LIMIT, Need, NeedProblem
 from models.roles import Role, audit
 from models.volunteers import SPOKEN
 
@@ -228,7 +223,7 @@ async def _pick_language(turn: Draft, code: str) -> Result:
 
 async def _ask_confirm(turn: Draft) -> list[Outgoing]:
     cap = await _cap(turn)
-    matches = await needs.count_matches(turn.session, turn.subject, _matching(turn, cap))
+    matches = await matching.count_matches(turn.session, turn.subject, _matching(turn, cap))
     centre = await _centre(turn)
     return views.confirm_screen(turn.subject, centre, matches, cap, turn.runtime.timezone)
 
@@ -238,7 +233,7 @@ async def _publish_one(turn: Draft, draft: Need, cap: int) -> int:
     centre = await turn.session.get(Centre, draft.centre_id)
     assert centre is not None
     texts = NeedTexts(turn.runtime.timezone, {centre.id or 0: centre})
-    invited = await needs.publish(
+    invited = await matching.publish(
         turn.session, draft, _matching(turn, cap), texts, turn.runtime.default_language
     )
     detail = {"centre": centre.slug, "invited": invited}
@@ -288,7 +283,7 @@ async def _ask_batch(turn: Draft) -> Outgoing:
     cap = await _cap(turn)
     drafts = await needs.batch_drafts(turn.session, turn.subject)
     counted = [
-        (draft, await needs.count_matches(turn.session, draft, _matching(turn, cap)))
+        (draft, await matching.count_matches(turn.session, draft, _matching(turn, cap)))
         for draft in drafts
     ]
     centres = {c.id or 0: c for c in await list_centres(turn.session)}

@@ -10,12 +10,12 @@ from sqlalchemy import insert
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import needs, privacy
+from models import matching, needs, privacy, signups
 from models.centres import Centre
+from models.matching import Matching
 from models.needs import (
     Answer,
     Feedback,
-    Matching,
     Need,
     NeedRefused,
     NeedState,
@@ -72,7 +72,7 @@ TEXTS = Texts()
 async def _publish(session: AsyncSession, need: Need, cap: int = 3, now: datetime = NOW) -> int:
     session.add(need)
     await session.flush()
-    return await needs.publish(session, need, Matching(now, ZONE, cap), TEXTS, "nb")
+    return await matching.publish(session, need, Matching(now, ZONE, cap), TEXTS, "nb")
 
 
 async def _invited(session: AsyncSession, need: Need) -> list[int]:
@@ -93,7 +93,7 @@ async def _person(session: AsyncSession, pid: int) -> Participant:
 
 async def _answer(session: AsyncSession, need: Need, pid: int, choice: Answer) -> Any:
     person = await _person(session, pid)
-    return await needs.answer(session, need.id or 0, person, choice, NOW, TEXTS, POLICY)
+    return await signups.answer(session, need.id or 0, person, choice, NOW, TEXTS, POLICY)
 
 
 # ---------------------------------------------------------------------- matching, rule by rule
@@ -114,8 +114,8 @@ async def test_a_need_invites_volunteers_with_a_tag_in_common(session: AsyncSess
     assert await _publish(session, need) == 2
     # More tags in common first.
     assert await _invited(session, need) == [both, one]
-    signups = (await session.exec(select(Signup.participant_id, Signup.answer))).all()
-    assert sorted(signups) == [(both, Answer.INVITED), (one, Answer.INVITED)]
+    invited = (await session.exec(select(Signup.participant_id, Signup.answer))).all()
+    assert sorted(invited) == [(both, Answer.INVITED), (one, Answer.INVITED)]
     assert other not in await _invited(session, need)
 
 
@@ -285,27 +285,27 @@ async def test_a_need_for_two_fills_waits_promotes_reminds_and_hears_how_it_went
     told = await _pending(session, participant_id=cai, kind=needs.UPDATE_KIND)
     assert [t.payload for t in told] == [{"text": f"promoted {need.id}"}]
     assert len(await _pending(session, participant_id=cai, kind=needs.REMINDER_KIND)) == 2
-    dag_now = await needs.signup_of(session, need.id or 0, dag)
+    dag_now = await signups.signup_of(session, need.id or 0, dag)
     assert dag_now is not None
-    assert await needs.waiting_position(session, dag_now) == 1
+    assert await signups.waiting_position(session, dag_now) == 1
     counted = await needs.counts(session, need.id or 0)
     assert (counted.yes, counted.waiting, counted.no, counted.withdrawn) == (2, 1, 1, 1)
 
     # After the time: how did it go? One tap, stored; the latest tap counts.
     later = SUNDAY_NOON + timedelta(hours=3)
     with pytest.raises(NeedRefused) as refused:
-        await needs.give_feedback(session, need.id or 0, bo, Feedback.GOOD, NOW)
+        await signups.give_feedback(session, need.id or 0, bo, Feedback.GOOD, NOW)
     assert refused.value.reason == "not_yet"
-    await needs.give_feedback(session, need.id or 0, bo, Feedback.OK, later)
-    await needs.give_feedback(session, need.id or 0, bo, Feedback.GOOD, later)
-    await needs.give_feedback(session, need.id or 0, cai, Feedback.BAD, later)
+    await signups.give_feedback(session, need.id or 0, bo, Feedback.OK, later)
+    await signups.give_feedback(session, need.id or 0, bo, Feedback.GOOD, later)
+    await signups.give_feedback(session, need.id or 0, cai, Feedback.BAD, later)
     with pytest.raises(NeedRefused) as refused:
-        await needs.give_feedback(session, need.id or 0, ana, Feedback.GOOD, later)
+        await signups.give_feedback(session, need.id or 0, ana, Feedback.GOOD, later)
     assert refused.value.reason == "no_place"
     assert (await needs.counts(session, need.id or 0)).feedback == {"good": 1, "bad": 1}
     # Too late to answer now.
     with pytest.raises(NeedRefused) as refused:
-        await needs.answer(
+        await signups.answer(
             session, need.id or 0, await _person(session, dag), Answer.YES, later, TEXTS, POLICY
         )
     assert refused.value.reason == "over"
@@ -325,7 +325,7 @@ async def test_a_weekly_need_reminds_before_the_first_time_ahead(session: AsyncS
     await _publish(session, tuesdays)
     # The first Tuesday has passed; the yes is for the next one, 18:00 in summer time now.
     later = TUESDAY_EVENING + timedelta(days=1)
-    result = await needs.answer(
+    result = await signups.answer(
         session, tuesdays.id or 0, await _person(session, pid), Answer.YES, later, TEXTS, POLICY
     )
     next_tuesday = datetime(2027, 3, 30, 16, 0, tzinfo=UTC)
@@ -346,28 +346,28 @@ async def test_contact_details_are_shared_only_after_a_yes_and_forgotten_on_with
     await _publish(session, need)
     nid = need.id or 0
     with pytest.raises(NeedRefused) as refused:
-        await needs.share_contact(
+        await signups.share_contact(
             session, nid, ana, Share.NAME, first_name="Ana", username="ana", now=NOW
         )
     assert refused.value.reason == "no_place"
     assert await needs.contacts(session, nid) == []
     await _answer(session, need, ana, Answer.YES)
-    await needs.share_contact(
+    await signups.share_contact(
         session, nid, ana, Share.NAME, first_name="Ana", username="ana_h", now=NOW
     )
     # On the waiting list one may share too; a phone number is the next typed message.
     await _answer(session, need, bo, Answer.YES)
-    await needs.share_contact(
+    await signups.share_contact(
         session, nid, bo, Share.PHONE, first_name="Bo", username="b", now=NOW
     )
-    assert await needs.waiting_for_phone(session, ana, NOW) is None
-    asked = await needs.waiting_for_phone(session, bo, NOW + timedelta(minutes=5))
+    assert await signups.waiting_for_phone(session, ana, NOW) is None
+    asked = await signups.waiting_for_phone(session, bo, NOW + timedelta(minutes=5))
     assert asked is not None
-    assert needs.clean_phone("hello") is None
-    phone = needs.clean_phone("+47 912 34 567")
+    assert signups.clean_phone("hello") is None
+    phone = signups.clean_phone("+47 912 34 567")
     assert phone == "+4791234567"
-    await needs.take_phone(session, asked, phone, NOW)
-    assert await needs.waiting_for_phone(session, bo, NOW) is None
+    await signups.take_phone(session, asked, phone, NOW)
+    assert await signups.waiting_for_phone(session, bo, NOW) is None
     shared = await needs.contacts(session, nid)
     assert [(c.name, c.username, c.phone, c.answer) for c in shared] == [
         ("Ana", "ana_h", None, Answer.YES),
@@ -376,9 +376,11 @@ async def test_contact_details_are_shared_only_after_a_yes_and_forgotten_on_with
     await _answer(session, need, ana, Answer.NO)  # Bo moves up
     shared = await needs.contacts(session, nid)
     assert [(c.name, c.answer) for c in shared] == [("Bo", Answer.YES)]
-    await needs.share_contact(session, nid, bo, Share.NONE, first_name="Bo", username="b", now=NOW)
+    await signups.share_contact(
+        session, nid, bo, Share.NONE, first_name="Bo", username="b", now=NOW
+    )
     assert await needs.contacts(session, nid) == []
-    signup = await needs.signup_of(session, nid, ana)
+    signup = await signups.signup_of(session, nid, ana)
     assert signup is not None
     assert (signup.contact_name, signup.contact_username) == (None, None)
 
@@ -389,7 +391,7 @@ async def test_delete_removes_the_profile_and_every_sign_up(session: AsyncSessio
     need = a_need(centres["holmen"], SUNDAY_NOON, places=1)
     await _publish(session, need)
     await _answer(session, need, ana, Answer.YES)
-    await needs.share_contact(
+    await signups.share_contact(
         session, need.id or 0, ana, Share.NAME, first_name="Ana", username="ana", now=NOW
     )
     await _answer(session, need, bo, Answer.YES)
@@ -400,9 +402,9 @@ async def test_delete_removes_the_profile_and_every_sign_up(session: AsyncSessio
 
     await privacy.erase(session, await _person(session, ana), NOW)
     profiles = (await session.exec(select(VolunteerProfile.participant_id))).all()
-    signups = (await session.exec(select(Signup.participant_id))).all()
+    left_signups = (await session.exec(select(Signup.participant_id))).all()
     assert profiles == [bo]
-    assert signups == [bo]
+    assert left_signups == [bo]
     left = (await session.exec(select(VolunteerChoice.profile_id).distinct())).all()
     assert len(left) == 1
     assert await needs.contacts(session, need.id or 0) == []

@@ -18,8 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
 from handlers.views.volunteer import NeedTexts
-from models import needs
-from models.needs import Matching
+from models import matching
+from models.matching import Matching
 from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.people import prepare_database
@@ -92,7 +92,7 @@ async def test_invitations_go_best_first_and_a_freed_place_goes_to_the_one_waiti
         session.add(need)
         await session.flush()
         texts = NeedTexts(ZONE, {need.centre_id: centres["holmen"]})
-        invited = await needs.publish(session, need, Matching(clock.now, ZONE, 3), texts, "nb")
+        invited = await matching.publish(session, need, Matching(clock.now, ZONE, 3), texts, "nb")
         await session.commit()
     assert invited == 3
 

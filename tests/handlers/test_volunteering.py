@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.delivery import BotApi, outbox_request
 from handlers.views.volunteer import NeedTexts
-from models import needs
+from models import matching, needs
 from models.centres import make_coordinator
 from models.needs import Need, NeedState, Signup
 from models.outbox import Delivery, DeliveryState
@@ -247,10 +247,10 @@ async def test_contact_details_reach_the_coordinator_only_after_a_yes_and_an_exp
         need = a_need(centres["holmen"], NOW + timedelta(days=8), created_by=HOLMEN_NORA, places=1)
         session.add(need)
         await session.flush()
-        await needs.publish(
+        await matching.publish(
             session,
             need,
-            needs.Matching(NOW, "Europe/Oslo", 3),
+            matching.Matching(NOW, "Europe/Oslo", 3),
             NeedTexts("Europe/Oslo"),
             "nb",
         )
@@ -316,10 +316,10 @@ async def test_delete_removes_the_volunteer_profile_and_every_sign_up(
         need = a_need(centres["holmen"], NOW + timedelta(days=8), created_by=HOLMEN_NORA)
         session.add(need)
         await session.flush()
-        await needs.publish(
+        await matching.publish(
             session,
             need,
-            needs.Matching(NOW, "Europe/Oslo", 3),
+            matching.Matching(NOW, "Europe/Oslo", 3),
             NeedTexts("Europe/Oslo"),
             "nb",
         )
