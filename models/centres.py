@@ -22,7 +22,7 @@ from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, String, Un
 from sqlmodel import Field, SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.arenas import FileRefused, load_document, text_field
+from models.arenas import FileRefused, load_list, text_field
 from models.base import Text, UTCDateTime, localized, utcnow
 from models.consultation_file import _check_fields, _Context, _key, _slug, _string
 from models.roles import Role, audit, grant, revoke
@@ -290,16 +290,8 @@ def parse_centre_file(data: bytes | str) -> list[CentreSpec]:
     Raises:
         CentreFileError: with every problem found; nothing of the file is to be stored.
     """
-    document, ctx = load_document(data, CentreFileError)
-    if not isinstance(document, dict) or "centres" not in document:
-        raise CentreFileError([*ctx.problems, "file: must be a mapping with a list of centres"])
-    _check_fields(document, ("centres",), "", ctx)
-    entries = document["centres"]
-    if not isinstance(entries, list) or not entries:
-        ctx.add("centres", "needs at least one centre, each with slug, name and district")
-        raise CentreFileError(ctx.problems)
-    if len(entries) > MAX_CENTRES:
-        ctx.add("centres", f"at most {MAX_CENTRES} centres (has {len(entries)})")
+    each = "centre, each with slug, name and district"
+    entries, ctx = load_list(data, "centres", CentreFileError, MAX_CENTRES, each)
     specs: list[CentreSpec] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):

@@ -36,10 +36,10 @@ from sqlalchemy import Text as SQLText
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import places
+from models import drafts, places
 from models.arenas import Arena
 from models.base import UTCDateTime, table_of, utcnow
-from models.drafts import start_draft
+from models.drafts import DraftProblem, start_draft
 from models.outbox.audiences import Audience, AudienceKind, audience_condition, count_audience
 from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
 from models.outbox.quiet_hours import QuietHours
@@ -172,17 +172,12 @@ class EventMessages(Protocol):
         ...
 
 
-class EventProblem(ValueError):
+class EventProblem(DraftProblem):
     """An event that cannot be saved or published as it is; ``code`` names the rule.
 
     Codes: ``empty``, ``too_long``, ``past``, ``ends_first``, ``capacity``, ``incomplete``,
     ``not_draft``, ``not_published``.
     """
-
-    def __init__(self, code: str, limit: int | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.limit = limit
 
 
 class RsvpRefused(Exception):
@@ -199,20 +194,12 @@ class RsvpRefused(Exception):
 
 def check_text(text: str, limit: int) -> str:
     """A title, place or description as stored: stripped, not empty, within ``limit``."""
-    cleaned = text.strip()
-    if not cleaned:
-        raise EventProblem("empty")
-    if len(cleaned) > limit:
-        raise EventProblem("too_long", limit)
-    return cleaned
+    return drafts.check_text(text, limit, EventProblem)
 
 
 def check_times(starts_at: datetime, ends_at: datetime | None, now: datetime) -> None:
     """An event starts in the future and ends after it starts."""
-    if starts_at <= now:
-        raise EventProblem("past")
-    if ends_at is not None and ends_at <= starts_at:
-        raise EventProblem("ends_first")
+    drafts.check_times(starts_at, ends_at, now, EventProblem)
 
 
 def check_capacity(capacity: int | None) -> None:

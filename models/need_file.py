@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models.arenas import FileRefused, load_document, text_field
+from models.arenas import FileRefused, load_list, text_field
 from models.base import Text
 from models.centres import Centre
 from models.consultation_file import _check_fields, _Context, _int_between
@@ -92,16 +92,7 @@ def parse_need_file(
     Raises:
         NeedFileError: with every problem found; nothing of the file is to be stored.
     """
-    document, ctx = load_document(data, NeedFileError)
-    if not isinstance(document, dict) or "needs" not in document:
-        raise NeedFileError([*ctx.problems, "file: must be a mapping with a list of needs"])
-    _check_fields(document, ("needs",), "", ctx)
-    entries = document["needs"]
-    if not isinstance(entries, list) or not entries:
-        ctx.add("needs", "needs at least one need")
-        raise NeedFileError(ctx.problems)
-    if len(entries) > MAX_NEEDS:
-        ctx.add("needs", f"at most {MAX_NEEDS} needs in one file (has {len(entries)})")
+    entries, ctx = load_list(data, "needs", NeedFileError, MAX_NEEDS, "need")
     where = _Where(centres, districts, now, zone)
     specs = [spec for i, e in enumerate(entries) if (spec := _need(e, i, where, ctx))]
     if ctx.problems:

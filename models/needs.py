@@ -35,10 +35,10 @@ from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import places
+from models import drafts, places
 from models.base import Text, UTCDateTime, localized, table_of, utcnow
 from models.centres import Centre
-from models.drafts import start_draft
+from models.drafts import DraftProblem, start_draft
 from models.outbox.messages import cancel_pending, enqueue
 from models.outbox.quiet_hours import QuietHours
 from models.participant import Participant
@@ -220,17 +220,12 @@ class NeedMessages(Protocol):
         ...
 
 
-class NeedProblem(ValueError):
+class NeedProblem(DraftProblem):
     """A need that cannot be saved or published as it is; ``code`` names the rule.
 
     Codes: ``empty``, ``too_long``, ``past``, ``ends_first``, ``places``, ``tags``,
     ``incomplete``, ``not_draft``, ``not_open``.
     """
-
-    def __init__(self, code: str, limit: int | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.limit = limit
 
 
 class NeedRefused(Exception):
@@ -274,20 +269,12 @@ def next_time(need: Need, now: datetime, zone: str) -> tuple[datetime, datetime]
 
 def check_text(text: str, limit: int) -> str:
     """A title or description as stored: stripped, not empty, within ``limit``."""
-    cleaned = text.strip()
-    if not cleaned:
-        raise NeedProblem("empty")
-    if len(cleaned) > limit:
-        raise NeedProblem("too_long", limit)
-    return cleaned
+    return drafts.check_text(text, limit, NeedProblem)
 
 
 def check_times(starts_at: datetime, ends_at: datetime | None, now: datetime) -> None:
     """A need starts in the future and ends after it starts."""
-    if starts_at <= now:
-        raise NeedProblem("past")
-    if ends_at is not None and ends_at <= starts_at:
-        raise NeedProblem("ends_first")
+    drafts.check_times(starts_at, ends_at, now, NeedProblem)
 
 
 def check_places(number: int) -> None:

@@ -113,44 +113,9 @@ async def has_consented(session: AsyncSession, participant: Participant | None) 
     )
 
 
-def latest_is_yes(
-    kind: str, *, version: str | None = None, alias: str = "c"
-) -> ColumnElement[bool]:
-    """SQL: the participant's latest decision of ``kind`` is a yes not withdrawn.
-
-    The rule of :func:`has_consented` (with ``version``, for that version of the text), for
-    whole tables at once. ``alias`` names the consent table in the statement: two of these
-    conditions in one statement need two names.
-    """
-    participants = table_of(Participant)
-    c = table_of(Consent).alias(alias)
-    later = table_of(Consent).alias(f"{alias}_later")
-    newer = exists().where(
-        later.c.participant_id == c.c.participant_id,
-        later.c.kind == kind,
-        or_(
-            later.c.decided_at > c.c.decided_at,
-            and_(later.c.decided_at == c.c.decided_at, later.c.id > c.c.id),
-        ),
-    )
-    conditions = [
-        c.c.participant_id == participants.c.id,
-        c.c.kind == kind,
-        c.c.granted.is_(True),
-        c.c.withdrawn_at.is_(None),
-    ]
-    if version is not None:
-        conditions.append(c.c.version == version)
-    return exists().where(*conditions, ~newer)
-
-
-def latest_yes_ids(kind: str, *, version: str | None = None, alias: str = "ly") -> Select[Any]:
-    """SQL: the ids of participants whose latest decision of ``kind`` is a yes not withdrawn.
-
-    The rule of :func:`latest_is_yes` as a set, not tied to a row of the statement around it:
-    for ``participant.id IN (...)`` over many people at once, which the databases answer
-    with one pass over the consent table rather than a lookup per person.
-    """
+def _latest_yes(kind: str, version: str | None, alias: str) -> tuple[Any, list[Any]]:
+    """The consent table under ``alias``, and the conditions for "its latest decision of
+    ``kind`` (of ``version``) is a yes not withdrawn"."""
     c = table_of(Consent).alias(alias)
     later = table_of(Consent).alias(f"{alias}_later")
     newer = exists().where(
@@ -164,6 +129,30 @@ def latest_yes_ids(kind: str, *, version: str | None = None, alias: str = "ly") 
     conditions = [c.c.kind == kind, c.c.granted.is_(True), c.c.withdrawn_at.is_(None), ~newer]
     if version is not None:
         conditions.append(c.c.version == version)
+    return c, conditions
+
+
+def latest_is_yes(
+    kind: str, *, version: str | None = None, alias: str = "c"
+) -> ColumnElement[bool]:
+    """SQL: the participant's latest decision of ``kind`` is a yes not withdrawn.
+
+    The rule of :func:`has_consented` (with ``version``, for that version of the text), for
+    whole tables at once. ``alias`` names the consent table in the statement: two of these
+    conditions in one statement need two names.
+    """
+    c, conditions = _latest_yes(kind, version, alias)
+    return exists().where(c.c.participant_id == table_of(Participant).c.id, *conditions)
+
+
+def latest_yes_ids(kind: str, *, version: str | None = None, alias: str = "ly") -> Select[Any]:
+    """SQL: the ids of participants whose latest decision of ``kind`` is a yes not withdrawn.
+
+    The rule of :func:`latest_is_yes` as a set, not tied to a row of the statement around it:
+    for ``participant.id IN (...)`` over many people at once, which the databases answer
+    with one pass over the consent table rather than a lookup per person.
+    """
+    c, conditions = _latest_yes(kind, version, alias)
     return core_select(c.c.participant_id).where(*conditions)
 
 

@@ -18,6 +18,7 @@ from bot.delivery import BotApi, outbox_request
 from handlers.views.volunteer import NeedTexts
 from models import matching, needs
 from models.centres import make_coordinator
+from models.matching import Matching
 from models.needs import Need, NeedState, Signup
 from models.outbox import Delivery, DeliveryState
 from models.participant import Consent, Participant, find_participant
@@ -66,6 +67,21 @@ async def _send_outbox(harness: Harness, sessionmaker: Sessions) -> int:
             await api.close()
         await session.commit()
     return len(rows)
+
+
+async def _published(harness: Harness, sessionmaker: Sessions, places: int = 2) -> int:
+    """A need of Holmen a week ahead, by its coordinator, published and sent; its id."""
+    async with sessionmaker() as session:
+        centres = await add_centres(session, NOW)
+        holmen = centres["holmen"]
+        need = a_need(holmen, NOW + timedelta(days=8), created_by=HOLMEN_NORA, places=places)
+        session.add(need)
+        await session.flush()
+        texts = NeedTexts("Europe/Oslo", {holmen.id or 0: holmen})
+        await matching.publish(session, need, Matching(NOW, "Europe/Oslo", 3), texts, "nb")
+        await session.commit()
+    await _send_outbox(harness, sessionmaker)
+    return need.id or 0
 
 
 async def _consented(harness: Harness, user_id: int) -> Citizen:
@@ -242,21 +258,7 @@ async def test_contact_details_reach_the_coordinator_only_after_a_yes_and_an_exp
     await _centres(sessionmaker)
     ana = await _volunteer(harness, 7831)
     bo = await _volunteer(harness, 7832)
-    async with sessionmaker() as session:
-        centres = await add_centres(session, NOW)
-        need = a_need(centres["holmen"], NOW + timedelta(days=8), created_by=HOLMEN_NORA, places=1)
-        session.add(need)
-        await session.flush()
-        await matching.publish(
-            session,
-            need,
-            matching.Matching(NOW, "Europe/Oslo", 3),
-            NeedTexts("Europe/Oslo"),
-            "nb",
-        )
-        await session.commit()
-        nid = need.id or 0
-    await _send_outbox(harness, sessionmaker)
+    nid = await _published(harness, sessionmaker, places=1)
     nora = harness.citizen(HOLMEN_NORA, "en")
     siv = harness.citizen(SENTRUM_SIV, "en")
 
@@ -311,20 +313,7 @@ async def test_delete_removes_the_volunteer_profile_and_every_sign_up(
 ) -> None:
     await _centres(sessionmaker)
     ana = await _volunteer(harness, 7841)
-    async with sessionmaker() as session:
-        centres = await add_centres(session, NOW)
-        need = a_need(centres["holmen"], NOW + timedelta(days=8), created_by=HOLMEN_NORA)
-        session.add(need)
-        await session.flush()
-        await matching.publish(
-            session,
-            need,
-            matching.Matching(NOW, "Europe/Oslo", 3),
-            NeedTexts("Europe/Oslo"),
-            "nb",
-        )
-        await session.commit()
-    await _send_outbox(harness, sessionmaker)
+    nid = await _published(harness, sessionmaker)
     await harness.press(ana, "Yes, I can help")
     await harness.press(ana, "Share my name")
     await harness.send(ana, "/delete")
@@ -336,4 +325,4 @@ async def test_delete_removes_the_volunteer_profile_and_every_sign_up(
             select(Delivery).where(col(Delivery.state) == DeliveryState.PENDING)
         )
         assert pending.all() == []
-        assert (await needs.counts(session, need.id or 0)).yes == 0
+        assert (await needs.counts(session, nid)).yes == 0
