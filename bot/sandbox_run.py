@@ -248,7 +248,10 @@ def preview_of(spec: ConsultationSpec) -> Preview:
 
 
 def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Persona]:
-    """Create the page's people in the sandbox: citizens, staff, a moderator, a coordinator."""
+    """Create the page's people in the sandbox: citizens, staff, a moderator, a coordinator.
+
+    A preview of a consultation file has no coordinator: it is about the consultation.
+    """
     citizens = (
         [(PREVIEW_NAMES.get(code, code), code) for code in preview.languages]
         if preview is not None
@@ -258,11 +261,10 @@ def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Pe
     for name, code in citizens:
         user = sandbox.add_user(first_name=name, language_code=code)
         personas.append(Persona(user.id, "citizen"))
-    for user_id, name, role in (
-        (STAFF_ID, "Siri", "staff"),
-        (MODERATOR_ID, "Mats", "moderator"),
-        (COORDINATOR_ID, "Nora", "coordinator"),
-    ):
+    staff = [(STAFF_ID, "Siri", "staff"), (MODERATOR_ID, "Mats", "moderator")]
+    if preview is None:
+        staff.append((COORDINATOR_ID, "Nora", "coordinator"))
+    for user_id, name, role in staff:
         sandbox.add_user(user_id, first_name=name, language_code="nb")
         personas.append(Persona(user_id, role))
     return personas
