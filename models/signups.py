@@ -366,9 +366,9 @@ async def restore_reminders(
     )
     written = 0
     for need, signup in rows.all():
-        assert signup.first_at is not None
+        start = signup.first_at
+        assert start is not None
         await _uncommit(session, need, signup)
-        start = signup.first_at or now
         await _commit(
             session, need, signup, participant, (start, start + need.length), now, messages, policy
         )

@@ -10,8 +10,10 @@ from sqlalchemy import insert
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.views.events import EventTexts
 from models import matching, needs, privacy, signups
 from models.centres import Centre
+from models.followups import resume_messages, stop_messages
 from models.matching import Matching
 from models.needs import (
     Answer,
@@ -453,3 +455,40 @@ def test_weekly_slots_and_dates_are_read_as_coordinators_write_them() -> None:
     )
     assert needs.parse_dated("28.03.2027 12:00", ZONE) == (SUNDAY_NOON, None)
     assert needs.parse_dated("2027-02-30 12:00", ZONE) is None
+
+
+async def test_stop_ends_a_volunteers_reminders_and_start_writes_them_again(
+    session: AsyncSession,
+) -> None:
+    centres = await add_centres(session, NOW)
+    (ana,) = await add_volunteers(session, [1], Profile())
+    need = a_need(centres["holmen"], SUNDAY_NOON)
+    await _publish(session, need)
+    await _answer(session, need, ana, Answer.YES)
+    person = await _person(session, ana)
+    await stop_messages(session, person, NOW)
+    assert await _pending(session, participant_id=ana) == []
+    later = NOW + timedelta(days=1)
+    assert await resume_messages(session, person, later, EventTexts(ZONE), POLICY)
+    assert await signups.restore_reminders(session, person, later, TEXTS, POLICY) == 1
+    kinds = [d.kind for d in await _pending(session, participant_id=ana)]
+    assert kinds == [needs.REMINDER_KIND, needs.REMINDER_KIND, needs.THANKS_KIND]
+
+
+async def test_shared_contact_details_are_forgotten_a_while_after_the_need(
+    session: AsyncSession,
+) -> None:
+    centres = await add_centres(session, NOW)
+    ana, bo = await add_volunteers(session, [1, 2], Profile())
+    need = a_need(centres["holmen"], SUNDAY_NOON, places=1)
+    await _publish(session, need)
+    for pid in (ana, bo):  # Ana has the place, Bo waits
+        await _answer(session, need, pid, Answer.YES)
+        await signups.share_contact(
+            session, need.id or 0, pid, Share.NAME, first_name="X", username="x", now=NOW
+        )
+    after = SUNDAY_NOON + timedelta(hours=2)
+    assert await signups.forget_old_contacts(session, after + timedelta(days=29), 30) == 0
+    assert len(await needs.contacts(session, need.id or 0)) == 2
+    assert await signups.forget_old_contacts(session, after + timedelta(days=31), 30) == 2
+    assert await needs.contacts(session, need.id or 0) == []
