@@ -82,9 +82,17 @@ async def _locked_need(session: AsyncSession, need_id: int) -> Need | None:
 
 
 async def _answerable(
-    session: AsyncSession, need_id: int, participant_id: int, now: datetime, zone: str
+    session: AsyncSession,
+    need_id: int,
+    participant_id: int,
+    choice: Answer,
+    now: datetime,
+    zone: str,
 ) -> tuple[Need, Signup, tuple[datetime, datetime]]:
-    """The need (locked), the person's invitation and the next time, or why not."""
+    """The need (locked), the person's invitation and the next time, or why not.
+
+    A need whose sign-ups are stopped still takes a no (leaving, or leaving the list).
+    """
     need = await _locked_need(session, need_id)
     signup = await signup_of(session, need_id, participant_id) if need is not None else None
     if need is None or signup is None or need.state == NeedState.DRAFT:
@@ -94,7 +102,7 @@ async def _answerable(
     upcoming = next_time(need, now, zone)
     if upcoming is None:
         raise NeedRefused("over", need)
-    if need.state == NeedState.CLOSED and signup.answer != Answer.YES:
+    if need.state == NeedState.CLOSED and choice == Answer.YES and signup.answer != Answer.YES:
         raise NeedRefused("closed", need)
     return need, signup, upcoming
 
@@ -117,7 +125,7 @@ async def answer(
         NeedRefused: ``gone``, ``cancelled``, ``closed`` or ``over``.
     """
     need, signup, upcoming = await _answerable(
-        session, need_id, participant.id or 0, now, policy.zone
+        session, need_id, participant.id or 0, choice, now, policy.zone
     )
     before = Answer(signup.answer)
     wanted = await _wanted(session, need, choice, before)

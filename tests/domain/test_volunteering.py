@@ -492,3 +492,23 @@ async def test_shared_contact_details_are_forgotten_a_while_after_the_need(
     assert len(await needs.contacts(session, need.id or 0)) == 2
     assert await signups.forget_old_contacts(session, after + timedelta(days=31), 30) == 2
     assert await needs.contacts(session, need.id or 0) == []
+
+
+async def test_stopped_sign_ups_take_no_new_yes_but_let_people_leave(
+    session: AsyncSession,
+) -> None:
+    centres = await add_centres(session, NOW)
+    ana, bo, cai = await add_volunteers(session, [1, 2, 3], Profile())
+    need = a_need(centres["holmen"], SUNDAY_NOON, places=1)
+    await _publish(session, need)
+    await _answer(session, need, ana, Answer.YES)
+    await _answer(session, need, bo, Answer.YES)  # waits
+    await needs.close(session, need, NOW)
+    with pytest.raises(NeedRefused) as refused:
+        await _answer(session, need, cai, Answer.YES)
+    assert refused.value.reason == "closed"
+    left = await _answer(session, need, bo, Answer.NO)
+    assert left.signup.answer == Answer.NO
+    counted = await needs.counts(session, need.id or 0)
+    assert (counted.yes, counted.waiting, counted.withdrawn) == (1, 0, 1)
+    assert await _pending(session, participant_id=cai, kind=needs.INVITE_KIND) == []
