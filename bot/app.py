@@ -279,6 +279,8 @@ def make_runtime(settings: Settings, engine: AsyncEngine, clock: Clock | None = 
         finish_reminder_hours=settings.finish_reminder_hours,
         reminder_max_age_hours=settings.reminder_max_age_hours,
         underrepresented_factor=settings.underrepresented_factor,
+        volunteer_weekly_cap=settings.volunteer_weekly_cap,
+        volunteer_contact_days=settings.retention_volunteer_contact_days,
     )
 
 

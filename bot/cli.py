@@ -20,8 +20,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.db import create_engine, create_sessionmaker, missing_database, upgrade
 from bot.logs import RedactSecrets, configure_logging
 from bot.settings import Settings
+from models import needs, volunteers
 from models.arenas import ArenaFileError, import_arenas, parse_arena_file
 from models.base import utcnow
+from models.centres import (
+    CentreFileError,
+    UnknownCentres,
+    all_tags,
+    coordinator_ties,
+    find_centre,
+    import_centres,
+    list_centres,
+    make_coordinator,
+    parse_centre_file,
+    untie_coordinator,
+)
 from models.consultation import (
     ImportRefused,
     Status,
@@ -46,7 +59,7 @@ from models.population import (
 from models.profile import ProfileImportRefused, background_questions, import_profile
 from models.profile_file import ProfileFileError, parse_profile_file
 from models.pseudonym import instance_secret
-from models.roles import Role, grant, list_grants, revoke
+from models.roles import Role, RoleGrant, grant, list_grants, revoke
 
 T = TypeVar("T")
 
@@ -428,14 +441,17 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
 
 @main.group()
 def roles() -> None:
-    """Roles: admin, staff, moderator."""
+    """Roles: admin, staff, moderator, coordinator."""
+
+
+ROLE_NAMES = ", ".join(role.value for role in Role)
 
 
 def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        fail(f"unknown role {value!r}; choose admin, staff or moderator")
+        fail(f"unknown role {value!r}; choose {ROLE_NAMES}")
         raise
 
 
@@ -451,11 +467,52 @@ def _change_role(
     return chosen, with_database(apply, existing=existing)
 
 
+def _coordinator(telegram_id: int, centres: tuple[str, ...], weekly_cap: int | None) -> None:
+    """Grant the coordinator role tied to centres (they must exist)."""
+    if not centres:
+        fail(
+            "a coordinator speaks for a volunteer centre: name it with --centre SLUG "
+            "(see `medvirk centre import`)"
+        )
+
+    async def apply(session: AsyncSession) -> list[str]:
+        return await make_coordinator(
+            session, telegram_id, list(centres), by=None, now=utcnow(), weekly_cap=weekly_cap
+        )
+
+    try:
+        tied = with_database(apply)
+    except UnknownCentres as error:
+        fail(f"no volunteer centre with the slug {', '.join(error.slugs)}")
+        return
+    shown = ", ".join(centres)
+    news = f" (newly tied: {', '.join(tied)})" if tied else ""
+    click.echo(f"{telegram_id} is coordinator of {shown}{news}.")
+
+
 @roles.command("grant")
 @click.argument("telegram_id", type=int)
 @click.argument("role")
-def roles_grant(telegram_id: int, role: str) -> None:
-    """Give TELEGRAM_ID a role."""
+@click.option(
+    "--centre",
+    "centres",
+    multiple=True,
+    help="coordinator: a volunteer centre they speak for (repeat for more).",
+)
+@click.option(
+    "--weekly-cap",
+    type=click.IntRange(1, 50),
+    help="coordinator: invitations one volunteer gets from them in seven days.",
+)
+def roles_grant(
+    telegram_id: int, role: str, centres: tuple[str, ...], weekly_cap: int | None
+) -> None:
+    """Give TELEGRAM_ID a role (a coordinator with --centre SLUG)."""
+    if _role(role) == Role.COORDINATOR:
+        _coordinator(telegram_id, centres, weekly_cap)
+        return
+    if centres or weekly_cap is not None:
+        fail("--centre and --weekly-cap are for the coordinator role")
     # Granting the first role may be the first thing done on a new installation.
     chosen, changed = _change_role(telegram_id, role, grant, existing=False)
     click.echo(f"{telegram_id} {'is now' if changed else 'already was'} {chosen}.")
@@ -464,8 +521,35 @@ def roles_grant(telegram_id: int, role: str) -> None:
 @roles.command("revoke")
 @click.argument("telegram_id", type=int)
 @click.argument("role")
-def roles_revoke(telegram_id: int, role: str) -> None:
-    """Take a role from TELEGRAM_ID."""
+@click.option(
+    "--centre",
+    "centres",
+    multiple=True,
+    help="coordinator: untie from this centre only (repeat for more); the role stays.",
+)
+def roles_revoke(telegram_id: int, role: str, centres: tuple[str, ...]) -> None:
+    """Take a role from TELEGRAM_ID (a coordinator's centres with --centre SLUG)."""
+    chosen = _role(role)
+    if chosen == Role.COORDINATOR:
+
+        async def apply(session: AsyncSession) -> bool:
+            slugs = list(centres) or None
+            return await untie_coordinator(session, telegram_id, slugs, by=None, now=utcnow())
+
+        try:
+            changed = with_database(apply, existing=True)
+        except UnknownCentres as error:
+            fail(f"no volunteer centre with the slug {', '.join(error.slugs)}")
+            return
+        if not changed:
+            fail(
+                f"{telegram_id} is not coordinator{' of ' + ', '.join(centres) if centres else ''}"
+            )
+        what = f"coordinator of {', '.join(centres)}" if centres else "coordinator"
+        click.echo(f"{telegram_id} is no longer {what}.")
+        return
+    if centres:
+        fail("--centre is for the coordinator role")
     chosen, changed = _change_role(telegram_id, role, revoke, existing=True)
     if not changed:
         fail(f"{telegram_id} does not have the role {chosen}")
@@ -474,17 +558,24 @@ def roles_revoke(telegram_id: int, role: str) -> None:
 
 @roles.command("list")
 def roles_list() -> None:
-    """List granted roles (admins from ADMIN_IDS too)."""
+    """List granted roles (admins from ADMIN_IDS too; coordinators with their centres)."""
     settings = load_settings()
-    grants = with_database(list_grants, existing=True)
+
+    async def read(session: AsyncSession) -> tuple[list[RoleGrant], dict[int, list[str]]]:
+        return await list_grants(session), await coordinator_ties(session)
+
+    grants, ties = with_database(read, existing=True)
     rows = [(g.telegram_user_id, g.role, "granted") for g in grants]
     rows += [(admin, "admin", "ADMIN_IDS") for admin in sorted(settings.admin_ids)]
     if not rows:
         click.echo("Nobody has a role. Set ADMIN_IDS, or `medvirk roles grant TELEGRAM_ID ROLE`.")
         return
-    click.echo(f"{'TELEGRAM ID':>14}  {'ROLE':10} FROM")
+    click.echo(f"{'TELEGRAM ID':>14}  {'ROLE':11} FROM")
     for user_id, role_name, origin in sorted(rows):
-        click.echo(f"{user_id:>14}  {role_name:10} {origin}")
+        centres = ""
+        if role_name == Role.COORDINATOR:
+            centres = "  centres: " + (", ".join(ties.get(user_id, [])) or "none")
+        click.echo(f"{user_id:>14}  {role_name:11} {origin}{centres}")
 
 
 @main.group()
@@ -582,3 +673,71 @@ def population_import(files: tuple[Path, ...]) -> None:
             f"Imported population by {dimensions} from {file}: {len(table.cells)} cells, "
             f"{table.total} residents."
         )
+
+
+@main.group()
+def centre() -> None:
+    """Volunteer centres: import, and the exports for the annual report."""
+
+
+@centre.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def centre_import(file: Path) -> None:
+    """Import (or update) volunteer centres from a YAML file (docs/volunteering.md)."""
+    specs = read_file(file, parse_centre_file, CentreFileError)
+
+    async def store(session: AsyncSession) -> list[tuple[str, bool]]:
+        stored = await import_centres(session, specs, utcnow())
+        return [(c.slug, created) for c, created in stored]
+
+    for slug, created in with_database(store):
+        click.echo(
+            f"{'Imported' if created else 'Updated'} centre {slug} (link: ?start=v_{slug})."
+        )
+
+
+@centre.command("export")
+@click.argument("what", type=click.Choice(["needs", "stats"]))
+@click.option("--centre", "slug", help="Only this centre's needs. [default: every centre]")
+@click.option(
+    "--output", "-o", help="The CSV file to write; '-' for standard output. [default: WHAT.csv]"
+)
+def centre_export(what: str, slug: str | None, output: str | None) -> None:
+    """Export the needs (one row each) or anonymous statistics (volunteers per tag, district,
+    time and language; needs per centre), as CSV for the annual report."""
+    settings = load_settings()
+    target = output or f"volunteering-{what}.csv"
+    # Imported here for start-up speed: the views bring in PTB, which every other command
+    # would pay for nothing.
+    from handlers.i18n import language
+    from handlers.views import needs as views
+
+    async def write(session: AsyncSession) -> bytes | None:
+        centre_ids = None
+        if slug is not None:
+            found = await find_centre(session, slug)
+            if found is None:
+                return None
+            centre_ids = [found.id or 0]
+        reports = await needs.report(session, centre_ids)
+        with language(settings.default_language):
+            if what == "needs":
+                return views.needs_csv(reports, settings.timezone)
+            return views.stats_csv(
+                await volunteers.count_volunteers(session),
+                await volunteers.volunteers_per_choice(session),
+                all_tags(await list_centres(session)),
+                reports,
+            )
+
+    content = with_database(write)
+    if content is None:
+        fail(f"no volunteer centre with the slug {slug!r}")
+        return
+    try:
+        with click.open_file(target, "wb", atomic=target != "-") as out:
+            out.write(content)
+    except OSError as error:
+        fail(f"cannot write {target}: {error.strerror or error}")
+    if target != "-":
+        click.echo(f"Exported the volunteering {what} to {target}.")

@@ -3,10 +3,11 @@
 One process, one asyncio loop: the sandbox Bot API server, the real bot long polling it, and
 the web chat page (:mod:`sandbox.webchat`) on the same port. The bot gets a database of its
 own, ``./medvirk-sandbox.db``, made fresh on every start, never the production
-``DATABASE_URL``; the example arenas, background questions, population figures and
-consultations are loaded into it, the consultations opened (without their ``opens``/``closes``
-window, so they can be answered any day), and the staff and moderator people of the page get
-their roles.
+``DATABASE_URL``; the example arenas, volunteer centres, background questions, population
+figures and consultations are loaded into it, the consultations opened (without their
+``opens``/``closes`` window, so they can be answered any day), and the staff, moderator and
+coordinator people of the page get their roles (the coordinator speaks for every example
+volunteer centre).
 
 With ``consultation`` set (``--consultation FILE``), only that consultation is loaded: staff
 preview a file before it is published by answering it as citizens do, one citizen per
@@ -35,6 +36,13 @@ from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.settings import Settings
 from models.arenas import ArenaFileError, ArenaSpec, import_arenas, parse_arena_file
 from models.base import utcnow
+from models.centres import (
+    CentreFileError,
+    CentreSpec,
+    import_centres,
+    make_coordinator,
+    parse_centre_file,
+)
 from models.consultation import ImportRefused, import_consultation
 from models.consultation_file import (
     ConsultationFileError,
@@ -52,13 +60,17 @@ from sandbox.webchat import Link, Persona, Preview, add_web_chat
 SANDBOX_DATABASE = Path("medvirk-sandbox.db")
 #: The example consultations and arenas shipped in the repository.
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-#: The example arena file; every other ``*.yaml`` there is a consultation.
+#: The example arena file; every other ``*.yaml`` there is a consultation, but the centres
+#: file and the needs file (which a coordinator uploads in the chat).
 EXAMPLE_ARENAS = EXAMPLES / "arenas.yaml"
 #: The example background questions (profile.yaml) and population figures (*.csv).
 EXAMPLE_BACKGROUND = EXAMPLES / "background"
+EXAMPLE_CENTRES = EXAMPLES / "centres.yaml"
+NOT_CONSULTATIONS = (EXAMPLE_ARENAS, EXAMPLE_CENTRES, EXAMPLES / "needs.yaml")
 #: Telegram user ids of the page's staff member and moderator (real ids are far larger).
 STAFF_ID = 9001
 MODERATOR_ID = 9002
+COORDINATOR_ID = 9003
 #: The dashboard's "log in as" shortcuts, which exist only in the sandbox.
 DASHBOARD_LOGINS = (
     SandboxLogin(STAFF_ID, "Siri", "staff"),
@@ -114,8 +126,8 @@ class RunningSandbox:
 
 
 def example_files() -> list[Path]:
-    """The example consultation files, in name order (examples/arenas.yaml holds arenas)."""
-    return sorted(path for path in EXAMPLES.glob("*.yaml") if path != EXAMPLE_ARENAS)
+    """The example consultation files, in name order (arenas, centres and needs are not)."""
+    return sorted(path for path in EXAMPLES.glob("*.yaml") if path not in NOT_CONSULTATIONS)
 
 
 def _load_example(path: Path, parse: Callable[[bytes], T], refused: type[ValueError]) -> T:
@@ -153,6 +165,13 @@ def load_background() -> Background:
     questions = _load_example(profile, parse_profile_file, ProfileFileError)
     files = sorted(EXAMPLE_BACKGROUND.glob("*.csv"))
     return Background(questions, [(path.name, path.read_bytes()) for path in files])
+
+
+def load_centres() -> list[CentreSpec]:
+    """Parse the example volunteer centres (none when the file is missing)."""
+    if not EXAMPLE_CENTRES.exists():
+        return []
+    return _load_example(EXAMPLE_CENTRES, parse_centre_file, CentreFileError)
 
 
 def load_examples() -> list[ConsultationSpec]:
@@ -205,8 +224,11 @@ async def prepare_database(
     grants: Iterable[tuple[int, Role]],
     arenas: Iterable[ArenaSpec] = (),
     background: Background | None = None,
+    centres: Iterable[CentreSpec] = (),
 ) -> tuple[list[str], list[str]]:
-    """Migrate; import arenas, background questions and consultations (opened); grant roles.
+    """Migrate; import the example arenas, centres, background and consultations; grant roles.
+
+    A coordinator among ``grants`` speaks for every centre.
 
     Returns:
         The slugs of the consultations and of the arenas loaded.
@@ -224,21 +246,35 @@ async def prepare_database(
             ]
             if background is not None and background.questions:
                 await _import_background(session, background)
-            slugs = [await _open_consultation(session, spec) for spec in specs]
+            stored_centres = await import_centres(session, list(centres), utcnow())
+            centre_slugs = [centre.slug for centre, _new in stored_centres]
+            slugs = await _open_consultations(session, specs)
             for user_id, role in grants:
-                await grant(session, user_id, role, by=None, now=utcnow())
+                if role == Role.COORDINATOR:
+                    await make_coordinator(session, user_id, centre_slugs, by=None, now=utcnow())
+                else:
+                    await grant(session, user_id, role, by=None, now=utcnow())
         return slugs, arena_slugs
     finally:
         await engine.dispose()
 
 
-async def _open_consultation(session: AsyncSession, spec: ConsultationSpec) -> str:
-    """Import the consultation, open and without its dates; its slug."""
-    try:
-        stored, _created = await import_consultation(session, unscheduled(spec), publish=True)
-    except ImportRefused as error:
-        raise SandboxError(f"{error} (start without --keep for a fresh sandbox)") from error
-    return stored.slug
+async def _open_consultations(
+    session: AsyncSession, specs: Iterable[ConsultationSpec]
+) -> list[str]:
+    """Import the consultations, open and without their time window; their slugs.
+
+    Raises:
+        SandboxError: when a kept database refuses a consultation (answers lock it).
+    """
+    slugs = []
+    for spec in specs:
+        try:
+            stored, _created = await import_consultation(session, unscheduled(spec), publish=True)
+        except ImportRefused as error:
+            raise SandboxError(f"{error} (start without --keep for a fresh sandbox)") from error
+        slugs.append(stored.slug)
+    return slugs
 
 
 async def _import_background(session: AsyncSession, background: Background) -> None:
@@ -259,7 +295,10 @@ def preview_of(spec: ConsultationSpec) -> Preview:
 
 
 def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Persona]:
-    """Create the page's people in the sandbox: citizens, a staff member, a moderator."""
+    """Create the page's people in the sandbox: citizens, staff, a moderator, a coordinator.
+
+    A preview of a consultation file has no coordinator: it is about the consultation.
+    """
     citizens = (
         [(PREVIEW_NAMES.get(code, code), code) for code in preview.languages]
         if preview is not None
@@ -269,10 +308,10 @@ def make_personas(sandbox: Sandbox, preview: ConsultationSpec | None) -> list[Pe
     for name, code in citizens:
         user = sandbox.add_user(first_name=name, language_code=code)
         personas.append(Persona(user.id, "citizen"))
-    for user_id, name, role in (
-        (STAFF_ID, "Siri", "staff"),
-        (MODERATOR_ID, "Mats", "moderator"),
-    ):
+    staff = [(STAFF_ID, "Siri", "staff"), (MODERATOR_ID, "Mats", "moderator")]
+    if preview is None:
+        staff.append((COORDINATOR_ID, "Nora", "coordinator"))
+    for user_id, name, role in staff:
         sandbox.add_user(user_id, first_name=name, language_code="nb")
         personas.append(Persona(user_id, role))
     return personas
@@ -358,9 +397,14 @@ async def _seed_database(
     slugs, arenas = await prepare_database(
         database_url(options.database),
         specs,
-        [(STAFF_ID, Role.STAFF), (MODERATOR_ID, Role.MODERATOR)],
+        [
+            (STAFF_ID, Role.STAFF),
+            (MODERATOR_ID, Role.MODERATOR),
+            (COORDINATOR_ID, Role.COORDINATOR),
+        ],
         load_arenas(),
         background,
+        load_centres(),
     )
     return tuple(slugs), tuple(arenas), tuple(q.key for q in background.questions)
 

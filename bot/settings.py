@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # Who answered against who lives here (docs/representation.md): a band is under-represented
     # when its share of the respondents is below its share of the residents divided by this.
     underrepresented_factor: float = Field(default=1.5, ge=1, le=10)
+    # Volunteering (docs/volunteering.md): invitations one volunteer gets from one
+    # coordinator's needs in seven days (a coordinator may have their own); days after a
+    # need that the contact details volunteers shared are kept.
+    volunteer_weekly_cap: int = Field(default=3, ge=1, le=50)
+    retention_volunteer_contact_days: int = Field(default=30, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from handlers import (
     manage,
     members,
     moderation,
+    needs,
     outcomes,
     polls,
     privacy,
@@ -38,6 +39,7 @@ from handlers import (
     router,
     rsvp,
     start,
+    volunteer,
     wizard,
 )
 from handlers import callbacks as cb
@@ -61,6 +63,7 @@ CITIZEN_COMMANDS = {
     "cancel": consult.cancel,
     "arenas": arenas.show_arenas,
     "stop": followups.stop,
+    "volunteer": volunteer.volunteer_command,
 }
 
 # Each checks the sender's role itself, on every update.
@@ -78,6 +81,7 @@ STAFF_COMMANDS = {
     "outcome": outcomes.outcome_command,
     "focusgroup": wizard.command(FOCUS, what="/focusgroup"),
     "dashboard": dashboard.dashboard,
+    "needs": needs.needs_command,
 }
 
 BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any, None]]] = {
@@ -112,6 +116,13 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.BackgroundAnswer: background.on_answer,
     cb.FocusReply: lottery.on_reply,
     cb.FocusAdmin: focus_groups.on_admin,
+    cb.CentreConsent: volunteer.on_centre_consent,
+    cb.VolunteerConsent: volunteer.on_consent,
+    cb.VolunteerEdit: volunteer.on_edit,
+    cb.NeedAnswer: volunteer.on_answer,
+    cb.NeedShare: volunteer.on_share,
+    cb.NeedFeedback: volunteer.on_feedback,
+    cb.NeedAdmin: needs.on_admin,
 }
 
 # How often scheduled work runs; what is due is read from the database each time.

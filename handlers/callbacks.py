@@ -394,9 +394,76 @@ class FocusReply(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class CentreConsent(CallbackData):
+    """Accept (1) or decline (0) the privacy notice from a centre's link (``v_<centre>``)."""
+
+    prefix: ClassVar[str] = "pc"
+    granted: int
+    language: str
+    centre_id: int
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class VolunteerConsent(CallbackData):
+    """Yes (1) or no (0) to the volunteer text: a profile for volunteer centres' needs."""
+
+    prefix: ClassVar[str] = "vc"
+    granted: int
+    centre_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class VolunteerEdit(CallbackData):
+    """The volunteer profile: show a ``section`` (``card``, ``tag``, ``district``, ``slot``,
+    ``language``, ``end``, ``end!``), or with ``value`` tick or untick that choice in it."""
+
+    prefix: ClassVar[str] = "vp"
+    section: str
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NeedAnswer(CallbackData):
+    """A volunteer answers an invitation to a need: ``yes`` or ``no``."""
+
+    prefix: ClassVar[str] = "na"
+    need_id: int
+    answer: str
+
+
+@dataclasses.dataclass(frozen=True)
 class FocusAdmin(CallbackData):
     """Staff, on a drawn focus group: ``show`` (its composition), ``csv`` (the draw record)."""
 
     prefix: ClassVar[str] = "fg"
     group_id: int
+    action: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NeedShare(CallbackData):
+    """What a volunteer shares with the coordinator: ``name``, ``phone``, ``none``."""
+
+    prefix: ClassVar[str] = "ns"
+    need_id: int
+    how: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NeedFeedback(CallbackData):
+    """How it went, one tap: ``good``, ``ok``, ``bad``."""
+
+    prefix: ClassVar[str] = "nf"
+    need_id: int
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NeedAdmin(CallbackData):
+    """Coordinators, on a need: ``show``, ``list``, ``close``, ``close!``, ``cancel``,
+    ``cancel!``; with need 0, ``needs`` or ``stats`` (the CSV exports)."""
+
+    prefix: ClassVar[str] = "nx"
+    need_id: int
     action: str

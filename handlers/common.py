@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DataError
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError
 
@@ -375,3 +375,23 @@ def saying(message: Callable[[], Outgoing]) -> Action:
 async def answer(update: Update, context: BotContext, action: Action) -> None:
     """Run ``action`` in a transaction and deliver what it rendered."""
     await deliver(update, context, await run(update, context, action))
+
+
+#: An action that may also make files (an export): it appends them to the list it is given.
+FileAction = Callable[[Scene, list[InputFile]], Awaitable[Reply]]
+
+
+async def answer_with_files(
+    update: Update, context: BotContext, action: FileAction, caption: Callable[[], str]
+) -> None:
+    """Run ``action`` and deliver its reply; then send the files it made, each with ``caption``.
+
+    The files go out after the commit, like every reply: an export whose transaction failed
+    is not sent.
+    """
+    files: list[InputFile] = []
+    reply = await run(update, context, lambda scene: action(scene, files))
+    await deliver(update, context, reply)
+    chat_id = update.effective_chat.id if update.effective_chat else 0
+    for file in files:
+        await context.bot.send_document(chat_id, file, caption=caption())

@@ -1,8 +1,8 @@
 """The decision on the privacy notice, wherever it is asked, and coming back after /stop.
 
-The welcome with its consent buttons is shown by ``/start`` and by an arena's link
-(``/start a_<slug>``); both take the answer the same way here, then each carries on to where
-the person wanted to go.
+The welcome with its consent buttons is shown by ``/start``, an arena's link
+(``/start a_<slug>``) and a volunteer centre's link (``/start v_<centre>``); all take the answer
+the same way here, then each carries on to where the person wanted to go.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from handlers.views import privacy as views
 from handlers.views import reminders
 from handlers.views.events import EventTexts
 from handlers.views.outgoing import Outgoing
+from handlers.views.volunteer import NeedTexts
+from models import signups
+from models.centres import list_centres
 from models.followups import resume_messages
 from models.participant import Participant, record_privacy_decision
 
@@ -23,13 +26,13 @@ from models.participant import Participant, record_privacy_decision
 async def resume(scene: Scene, participant: Participant) -> Outgoing | None:
     """Bring back someone who sent /stop; a line saying so, or None if they had not."""
     runtime = scene.runtime
+    policy = runtime.reminder_policy()
     if await resume_messages(
-        scene.session,
-        participant,
-        scene.now,
-        EventTexts(runtime.timezone),
-        runtime.reminder_policy(),
+        scene.session, participant, scene.now, EventTexts(runtime.timezone), policy
     ):
+        centres = {c.id or 0: c for c in await list_centres(scene.session)}
+        texts = NeedTexts(runtime.timezone, centres)
+        await signups.restore_reminders(scene.session, participant, scene.now, texts, policy)
         return reminders.resumed()
     return None
 
@@ -39,7 +42,7 @@ CarryOn = Callable[[Scene, Participant], Awaitable[list[Outgoing]]]
 
 
 async def take_consent(
-    scene: Scene, data: cb.GiveConsent | cb.ArenaConsent, carry_on: CarryOn
+    scene: Scene, data: cb.GiveConsent | cb.ArenaConsent | cb.CentreConsent, carry_on: CarryOn
 ) -> Reply:
     """Store the decision on the notice; after a yes, carry on where the person wanted to go."""
     reply, person = await _record(scene, data)
@@ -49,7 +52,7 @@ async def take_consent(
 
 
 async def _record(
-    scene: Scene, data: cb.GiveConsent | cb.ArenaConsent
+    scene: Scene, data: cb.GiveConsent | cb.ArenaConsent | cb.CentreConsent
 ) -> tuple[Reply, Participant | None]:
     """Store the decision; the reply so far, and the person when they agreed.
 

@@ -50,6 +50,10 @@ class Runtime:
     # Makes the signed one-time login link of the staff dashboard from a login's id and its
     # expiry; set by the runtime once the dashboard is served (None: /dashboard says it is off).
     dashboard_link: Callable[[str, datetime], str] | None = None
+    # Volunteering (docs/volunteering.md): invitations one volunteer gets from one
+    # coordinator's needs in seven days; days after a need that shared contacts are kept.
+    volunteer_weekly_cap: int = 3
+    volunteer_contact_days: int = 30
     # SQLite has one writer at a time: update transactions queue on this lock in the process
     # instead of sleeping in the database's busy handler. None (PostgreSQL): no queue.
     transaction_lock: asyncio.Lock | None = None

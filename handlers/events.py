@@ -9,7 +9,7 @@ from __future__ import annotations
 from telegram import InputFile, Update
 
 from handlers import callbacks as cb
-from handlers.common import Reply, Scene, answer, callback_data, deliver, run
+from handlers.common import Reply, Scene, answer, answer_with_files, callback_data
 from handlers.context import BotContext
 from handlers.guards import requires
 from handlers.i18n import _, ngettext
@@ -50,15 +50,12 @@ async def on_admin(update: Update, context: BotContext) -> None:
     data = cb.EventAdmin.unpack(callback_data(update))
     if data.action not in ACTIONS:
         raise cb.InvalidCallback("unknown action")
-    files: list[InputFile] = []
-    reply = await run(update, context, lambda scene: admin(scene, data, files))
-    await deliver(update, context, reply)
-    for file in files:
-        await context.bot.send_document(
-            update.effective_chat.id if update.effective_chat else 0,
-            file,
-            caption=_("Pseudonymous: each person is a key, the same in every export."),
-        )
+    await answer_with_files(
+        update,
+        context,
+        lambda scene, files: admin(scene, data, files),
+        lambda: _("Pseudonymous: each person is a key, the same in every export."),
+    )
 
 
 async def admin(scene: Scene, data: cb.EventAdmin, files: list[InputFile]) -> Reply:

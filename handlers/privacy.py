@@ -17,7 +17,7 @@ from handlers.common import Abort, Reply, Scene, answer, callback_data, deliver,
 from handlers.context import BotContext
 from handlers.i18n import current_language
 from handlers.views import privacy as views
-from models import privacy
+from models import privacy, signups
 from models.participant import Participant, has_consented, latest_consent
 from models.profile import has_background_questions
 
@@ -52,6 +52,7 @@ async def _privacy(scene: Scene) -> Reply:
         contact=runtime.privacy_contact,
         free_text_days=runtime.free_text_retention_days,
         inactive_months=runtime.inactive_retention_months,
+        volunteer_contact_days=runtime.volunteer_contact_days,
     )
     return Reply(send=[message])
 
@@ -132,9 +133,14 @@ async def apply_retention(context: BotContext) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         texts = await privacy.expire_free_texts(session, now, runtime.free_text_retention_days)
         people = await privacy.erase_inactive(session, now, runtime.inactive_retention_months)
-    if texts or people:
+        contacts = await signups.forget_old_contacts(session, now, runtime.volunteer_contact_days)
+    if texts or people or contacts:
         logger.info(
-            "Retention: deleted %d free-text answers and %d inactive people", texts, people
+            "Retention: deleted %d free-text answers, %d inactive people and %d volunteers' "
+            "shared contact details",
+            texts,
+            people,
+            contacts,
         )
         await forget_freed_space(context)
 

@@ -6,7 +6,9 @@ It is decided once, from the database, inside the update's own transaction:
    takes this kind of input: a staff wizard's step, or a moderator's typed reason for
    rejecting a text;
 2. otherwise, for a document from staff: the upload of a consultation file;
-3. otherwise the consultation the person is answering: a free-text question, or a digit or
+3. otherwise, for text, a volunteer's phone number, asked for within the last minutes
+   (``handlers/volunteer.py``);
+4. otherwise the consultation the person is answering: a free-text question, or a digit or
    yes/no typed instead of pressing a button. With nothing in progress, it answers politely
    what can be done.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 from telegram import Document, Update
 from telegram.error import TelegramError
 
-from handlers import consult, wizard
+from handlers import consult, volunteer, wizard
 from handlers.common import Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.wizard import Attachment, Typed
@@ -33,10 +35,13 @@ async def on_text(update: Update, context: BotContext) -> None:
 
 
 async def route_text(update: Update, scene: Scene, typed: Typed) -> Reply:
-    """The owner of typed text: a waiting dialog, else the consultation in progress."""
+    """The owner of typed text: a waiting dialog, a phone number, else the consultation."""
     dialog = await wizard.waiting(scene.session, scene.user_id, scene.now, "text")
     if dialog is not None:
         return await wizard.take(update, scene, dialog, typed)
+    phone = await volunteer.take_phone(scene, typed.text)
+    if phone is not None:
+        return phone
     return await consult.take_text(scene, typed.text)
 
 

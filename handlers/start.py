@@ -21,6 +21,7 @@ from handlers.views import help as views
 from handlers.views import privacy as privacy_views
 from handlers.views.consultation import where_you_are
 from handlers.views.outgoing import Outgoing
+from handlers.volunteer import volunteer_link
 from models.consultation import Consultation, find_consultation
 from models.participant import Participant, has_consented
 from models.participant import set_language as store_language
@@ -29,13 +30,14 @@ from models.roles import Role, roles_of
 
 # Telegram allows [A-Za-z0-9_-] up to 64 characters in a start payload.
 DEEP_LINK = re.compile(
-    r"^(?P<kind>[ca])_(?P<slug>[a-z0-9-]{1,40})(?:__(?P<source>[A-Za-z0-9_-]{1,40}))?$"
+    r"^(?P<kind>[cav])_(?P<slug>[a-z0-9-]{1,40})(?:__(?P<source>[A-Za-z0-9_-]{1,40}))?$"
 )
 
 
 @dataclass(frozen=True)
 class DeepLink:
-    """A parsed ``/start`` payload: ``c_<slug>`` or ``a_<slug>``, then ``__<source>``."""
+    """A parsed ``/start`` payload: ``c_<slug>``, ``a_<slug>`` or ``v_<centre>``, then
+    ``__<source>``."""
 
     kind: str
     slug: str
@@ -88,6 +90,8 @@ async def _start(scene: Scene, menu: Menu, link: DeepLink | None, payload_given:
     roles = await _roles(scene, menu)
     if link is not None and link.kind == "a":
         return await arena_link(scene, link.slug, link.source)
+    if link is not None and link.kind == "v":
+        return await volunteer_link(scene, link.slug, link.source)
     consultation = None
     if link is not None and link.kind == "c":
         consultation = await find_consultation(scene.session, link.slug)

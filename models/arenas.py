@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint, func
 from sqlmodel import Field, SQLModel, col, select
@@ -156,16 +157,9 @@ def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
     Raises:
         ArenaFileError: with every problem found; nothing of the file is to be stored.
     """
-    document, ctx = _load_document(data)
-    if not isinstance(document, dict) or "arenas" not in document:
-        raise ArenaFileError([*ctx.problems, "file: must be a mapping with a list of arenas"])
-    _check_fields(document, ("arenas",), "", ctx)
-    entries = document["arenas"]
-    if not isinstance(entries, list) or not entries:
-        ctx.add("arenas", "needs at least one arena, each with slug and name")
-        raise ArenaFileError(ctx.problems)
-    if len(entries) > MAX_ARENAS:
-        ctx.add("arenas", f"at most {MAX_ARENAS} arenas (has {len(entries)})")
+    entries, ctx = load_list(
+        data, "arenas", ArenaFileError, MAX_ARENAS, "arena, each with slug and name"
+    )
     specs: list[ArenaSpec] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -177,9 +171,36 @@ def parse_arena_file(data: bytes | str) -> list[ArenaSpec]:
     return specs
 
 
-def _load_document(data: bytes | str) -> tuple[object, _Context]:
+def load_document(
+    data: bytes | str, refused: type[FileRefused] = ArenaFileError
+) -> tuple[object, _Context]:
     """The file's YAML document, and a context holding its duplicate keys as problems."""
-    return load_yaml_file(data, ArenaFileError)
+    return load_yaml_file(data, refused)
+
+
+def load_list(
+    data: bytes | str, key: str, refused: type[FileRefused], most: int, each: str
+) -> tuple[list[Any], _Context]:
+    """The list a file holds under ``key``, and a context with the problems found so far.
+
+    At most ``most`` entries (more is a problem, reported with the rest); ``each`` says what
+    one entry is ("arena, each with slug and name").
+
+    Raises:
+        FileRefused: of the kind ``refused``, when the file is not a mapping with a list of at
+            least one entry under ``key``.
+    """
+    document, ctx = load_document(data, refused)
+    if not isinstance(document, dict) or key not in document:
+        raise refused([*ctx.problems, f"file: must be a mapping with a list of {key}"])
+    _check_fields(document, (key,), "", ctx)
+    entries = document[key]
+    if not isinstance(entries, list) or not entries:
+        ctx.add(key, f"needs at least one {each}")
+        raise refused(ctx.problems)
+    if len(entries) > most:
+        ctx.add(key, f"at most {most} {key} (has {len(entries)})")
+    return entries, ctx
 
 
 def _arena(entry: object, index: int, seen: dict[str, int], ctx: _Context) -> ArenaSpec | None:

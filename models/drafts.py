@@ -17,6 +17,47 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 DRAFT = "draft"
 
 
+class DraftProblem(ValueError):
+    """A draft that cannot be saved or published as it is; ``code`` names the rule.
+
+    Each kind of draft has its own subclass with its own codes; these are common to all:
+    ``empty``, ``too_long`` (with ``limit``), ``past``, ``ends_first``.
+    """
+
+    def __init__(self, code: str, limit: int | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.limit = limit
+
+
+def check_text(text: str, limit: int, problem: type[DraftProblem]) -> str:
+    """A title, place or description as stored: stripped, not empty, within ``limit``.
+
+    Raises:
+        DraftProblem: of the kind ``problem``, ``empty`` or ``too_long``.
+    """
+    cleaned = text.strip()
+    if not cleaned:
+        raise problem("empty")
+    if len(cleaned) > limit:
+        raise problem("too_long", limit)
+    return cleaned
+
+
+def check_times(
+    starts_at: datetime, ends_at: datetime | None, now: datetime, problem: type[DraftProblem]
+) -> None:
+    """Something starts in the future and ends after it starts.
+
+    Raises:
+        DraftProblem: of the kind ``problem``, ``past`` or ``ends_first``.
+    """
+    if starts_at <= now:
+        raise problem("past")
+    if ends_at is not None and ends_at <= starts_at:
+        raise problem("ends_first")
+
+
 class StaffDraft(Protocol):
     """What every draft table has: who writes it, in which chat and language, and when."""
 

@@ -36,14 +36,15 @@ from sqlalchemy import Text as SQLText
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import drafts, places
 from models.arenas import Arena
-from models.base import UTCDateTime, utcnow
-from models.drafts import start_draft
+from models.base import UTCDateTime, table_of, utcnow
+from models.drafts import DraftProblem, start_draft
 from models.outbox.audiences import Audience, AudienceKind, audience_condition, count_audience
 from models.outbox.messages import cancel_pending, enqueue, enqueue_for_everyone
 from models.outbox.quiet_hours import QuietHours
 from models.participant import Participant
-from models.reminders import EVENT_KIND, ReminderPolicy, reminder_time
+from models.reminders import EVENT_KIND, ReminderPolicy, queue_reminders
 from models.stops import not_stopped
 
 TITLE_LIMIT = 100
@@ -143,6 +144,10 @@ class Rsvp(SQLModel, table=True):
     waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+#: Where events keep their answers, for the rule of places and the waiting list.
+PLACES = places.Places(table_of(Rsvp), "event_id")
+
+
 class EventMessages(Protocol):
     """Renders what people get about events, as Bot API fields, in ``language``."""
 
@@ -167,17 +172,12 @@ class EventMessages(Protocol):
         ...
 
 
-class EventProblem(ValueError):
+class EventProblem(DraftProblem):
     """An event that cannot be saved or published as it is; ``code`` names the rule.
 
     Codes: ``empty``, ``too_long``, ``past``, ``ends_first``, ``capacity``, ``incomplete``,
     ``not_draft``, ``not_published``.
     """
-
-    def __init__(self, code: str, limit: int | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.limit = limit
 
 
 class RsvpRefused(Exception):
@@ -194,20 +194,12 @@ class RsvpRefused(Exception):
 
 def check_text(text: str, limit: int) -> str:
     """A title, place or description as stored: stripped, not empty, within ``limit``."""
-    cleaned = text.strip()
-    if not cleaned:
-        raise EventProblem("empty")
-    if len(cleaned) > limit:
-        raise EventProblem("too_long", limit)
-    return cleaned
+    return drafts.check_text(text, limit, EventProblem)
 
 
 def check_times(starts_at: datetime, ends_at: datetime | None, now: datetime) -> None:
     """An event starts in the future and ends after it starts."""
-    if starts_at <= now:
-        raise EventProblem("past")
-    if ends_at is not None and ends_at <= starts_at:
-        raise EventProblem("ends_first")
+    drafts.check_times(starts_at, ends_at, now, EventProblem)
 
 
 def check_capacity(capacity: int | None) -> None:
@@ -416,15 +408,7 @@ async def waiting_position(session: AsyncSession, rsvp: Rsvp) -> int | None:
     """The person's place on the waiting list (1 is next), or None when not on it."""
     if rsvp.answer != RsvpAnswer.WAITING or rsvp.waiting_since is None:
         return None
-    ahead = await session.exec(
-        select(func.count()).where(
-            col(Rsvp.event_id) == rsvp.event_id,
-            col(Rsvp.answer) == RsvpAnswer.WAITING,
-            (col(Rsvp.waiting_since) < rsvp.waiting_since)
-            | ((col(Rsvp.waiting_since) == rsvp.waiting_since) & (col(Rsvp.id) < rsvp.id)),
-        )
-    )
-    return int(ahead.one()) + 1
+    return await places.position(session, PLACES, rsvp.event_id, rsvp.waiting_since, rsvp.id or 0)
 
 
 async def _locked_event(session: AsyncSession, event_id: int) -> Event | None:
@@ -457,18 +441,15 @@ async def _wanted(
 ) -> RsvpAnswer | None:
     """The answer to store for ``choice``; None when a yes finds the event full.
 
-    A yes without a free place is a place on the waiting list for someone already on it;
-    asking for the waiting list when there is room (or with a place already) is a yes.
+    The rule of :func:`models.places.place_for`: a yes to a full event changes nothing (the
+    person may then ask for the waiting list); asking for the list when there is room (or with
+    a place already) is a yes.
     """
-    if choice in (RsvpAnswer.YES, RsvpAnswer.WAITING) and before != RsvpAnswer.YES:
-        if event.capacity is None or (await counts(session, event.id or 0)).yes < event.capacity:
-            return RsvpAnswer.YES
-        if choice == RsvpAnswer.YES and before != RsvpAnswer.WAITING:
-            return None
-        return RsvpAnswer.WAITING
-    if choice == RsvpAnswer.WAITING:
-        return RsvpAnswer.YES  # already has a place: keep it
-    return choice
+    if choice not in (RsvpAnswer.YES, RsvpAnswer.WAITING):
+        return choice
+    taken = await places.taken(session, PLACES, event.id or 0)
+    wanted = places.place_for(choice, before, taken, event.capacity, list_when_full=False)
+    return RsvpAnswer(wanted) if wanted is not None else None
 
 
 async def _record(session: AsyncSession, rsvp: Rsvp, answer: RsvpAnswer, now: datetime) -> None:
@@ -528,20 +509,15 @@ async def _promote(
     policy: ReminderPolicy,
 ) -> int | None:
     """Give a free place to the first on the waiting list and tell them; their participant id."""
-    if event.capacity is None or (await counts(session, event.id or 0)).yes >= event.capacity:
+    if event.capacity is None or not await places.has_room(
+        session, PLACES, event.id or 0, event.capacity
+    ):
         return None
-    first = (
-        await session.exec(
-            select(Rsvp, Participant)
-            .join(Participant, col(Participant.id) == col(Rsvp.participant_id))
-            .where(col(Rsvp.event_id) == event.id, col(Rsvp.answer) == RsvpAnswer.WAITING)
-            .order_by(col(Rsvp.waiting_since), col(Rsvp.id))
-            .limit(1)
-        )
-    ).first()
-    if first is None:
+    first = await places.first_waiting(session, PLACES, event.id or 0)
+    rsvp = await session.get(Rsvp, first) if first is not None else None
+    person = await session.get(Participant, rsvp.participant_id) if rsvp is not None else None
+    if rsvp is None or person is None:
         return None
-    rsvp, person = first
     rsvp.answer = RsvpAnswer.YES
     rsvp.answered_at = now
     rsvp.waiting_since = None
@@ -562,23 +538,17 @@ async def schedule_reminders(
 ) -> int:
     """Write the person's reminders of the event that are still ahead; return how many."""
     assert event.starts_at is not None
-    language = policy.language_of(participant.language)
-    written = 0
-    for hours in sorted(set(policy.event_hours), reverse=True):
-        due = reminder_time(event.starts_at, hours, policy.zone)
-        if due <= now:
-            continue  # said yes later than this reminder would have come
-        await enqueue(
-            session,
-            participant.id or 0,
-            messages.reminder(event, language),
-            kind=EVENT_KIND,
-            due_at=due,
-            ref=event.ref,
-            expires_at=policy.expires(due, event.starts_at),
-        )
-        written += 1
-    return written
+    payload = messages.reminder(event, policy.language_of(participant.language))
+    return await queue_reminders(
+        session,
+        participant.id or 0,
+        event.starts_at,
+        payload,
+        kind=EVENT_KIND,
+        ref=event.ref,
+        policy=policy,
+        now=now,
+    )
 
 
 async def cancel_reminders(session: AsyncSession, event: Event, participant_id: int) -> int:

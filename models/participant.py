@@ -7,8 +7,21 @@ where they first came from. No names, no usernames.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Column, ColumnElement, ForeignKey, Index, Integer, String, and_, exists, or_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    and_,
+    exists,
+    or_,
+)
+from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,16 +118,9 @@ async def has_consented(session: AsyncSession, participant: Participant | None) 
     )
 
 
-def latest_is_yes(
-    kind: str, *, version: str | None = None, alias: str = "c"
-) -> ColumnElement[bool]:
-    """SQL: the participant's latest decision of ``kind`` is a yes not withdrawn.
-
-    The rule of :func:`has_consented` (with ``version``, for that version of the text), for
-    whole tables at once. ``alias`` names the consent table in the statement: two of these
-    conditions in one statement need two names.
-    """
-    participants = table_of(Participant)
+def _latest_yes(kind: str, version: str | None, alias: str) -> tuple[Any, list[Any]]:
+    """The consent table under ``alias``, and the conditions for "its latest decision of
+    ``kind`` (of ``version``) is a yes not withdrawn"."""
     c = table_of(Consent).alias(alias)
     later = table_of(Consent).alias(f"{alias}_later")
     newer = exists().where(
@@ -125,15 +131,34 @@ def latest_is_yes(
             and_(later.c.decided_at == c.c.decided_at, later.c.id > c.c.id),
         ),
     )
-    conditions = [
-        c.c.participant_id == participants.c.id,
-        c.c.kind == kind,
-        c.c.granted.is_(True),
-        c.c.withdrawn_at.is_(None),
-    ]
+    conditions = [c.c.kind == kind, c.c.granted.is_(True), c.c.withdrawn_at.is_(None), ~newer]
     if version is not None:
         conditions.append(c.c.version == version)
-    return exists().where(*conditions, ~newer)
+    return c, conditions
+
+
+def latest_is_yes(
+    kind: str, *, version: str | None = None, alias: str = "c"
+) -> ColumnElement[bool]:
+    """SQL: the participant's latest decision of ``kind`` is a yes not withdrawn.
+
+    The rule of :func:`has_consented` (with ``version``, for that version of the text), for
+    whole tables at once. ``alias`` names the consent table in the statement: two of these
+    conditions in one statement need two names.
+    """
+    c, conditions = _latest_yes(kind, version, alias)
+    return exists().where(c.c.participant_id == table_of(Participant).c.id, *conditions)
+
+
+def latest_yes_ids(kind: str, *, version: str | None = None, alias: str = "ly") -> Select[Any]:
+    """SQL: the ids of participants whose latest decision of ``kind`` is a yes not withdrawn.
+
+    The rule of :func:`latest_is_yes` as a set, not tied to a row of the statement around it:
+    for ``participant.id IN (...)`` over many people at once, which the databases answer
+    with one pass over the consent table rather than a lookup per person.
+    """
+    c, conditions = _latest_yes(kind, version, alias)
+    return core_select(c.c.participant_id).where(*conditions)
 
 
 def consent_condition() -> ColumnElement[bool]:

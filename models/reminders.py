@@ -111,6 +111,41 @@ def reminder_time(starts_at: datetime, hours: float, zone: str) -> datetime:
     return starts_at - timedelta(hours=hours)
 
 
+async def queue_reminders(
+    session: AsyncSession,
+    participant_id: int,
+    starts_at: datetime,
+    payload: Payload,
+    *,
+    kind: str,
+    ref: str,
+    policy: ReminderPolicy,
+    now: datetime,
+) -> int:
+    """Write the reminders of something starting at ``starts_at`` still ahead; how many.
+
+    One per :attr:`ReminderPolicy.event_hours` (at :func:`reminder_time`), skipping those whose
+    time has passed (a yes given later than it would have come); each expires at the start.
+    Events and volunteer needs remind the same way.
+    """
+    written = 0
+    for hours in sorted(set(policy.event_hours), reverse=True):
+        due = reminder_time(starts_at, hours, policy.zone)
+        if due <= now:
+            continue
+        await enqueue(
+            session,
+            participant_id,
+            payload,
+            kind=kind,
+            due_at=due,
+            ref=ref,
+            expires_at=policy.expires(due, starts_at),
+        )
+        written += 1
+    return written
+
+
 class FinishReminder(SQLModel, table=True):
     """The one reminder to finish a response; its key makes a second one impossible."""
 

@@ -1,7 +1,9 @@
-"""Roles (admin, staff, moderator) and the audit log of who did what.
+"""Roles (admin, staff, moderator, coordinator) and the audit log of who did what.
 
 Roles are keyed on the Telegram user id: staff need not be participants. Admins come from
-``ADMIN_IDS`` or from a grant. An admin may do everything staff and moderators may do.
+``ADMIN_IDS`` or from a grant. An admin may do everything staff and moderators may do. A
+coordinator speaks for volunteer centres (:mod:`models.centres`); an admin is not one by being
+an admin, since a coordinator sees the contact details volunteers share with their centre.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     STAFF = "staff"
     MODERATOR = "moderator"
+    COORDINATOR = "coordinator"
 
 
 class RoleGrant(SQLModel, table=True):

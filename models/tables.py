@@ -2,6 +2,7 @@
 
 from models.answers import Answer, AnswerChoice, Response
 from models.arenas import Arena, Subscription
+from models.centres import Centre, Coordinator, CoordinatorCentre
 from models.consultation import Consultation, Option, Question
 from models.dashboard import DashboardLogin, DashboardSession
 from models.dialogs import Dialog
@@ -9,6 +10,7 @@ from models.events import Event, Rsvp
 from models.focus_groups import FocusGroup, FocusMember
 from models.followups import Outcome
 from models.moderation import ModerationGroup, ModerationItem
+from models.needs import Need, Signup
 from models.outbox.tables import Broadcast, Delivery
 from models.participant import Consent, Participant
 from models.polls import PollMessage
@@ -19,6 +21,7 @@ from models.reminders import FinishReminder
 from models.roles import AuditLog, RoleGrant
 from models.stops import MessageStop
 from models.updates import ProcessedUpdate
+from models.volunteers import VolunteerChoice, VolunteerProfile
 
 __all__ = [
     "Answer",
@@ -26,8 +29,11 @@ __all__ = [
     "Arena",
     "AuditLog",
     "Broadcast",
+    "Centre",
     "Consent",
     "Consultation",
+    "Coordinator",
+    "CoordinatorCentre",
     "DashboardLogin",
     "DashboardSession",
     "Delivery",
@@ -40,6 +46,7 @@ __all__ = [
     "MessageStop",
     "ModerationGroup",
     "ModerationItem",
+    "Need",
     "Option",
     "Outcome",
     "Participant",
@@ -54,5 +61,8 @@ __all__ = [
     "Response",
     "RoleGrant",
     "Rsvp",
+    "Signup",
     "Subscription",
+    "VolunteerChoice",
+    "VolunteerProfile",
 ]

@@ -1,4 +1,5 @@
-"""The sandbox's web chat: a page where a person plays citizens, staff or a moderator.
+"""The sandbox's web chat: a page where a person plays citizens, staff, a moderator or a
+volunteer centre's coordinator.
 
 The page (``web/index.html``, ``app.js``, ``app.css``: no build step, nothing loaded from the
 internet) is served at ``/`` of the sandbox's own server and talks to it through the driver API
@@ -51,7 +52,7 @@ class Persona:
     """A person of the page: a sandbox user and the role the sandbox granted them."""
 
     user_id: int
-    role: str  # citizen, staff or moderator
+    role: str  # citizen, staff, moderator or coordinator
 
 
 @dataclass(frozen=True)

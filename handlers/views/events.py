@@ -19,7 +19,7 @@ from handlers import callbacks as cb
 from handlers.i18n import _, current_language, ngettext
 from handlers.i18n import language as writing_in
 from handlers.views.outgoing import Outgoing, button, row, yes_or_no
-from handlers.views.times import weekday_name, zone_name
+from handlers.views.times import span_text, zone_name
 from models.arenas import Arena
 from models.events import (
     DESCRIPTION_LIMIT,
@@ -46,15 +46,7 @@ WIZARD_KEY = "e"
 def when_text(event: Event, zone: str) -> str:
     """When the event is, in local time: ``Saturday 27.03.2027 at 18:00-20:00``."""
     assert event.starts_at is not None
-    tz = ZoneInfo(zone)
-    start, end = event.starts_at.astimezone(tz), event.end.astimezone(tz)
-    if end.date() == start.date():
-        span = f"{start:%H:%M}-{end:%H:%M}"
-    else:
-        span = f"{start:%H:%M} - {weekday_name(end.weekday())} {end:%d.%m.%Y %H:%M}"
-    return _("{weekday} {date} at {time}").format(
-        weekday=weekday_name(start.weekday()), date=f"{start:%d.%m.%Y}", time=span
-    )
+    return span_text(event.starts_at, event.end, zone)
 
 
 def short_when(moment: datetime, zone: str) -> str:

@@ -61,6 +61,7 @@ def help_text() -> str:
         "/arenas - meetings and groups you can join, and news you asked for\n"
         "/stop - no more messages from us (/start brings them back)"
     )
+    volunteering = _("/volunteer - help the volunteer centres when it suits you")
     return _(
         "<b>What you can do</b>\n"
         "/consultations - see what you can answer now\n"
@@ -70,7 +71,7 @@ def help_text() -> str:
         "/delete - delete your data\n"
         "/cancel - take a break; continue later where you left off\n"
         "/help - this message"
-    ) + ("\n" + taking_part)
+    ) + ("\n" + taking_part + "\n" + volunteering)
 
 
 def help_message(roles: set[Role] | None = None) -> Outgoing:

@@ -18,6 +18,7 @@ def citizen_commands() -> list[BotCommand]:
         BotCommand("delete", _("Delete your data")),
         BotCommand("cancel", _("Take a break")),
         BotCommand("arenas", _("Meetings and groups to join")),
+        BotCommand("volunteer", _("Volunteer with the volunteer centres")),
         BotCommand("stop", _("No more messages from us")),
         BotCommand("help", _("What you can do")),
         BotCommand("start", _("Start again")),

@@ -44,13 +44,18 @@ def language_chosen() -> Outgoing:
 
 
 def welcome(
-    consultation_id: int = 0, source: str = "", *, changed: bool = False, arena_id: int = 0
+    consultation_id: int = 0,
+    source: str = "",
+    *,
+    changed: bool = False,
+    arena_id: int = 0,
+    centre_id: int = 0,
 ) -> Outgoing:
     """Who we are, the privacy notice, consent and language buttons.
 
     The consent buttons carry the deep link through: a consultation to open after consent, or
-    with ``arena_id`` an arena to show. With ``changed`` it says that the notice changed since
-    the person last agreed.
+    with ``arena_id`` an arena to show, with ``centre_id`` a volunteer centre's invitation to
+    volunteer. With ``changed`` it says that the notice changed since the person last agreed.
     """
     opening = (
         _("Our privacy notice has changed. Please read it and tell us if you agree.")
@@ -66,6 +71,8 @@ def welcome(
     language = current_language()
 
     def consent(granted: int) -> cb.CallbackData:
+        if centre_id:
+            return cb.CentreConsent(granted, language, centre_id, source)
         if arena_id:
             return cb.ArenaConsent(granted, language, arena_id, source)
         return cb.GiveConsent(granted, language, consultation_id, source)
@@ -118,6 +125,17 @@ def _full_notice(contact: str, free_text_days: int, inactive_months: int) -> str
     ).format(days=free_text_days, months=inactive_months, contact=who)
 
 
+def _volunteering_notice(contact_days: int) -> str:
+    return _(
+        "<b>If you volunteer</b> (/volunteer, only if you say yes to it)\n"
+        "• What you like to do, where, when and the languages you speak.\n"
+        "• The volunteer centres' requests you got, and your answers.\n"
+        "• Your first name and username or phone number, only if you choose to share them "
+        "with a centre after saying yes; deleted {days} days after the request.\n"
+        "End it any time with /volunteer."
+    ).format(days=contact_days)
+
+
 def _consent_status(consent: Consent | None, consented: bool) -> str:
     if consented:
         assert consent is not None
@@ -141,6 +159,7 @@ def privacy_message(
     free_text_days: int,
     inactive_months: int,
     background: bool = False,
+    volunteer_contact_days: int = 30,
 ) -> Outgoing:
     """What is stored, why and for how long, with the person's consent and their buttons.
 
@@ -155,6 +174,7 @@ def privacy_message(
             "which groups we are missing and to draw fair focus groups. Staff only see numbers "
             "for groups of at least 5 people."
         )
+    notice += "\n\n" + _volunteering_notice(volunteer_contact_days)
     number = _("Your Telegram user number: {number}").format(number=user_id)
     status = _consent_status(consent, consented)
     rows = []

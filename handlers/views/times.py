@@ -16,19 +16,6 @@ def zone_name(zone: str) -> str:
     return _("Norwegian time") if zone in NORWEGIAN_ZONES else zone
 
 
-def weekday_name(number: int) -> str:
-    """The day of the week (0 is Monday), in the reader's language."""
-    return (
-        _("Monday"),
-        _("Tuesday"),
-        _("Wednesday"),
-        _("Thursday"),
-        _("Friday"),
-        _("Saturday"),
-        _("Sunday"),
-    )[number]
-
-
 def day_and_time(moment: datetime, zone: str) -> str:
     """A day and a time, in local time: ``Saturday 27.03.2027 at 18:00``."""
     local = moment.astimezone(ZoneInfo(zone))
@@ -46,3 +33,29 @@ def local_time(moment: datetime, zone: str, now: datetime) -> str:
     if shown.year == today.year:
         return f"{shown:%d.%m %H:%M}"
     return f"{shown:%d.%m.%Y %H:%M}"
+
+
+def weekday_name(number: int) -> str:
+    """Monday (0) to Sunday (6), in the reader's language."""
+    return (
+        _("Monday"),
+        _("Tuesday"),
+        _("Wednesday"),
+        _("Thursday"),
+        _("Friday"),
+        _("Saturday"),
+        _("Sunday"),
+    )[number]
+
+
+def span_text(starts_at: datetime, ends_at: datetime, zone: str) -> str:
+    """When something is, in local time: ``Saturday 27.03.2027 at 18:00-20:00``."""
+    tz = ZoneInfo(zone)
+    start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
+    if end.date() == start.date():
+        span = f"{start:%H:%M}-{end:%H:%M}"
+    else:
+        span = f"{start:%H:%M} - {weekday_name(end.weekday())} {end:%d.%m.%Y %H:%M}"
+    return _("{weekday} {date} at {time}").format(
+        weekday=weekday_name(start.weekday()), date=f"{start:%d.%m.%Y}", time=span
+    )

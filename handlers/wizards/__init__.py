@@ -11,9 +11,19 @@ from handlers.wizard import Wizard
 from handlers.wizards.broadcast import BROADCAST
 from handlers.wizards.event import EVENT
 from handlers.wizards.focus_group import FOCUS
+from handlers.wizards.need import NEED
 from handlers.wizards.newpoll import NEWPOLL
 from handlers.wizards.outcome import OUTCOME
 from handlers.wizards.reason import REASON
 from handlers.wizards.upload import UPLOAD
 
-WIZARDS: tuple[Wizard[Any], ...] = (BROADCAST, EVENT, OUTCOME, NEWPOLL, UPLOAD, REASON, FOCUS)
+WIZARDS: tuple[Wizard[Any], ...] = (
+    BROADCAST,
+    EVENT,
+    OUTCOME,
+    NEWPOLL,
+    UPLOAD,
+    REASON,
+    FOCUS,
+    NEED,
+)

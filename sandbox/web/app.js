@@ -15,7 +15,10 @@
     nb: "Norsk bokmål", nn: "Norsk nynorsk", en: "English", uk: "Українська",
     ar: "العربية", pl: "Polski", so: "Soomaali",
   };
-  const ROLE_NAMES = { citizen: "citizen", staff: "staff", moderator: "moderator" };
+  const ROLE_NAMES = {
+    citizen: "citizen", staff: "staff", moderator: "moderator", coordinator: "coordinator",
+  };
+  const ROLE_TITLES = { staff: "Staff", moderator: "Moderator", coordinator: "Coordinator" };
 
   const state = {
     bot: { name: "Medvirk", username: "medvirk_bot" },
@@ -196,7 +199,7 @@
     const language = LANGUAGE_NAMES[persona.language_code] || persona.language_code || "not set";
     return persona.role === "citizen"
       ? `Citizen · Telegram in ${language} · user ${persona.id}`
-      : `${persona.role === "staff" ? "Staff" : "Moderator"} (role granted by the sandbox) · user ${persona.id}`;
+      : `${ROLE_TITLES[persona.role] || persona.role} (role granted by the sandbox) · user ${persona.id}`;
   }
 
   function renderPeople() {

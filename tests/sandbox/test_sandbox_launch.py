@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from bot.db import create_engine, create_sessionmaker
 from bot.sandbox_run import (
+    COORDINATOR_ID,
     MODERATOR_ID,
     STAFF_ID,
     RunningSandbox,
@@ -78,7 +79,7 @@ async def test_the_sandbox_loads_the_examples_open_and_grants_the_roles(tmp_path
         # The arenas the example consultations offer at their end are there too.
         assert set(running.arenas) == {"frivillighet", "dialogarena"}
         roles = {p.role for p in running.personas}
-        assert roles == {"citizen", "staff", "moderator"}
+        assert roles == {"citizen", "staff", "moderator", "coordinator"}
         languages = {
             running.sandbox.user(p.user_id).language_code
             for p in running.personas
@@ -98,6 +99,7 @@ async def test_the_sandbox_loads_the_examples_open_and_grants_the_roles(tmp_path
     assert {(g.telegram_user_id, g.role) for g in grants} == {
         (STAFF_ID, "staff"),
         (MODERATOR_ID, "moderator"),
+        (COORDINATOR_ID, "coordinator"),
     }
 
 
