@@ -216,6 +216,10 @@ TELEGRAM_ID_COLUMNS: dict[str, str] = {
     "dialog.user_id": "the staff member's open dialog (where they are in a wizard): deleted",
     "moderation_item.handled_by": "the staff member who dealt with a flagged text: cleared",
     "focus_group.created_by": "the staff member who drew a focus group: cleared",
+    "need.created_by": "the coordinator who wrote a volunteer centre's need: cleared",
+    "need.chat_id": "that coordinator's chat: cleared",
+    "dashboard_login.telegram_user_id": "a staff member's one-time dashboard link: deleted",
+    "dashboard_session.telegram_user_id": "a staff member's dashboard session: deleted",
     "focus_group.chat_id": "that staff member's chat: cleared",
     "delivery.chat_id": "a message to a staff member's chat (a flagged text): cleared, and the "
     "worker drops a message with nobody to send it to",
@@ -225,6 +229,8 @@ TELEGRAM_ID_COLUMNS: dict[str, str] = {
 NOT_A_PERSONS_ID: dict[str, str] = {
     "rolegrant.telegram_user_id": "a role is the municipality's grant to its staff, not the "
     "person's data as a resident; /revoke or `medvirk roles revoke` takes it away",
+    "coordinator.telegram_user_id": "like a role: the municipality's grant to a volunteer "
+    "centre's staff; `medvirk roles revoke ID coordinator` takes it away",
     "dialog.chat_id": "the same person as dialog.user_id (a private chat), deleted with it",
     "moderation_item.group_chat_id": "a group chat, not a person",
     "moderation_group.chat_id": "a group chat, not a person",
