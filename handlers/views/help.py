@@ -43,15 +43,37 @@ def admin_help() -> str:
     )
 
 
+def coordinator_help() -> str:
+    """What volunteer centres' coordinators can do."""
+    return _(
+        "<b>For volunteer centres</b>\n"
+        "/needs - your centre's needs: make one, see who comes and who shared contact "
+        "details, export for the annual report"
+    )
+
+
+def desk_help() -> str:
+    """The dashboard, for everyone who works with Medvirk but coordinators."""
+    return _("/dashboard - a login link to the dashboard, for work at your desk")
+
+
 def role_help(roles: set[Role]) -> list[str]:
     """The sections of /help for someone's roles, their work first."""
     sections = []
     if Role.STAFF in roles:
-        sections.append(staff_help())
+        sections.append(
+            staff_help()
+            + "\n"
+            + _("/focusgroup - draw a focus group from an arena's members by lot")
+        )
     if Role.MODERATOR in roles:
         sections.append(moderator_help())
+    if Role.COORDINATOR in roles:
+        sections.append(coordinator_help())
     if Role.ADMIN in roles:
         sections.append(admin_help())
+    if roles & {Role.STAFF, Role.MODERATOR, Role.ADMIN}:
+        sections.append(desk_help())
     return sections
 
 

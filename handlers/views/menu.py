@@ -36,12 +36,24 @@ def staff_commands() -> list[BotCommand]:
         BotCommand("link", _("Link and QR code for a poster")),
         BotCommand("event", _("Invite an arena to a meeting")),
         BotCommand("outcome", _("Tell residents what came of it")),
+        BotCommand("focusgroup", _("Draw a focus group by lot")),
+        dashboard_command(),
     ]
+
+
+def dashboard_command() -> BotCommand:
+    """A login link to the dashboard (staff, moderators and admins)."""
+    return BotCommand("dashboard", _("The dashboard at your desk"))
 
 
 def moderator_commands() -> list[BotCommand]:
     """What moderators run."""
-    return [BotCommand("review", _("Review written answers"))]
+    return [BotCommand("review", _("Review written answers")), dashboard_command()]
+
+
+def coordinator_commands() -> list[BotCommand]:
+    """What volunteer centres' coordinators run."""
+    return [BotCommand("needs", _("Your volunteer centre's needs"))]
 
 
 def admin_commands() -> list[BotCommand]:
@@ -59,6 +71,10 @@ def role_commands(roles: set[Role]) -> list[BotCommand]:
         commands += staff_commands()
     if Role.MODERATOR in roles:
         commands += moderator_commands()
+    if Role.COORDINATOR in roles:
+        commands += coordinator_commands()
     if Role.ADMIN in roles:
         commands += admin_commands()
-    return commands + citizen_commands()
+    # Once each: staff who moderate too get one /dashboard.
+    unique = {command.command: command for command in commands}
+    return [*unique.values(), *citizen_commands()]
