@@ -20,6 +20,7 @@ from bot.logs import RedactSecrets, configure_logging
 from bot.settings import Settings
 from models.arenas import ArenaFileError, import_arenas, parse_arena_file
 from models.base import utcnow
+from models.channels import is_web_id
 from models.consultation import (
     ImportRefused,
     Status,
@@ -103,10 +104,13 @@ def main() -> None:
 
 @main.command()
 def run() -> None:
-    """Run the bot: webhook mode when WEBHOOK_URL is set, long polling otherwise."""
+    """Run the bot: webhook mode when WEBHOOK_URL is set, long polling otherwise.
+
+    With WEB_CHANNEL=on the same process serves the residents' web chat, also without a token.
+    """
     settings = load_settings()
     start_logging(settings)
-    if settings.bot_token is None:
+    if settings.bot_token is None and not settings.web_channel:
         click.echo(BOTFATHER_HELP)
         _run_sandbox(settings, settings.web_host, settings.web_port, None, keep=False)
         return
@@ -121,11 +125,12 @@ def run() -> None:
     from telegram.error import TelegramError
 
     from bot.app import serve_polling
-    from bot.web import serve_webhook
+    from bot.web import serve_web
 
     try:
-        if settings.webhook_url is not None:
-            asyncio.run(serve_webhook(settings))
+        if settings.webhook_url is not None or settings.web_channel:
+            # The webhook, the web chat, or both: one web server (bot/web.py).
+            asyncio.run(serve_web(settings))
         else:
             asyncio.run(serve_polling(settings, monitor=True))
     except (OSError, TelegramError) as error:
@@ -362,6 +367,8 @@ def _change_role(
 @click.argument("role")
 def roles_grant(telegram_id: int, role: str) -> None:
     """Give TELEGRAM_ID a role."""
+    if is_web_id(telegram_id):
+        fail(f"{telegram_id} is a web chat resident's id; roles are for Telegram accounts only")
     chosen, changed = _change_role(telegram_id, role, grant)
     click.echo(f"{telegram_id} {'is now' if changed else 'already was'} {chosen}.")
 

@@ -36,6 +36,10 @@ class Consultation(SQLModel, table=True):
     status: str = Field(default=Status.DRAFT, sa_column=Column(String(16), nullable=False))
     # A one-question poll sent as a native Telegram poll instead of buttons.
     as_poll: bool = False
+    # "open" (anyone) or "code" (a one-time code before the first question: models.access_codes).
+    access: str = Field(
+        default="open", sa_column=Column(String(8), nullable=False, server_default="open")
+    )
     opens_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When staff closed it by hand (retention counts from the earlier of this and closes_at).
@@ -318,6 +322,7 @@ async def import_consultation(
     consultation.intro = dict(spec.intro) if spec.intro else None
     consultation.languages = list(spec.languages)
     consultation.arena_slug = spec.arena
+    consultation.access = spec.access
     consultation.opens_at = spec.opens
     consultation.closes_at = spec.closes
     consultation.updated_at = utcnow()

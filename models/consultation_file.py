@@ -65,7 +65,9 @@ Text = dict[str, str]
 _CHOICE_TYPES = frozenset({QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE})
 _BRANCHABLE_TYPES = _CHOICE_TYPES | {QuestionType.YES_NO, QuestionType.SCALE}
 
-_TOP_FIELDS = ("slug", "title", "intro", "opens", "closes", "arena", "questions")
+_TOP_FIELDS = ("slug", "title", "intro", "opens", "closes", "arena", "access", "questions")
+#: Who may answer: anyone, or someone with a one-time code from a letter (models.access_codes).
+ACCESS_VALUES = ("open", "code")
 _QUESTION_FIELDS = (
     "id",
     "type",
@@ -140,6 +142,7 @@ class ConsultationSpec:
     arena: str | None
     languages: tuple[str, ...]
     questions: tuple[QuestionSpec, ...]
+    access: str = "open"
 
 
 class ConsultationFileError(ValueError):
@@ -515,6 +518,9 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
     if opens is not None and closes is not None and closes <= opens:
         ctx.add("closes", "must be after opens")
     arena = _slug(raw.get("arena"), "arena", ctx, required=False)
+    access = raw.get("access", "open")
+    if access not in ACCESS_VALUES:
+        ctx.add("access", f"must be one of {', '.join(ACCESS_VALUES)}")
     questions = _questions(raw.get("questions"), ctx)
     if ctx.problems:
         raise ConsultationFileError(ctx.problems)
@@ -527,6 +533,7 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
         arena=arena,
         languages=languages,
         questions=questions,
+        access=str(access),
     )
 
 

@@ -39,6 +39,7 @@ from models.consultation_file import QuestionType
 from models.masking import mask
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
+from models.participant import Participant
 from models.pseudonym import pseudonymizer
 
 Format = Literal["csv", "xlsx", "json"]
@@ -82,6 +83,7 @@ META_COLUMNS = (
     Column("participant", Kind.META),
     Column("consultation", Kind.META),
     Column("source", Kind.META),
+    Column("channel", Kind.META),
     Column("started_at", Kind.META),
     Column("completed_at", Kind.META),
 )
@@ -89,7 +91,7 @@ CHOICE_TYPES = frozenset({QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOI
 
 
 def export_columns(view: ConsultationView, *, all_texts: bool = False) -> list[Column]:
-    """Return the columns of an export: five about the response, then per question in order.
+    """Return the columns of an export: six about the response, then per question in order.
 
     Single- and multiple-choice questions get two columns, ``q_<key>`` with the option ids and
     ``q_<key>_text`` with the option texts; the others one, ``q_<key>``. With ``all_texts``,
@@ -165,6 +167,7 @@ class _RowBuilder:
         self,
         participant_id: int,
         source: str | None,
+        channel: str,
         started_at: datetime,
         completed_at: datetime | None,
         answers: dict[int, _Stored],
@@ -173,6 +176,7 @@ class _RowBuilder:
             self.key_of(participant_id),
             self.slug,
             source,
+            channel,
             iso_utc(started_at),
             iso_utc(completed_at),
         ]
@@ -224,9 +228,14 @@ async def export_rows(
         after = responses[-1][0]
         ids = [r[0] for r in responses]
         answers = await _answers_of(connection, ids) if view.questions else {}
-        for response_id, participant_id, source, started_at, completed_at in responses:
+        for response_id, participant_id, source, channel, started_at, completed_at in responses:
             yield builder.row(
-                participant_id, source, started_at, completed_at, answers.get(response_id, {})
+                participant_id,
+                source,
+                channel,
+                started_at,
+                completed_at,
+                answers.get(response_id, {}),
             )
 
 
@@ -240,9 +249,11 @@ async def _responses_after(
                 col(Response.id),
                 col(Response.participant_id),
                 col(Response.source),
+                col(Participant.channel),
                 col(Response.started_at),
                 col(Response.completed_at),
             )
+            .join(Participant, col(Participant.id) == col(Response.participant_id))
             .where(col(Response.consultation_id) == consultation_id, col(Response.id) > after)
             .order_by(col(Response.id))
             .limit(batch_size)

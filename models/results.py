@@ -1,9 +1,9 @@
-"""Results of a consultation: counts, shares, means, drop-off and sources, counted in SQL.
+"""Results of a consultation: counts, shares, means, drop-off, sources and channels, in SQL.
 
 Everything is aggregated by the database with ``GROUP BY``; no answer is loaded into Python.
-Besides loading the consultation itself (three small queries) it takes six queries, whatever
-the number of answers: responses by source, drop-off by current question, answers by question,
-skips by question, scale values, and choices by option.
+Besides loading the consultation itself (three small queries) it takes seven queries, whatever
+the number of answers: responses by source, by channel (Telegram or the web chat), drop-off by
+current question, answers by question, skips by question, scale values, and choices by option.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from models.answers import Answer, AnswerChoice, Response
 from models.base import Text, localized
 from models.consultation import ConsultationView, QuestionView, load_consultation
 from models.consultation_file import QuestionType
+from models.participant import Participant
 
 # How responses without a deep-link source are shown.
 DIRECT = "direct"
@@ -95,6 +96,15 @@ class SourceResult:
 
 
 @dataclass(frozen=True)
+class ChannelResult:
+    """Responses that came through one channel (``telegram`` or ``web``)."""
+
+    channel: str
+    responses: int
+    completed: int
+
+
+@dataclass(frozen=True)
 class ConsultationResults:
     """Everything counted about one consultation."""
 
@@ -106,6 +116,8 @@ class ConsultationResults:
     completed: int
     questions: list[QuestionResult]
     sources: list[SourceResult]
+    """Most responses first."""
+    channels: list[ChannelResult] = field(default_factory=list)
     """Most responses first."""
 
     @property
@@ -158,6 +170,7 @@ async def consultation_results(
         completed=sum(s.completed for s in sources),
         questions=questions,
         sources=sources,
+        channels=await _channels(session, consultation_id),
     )
 
 
@@ -209,6 +222,26 @@ async def _sources(session: AsyncSession, consultation_id: int) -> list[SourceRe
     return sorted(
         (SourceResult(name, n, done) for name, (n, done) in merged.items()),
         key=lambda s: (-s.responses, s.source),
+    )
+
+
+async def _channels(session: AsyncSession, consultation_id: int) -> list[ChannelResult]:
+    """Responses and completed ones by the channel of the person, most responses first."""
+    rows = (
+        await session.exec(
+            select(
+                Participant.channel,
+                func.count(),
+                func.count(col(Response.completed_at)),
+            )
+            .join(Participant, col(Participant.id) == col(Response.participant_id))
+            .where(Response.consultation_id == consultation_id)
+            .group_by(col(Participant.channel))
+        )
+    ).all()
+    return sorted(
+        (ChannelResult(channel, int(n), int(done)) for channel, n, done in rows),
+        key=lambda c: (-c.responses, c.channel),
     )
 
 

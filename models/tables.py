@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is complete for migrations and tests."""
 
+from models.access_codes import AccessCode, CodePrompt
 from models.answers import Answer, AnswerChoice, Response
 from models.arenas import Arena, Subscription
 from models.consultation import Consultation, Option, Question
@@ -15,13 +16,16 @@ from models.reminders import FinishReminder
 from models.roles import AuditLog, RoleGrant
 from models.stops import MessageStop
 from models.updates import ProcessedUpdate
+from models.webchat import WebMessage, WebRequest
 
 __all__ = [
+    "AccessCode",
     "Answer",
     "AnswerChoice",
     "Arena",
     "AuditLog",
     "Broadcast",
+    "CodePrompt",
     "Consent",
     "Consultation",
     "Delivery",
@@ -42,4 +46,6 @@ __all__ = [
     "RoleGrant",
     "Rsvp",
     "Subscription",
+    "WebMessage",
+    "WebRequest",
 ]

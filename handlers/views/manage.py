@@ -14,6 +14,7 @@ from handlers.views.charts import bar_labels
 from handlers.views.consultation import title_of
 from handlers.views.outgoing import Outgoing, button, keyboard, row
 from models.base import localized
+from models.channels import Channel
 from models.consultation import Consultation, ConsultationView, Status, is_open
 from models.consultation_file import QuestionType
 from models.export import FORMATS
@@ -217,7 +218,21 @@ def results_text(
             for s in results.sources
         ]
         parts.append("\n".join([_("<b>Where people came from</b>"), *sources]))
+    if any(c.channel != Channel.TELEGRAM for c in results.channels):
+        channels = [
+            "  "
+            + _("{source}: {started} started, {completed} completed").format(
+                source=channel_name(c.channel), started=c.responses, completed=c.completed
+            )
+            for c in results.channels
+        ]
+        parts.append("\n".join([_("<b>By channel</b>"), *channels]))
     return "\n\n".join(parts)
+
+
+def channel_name(channel: str) -> str:
+    """How a channel is called in results: Telegram, or the municipality's web chat."""
+    return "Telegram" if channel == Channel.TELEGRAM else _("web chat")
 
 
 def answers_subtitle(question: QuestionResult) -> str:
