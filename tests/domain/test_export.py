@@ -38,6 +38,7 @@ COLUMNS = [
     "participant",
     "consultation",
     "source",
+    "channel",
     "started_at",
     "completed_at",
     "q_use",
@@ -53,6 +54,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         "poster",
+        "telegram",
         "2027-01-15T12:00:00Z",
         "2027-01-15T12:00:30Z",
         "often",
@@ -66,6 +68,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         "poster",
+        "telegram",
         "2027-01-15T12:01:00Z",
         "2027-01-15T12:01:00Z",
         "sometimes",
@@ -79,6 +82,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         None,
+        "telegram",
         "2027-01-15T12:02:00Z",
         "2027-01-15T12:02:00Z",
         "never",
@@ -92,6 +96,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         "library",
+        "telegram",
         "2027-01-15T12:03:00Z",
         None,
         "often",
@@ -102,7 +107,20 @@ EXPECTED: list[list[Any]] = [
         None,
         None,
     ],
-    ["park", None, "2027-01-15T12:04:00Z", None, "never", "Aldri", None, None, 4, None, None],
+    [
+        "park",
+        None,
+        "telegram",
+        "2027-01-15T12:04:00Z",
+        None,
+        "never",
+        "Aldri",
+        None,
+        None,
+        4,
+        None,
+        None,
+    ],
 ]
 KEY = re.compile(r"[0-9a-f]{16}")
 
