@@ -18,6 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.logs import RedactSecrets, configure_logging
 from bot.settings import Settings
+from models.access_codes import MAX_COUNT as MAX_CODES
+from models.access_codes import Access, generate_codes
 from models.arenas import ArenaFileError, import_arenas, parse_arena_file
 from models.base import utcnow
 from models.channels import is_web_id
@@ -280,6 +282,54 @@ def consultation_open(slug: str) -> None:
 def consultation_close(slug: str) -> None:
     """Close a consultation: no more answers."""
     _change_status(slug, Status.CLOSED)
+
+
+@main.group()
+def codes() -> None:
+    """One-time codes for closed consultations (``access: code`` in the file)."""
+
+
+@codes.command("generate")
+@click.argument("slug")
+@click.option("--count", type=click.IntRange(1, MAX_CODES), required=True, help="How many codes.")
+@click.option(
+    "--output",
+    "-o",
+    help="The file to write, one code a line. [default: standard output]",
+)
+def codes_generate(slug: str, count: int, output: str | None) -> None:
+    """Make COUNT new one-time codes for SLUG, to print on letters: each opens one response.
+
+    The codes are shown once, here: the database keeps only their digests.
+    """
+
+    async def generate(session: AsyncSession) -> list[str] | str:
+        found = await find_consultation(session, slug)
+        if found is None or found.id is None:
+            return f"no consultation with the slug {slug!r}; see `medvirk consultation list`"
+        if found.access != Access.CODE:
+            return (
+                f"{slug} is open to anyone; add `access: code` to its file and import it again "
+                "before making codes for it"
+            )
+        return await generate_codes(session, found.id, count, utcnow())
+
+    target = output or "-"
+    try:
+        # Written before the codes are stored: a file that cannot be written stores nothing.
+        with click.open_file(target, "w", atomic=target != "-") as out:
+            made = with_database(generate)
+            if isinstance(made, str):
+                fail(made)
+                return
+            out.write("".join(f"{code}\n" for code in made))
+    except OSError as error:
+        fail(f"cannot write {target}: {error.strerror or error}")
+        return
+    if target != "-":
+        click.echo(f"Wrote {len(made)} codes for {slug} to {target}.")
+    else:
+        click.echo(f"{len(made)} codes for {slug}.", err=True)
 
 
 @main.command()

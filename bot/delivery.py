@@ -389,6 +389,8 @@ class DeliveryWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
+        # A replica that never led still holds the connection it competed on: close it.
+        await self.leadership.release()
         await self.api.close()
 
     @contextlib.asynccontextmanager

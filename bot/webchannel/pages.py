@@ -650,8 +650,9 @@ async def _act(
     if data is None:
         acted.status = "gone"
         return acted
-    if "message" in data:
-        acted.changed.add(data["message"]["message_id"])
+    own = data.get("message", {}).get("message_id")
+    if own:
+        acted.changed.add(own)
     update = Update.de_json(data, channel.bot)
     with tracking_changes() as changes:
         outcome = await channel.process(update)
@@ -672,11 +673,16 @@ async def send(current: Page) -> web.Response:
     if len(text) > TEXT_LIMIT:
         return await _too_long(current, text)
     visitor, language_code = current.visitor, current.language
+    # A command sent by a button (the start button, the menu) is not shown as typed.
+    typed = form.get("via") != "button"
 
     async def build(session: AsyncSession, number: int) -> dict[str, Any]:
-        own = await add_message(session, visitor.chat_id, RESIDENT, text, current.now)
+        message_id = 0  # a button's command: no message of the resident's to show
+        if typed:
+            own = await add_message(session, visitor.chat_id, RESIDENT, text, current.now)
+            message_id = own.id or 0
         return message_update(
-            number, visitor.user_id, language_code, own.id or 0, text, current.now
+            number, visitor.user_id, language_code, message_id, text, current.now
         )
 
     acted = await _act(current, nonce, build)
