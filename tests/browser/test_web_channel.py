@@ -187,7 +187,8 @@ async def test_a_resident_answers_pauses_comes_back_and_erases(
 
     assert kari.errors == [], kari.errors
     assert ola.errors == [], ola.errors
-    assert kari.foreign() == [] and ola.foreign() == []
+    assert kari.foreign() == []
+    assert ola.foreign() == []
 
 
 async def _axe(page: Page) -> list[dict[str, Any]]:

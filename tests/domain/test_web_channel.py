@@ -59,9 +59,11 @@ def test_web_ids_are_pseudonymous_and_never_telegram_ids() -> None:
     kari, ola = web_user_id("key-of-kari-000000000"), web_user_id("key-of-ola-0000000000")
     assert kari != ola
     assert kari == web_user_id("key-of-kari-000000000")  # the same cookie, the same person
-    assert is_web_id(kari) and channel_of(kari) is Channel.WEB
+    assert is_web_id(kari)
+    assert channel_of(kari) is Channel.WEB
     # Telegram's ids have at most 52 bits.
-    assert not is_web_id(2**52) and channel_of(7_301_000_001) is Channel.TELEGRAM
+    assert not is_web_id(2**52)
+    assert channel_of(7_301_000_001) is Channel.TELEGRAM
     assert kari >= WEB_ID_BASE > 2**52
 
 
@@ -178,7 +180,8 @@ async def test_old_chats_and_files_are_pruned(session: AsyncSession) -> None:
     assert await prune_chats(session, NOW, keep_days=180) == 2
     kept = await recent_messages(session, resident, 10)
     assert [m.text for m in kept] == ["Welcome", "Your data"]
-    assert kept[1].file_content is None and kept[1].file_name == "medvirk-my-data.json"
+    assert kept[1].file_content is None
+    assert kept[1].file_name == "medvirk-my-data.json"
     assert await recent_messages(session, stranger, 10) == []
 
 

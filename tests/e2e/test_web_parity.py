@@ -178,4 +178,5 @@ async def test_the_same_answers_on_telegram_and_in_the_web_chat(
     assert set(stored) == {"telegram", "web"}
     assert stored["telegram"] == stored["web"]
     assert stored["web"]["answers"]["miss"] == (False, None, None, ["bus", "cafe"])
-    assert stored["web"]["source"] == "plakat" and stored["web"]["completed"]
+    assert stored["web"]["source"] == "plakat"
+    assert stored["web"]["completed"]
