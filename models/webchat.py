@@ -200,6 +200,21 @@ async def messages_after(
     return list(rows.all())
 
 
+async def messages_changed(
+    session: AsyncSession, chat_id: int, after: int, changed: set[int], limit: int
+) -> list[WebMessage]:
+    """The chat's messages newer than id ``after``, and those with the ids in ``changed``."""
+    newer = col(WebMessage.id) > after
+    condition = or_(newer, col(WebMessage.id).in_(sorted(changed))) if changed else newer
+    rows = await session.exec(
+        select(WebMessage)
+        .where(WebMessage.chat_id == chat_id, condition)
+        .order_by(col(WebMessage.id))
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
 async def messages_by_id(session: AsyncSession, chat_id: int, ids: set[int]) -> list[WebMessage]:
     """The chat's messages with these ids (others' are left out), oldest first."""
     if not ids:

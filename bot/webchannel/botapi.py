@@ -240,6 +240,8 @@ class WebBotApi:
             return _ok(True)  # the page has its own menu
         if name == "getmycommands":
             return _ok([])
+        if name == "answercallbackquery" and not str(params.get("text") or "").strip():
+            return _ok(True)  # a press answered without a toast: nothing to show or store
         handler = self._methods.get(name)
         if handler is None:
             return _error(400, f"Bad Request: the web chat does not support {method}")

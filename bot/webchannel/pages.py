@@ -68,7 +68,7 @@ from models.webchat import (
     find_message,
     has_messages,
     messages_after,
-    messages_by_id,
+    messages_changed,
     recent_messages,
     set_poll,
 )
@@ -798,8 +798,9 @@ async def _changes(current: Page, after: int, acted: Acted) -> web.Response:
     """The fragment for htmx: new messages, edited ones, and the fresh controls."""
     chat = current.visitor.chat_id
     async with _session(current.channel.runtime) as session:
-        new = await messages_after(session, chat, after, SHOWN_MESSAGES)
-        edited = await messages_by_id(session, chat, {i for i in acted.changed if i <= after})
+        found = await messages_changed(session, chat, after, acted.changed, SHOWN_MESSAGES)
+    new = [m for m in found if (m.id or 0) > after]
+    edited = [m for m in found if (m.id or 0) <= after]
     appended = [shown(m) for m in new]
     last_id = max([after, *(m.id or 0 for m in new)])
     status = _status_text(acted.status) if acted.status else ""
