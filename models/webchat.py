@@ -31,6 +31,8 @@ from sqlalchemy import (
     func,
     or_,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -236,16 +238,19 @@ async def has_messages(session: AsyncSession, chat_id: int) -> bool:
 async def claim_request(
     session: AsyncSession, chat_id: int, nonce: str, now: datetime
 ) -> int | None:
-    """Take a form by its nonce; its number, or None when the same form came before."""
-    seen = await session.exec(
-        select(WebRequest.id).where(WebRequest.chat_id == chat_id, WebRequest.nonce == nonce)
+    """Take a form by its nonce; its number, or None when the same form came before.
+
+    One statement: the unique (chat, nonce) decides, also between two requests at once.
+    """
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(WebRequest)
+        .values(chat_id=chat_id, nonce=nonce, created_at=now)
+        .on_conflict_do_nothing()
+        .returning(col(WebRequest.id))
     )
-    if seen.first() is not None:
-        return None
-    request = WebRequest(chat_id=chat_id, nonce=nonce, created_at=now)
-    session.add(request)
-    await session.flush()
-    return request.id
+    number = (await session.exec(statement)).scalar_one_or_none()  # type: ignore[call-overload]
+    return int(number) if number is not None else None
 
 
 async def prune_chats(session: AsyncSession, now: datetime, keep_days: int) -> int:

@@ -369,8 +369,10 @@ def page(
             try:
                 if limited:
                     _check_limits(current)
-                async with _session(channel.runtime) as session:
-                    current.language = await _language(session, current)
+                if request.method == "GET":
+                    # A form's answer finds the language with the messages it shows.
+                    async with _session(channel.runtime) as session:
+                        current.language = await _language(session, current)
                 return await handler(current)
             except Refusal as refusal:
                 with language(current.language):
@@ -798,6 +800,7 @@ async def _changes(current: Page, after: int, acted: Acted) -> web.Response:
     """The fragment for htmx: new messages, edited ones, and the fresh controls."""
     chat = current.visitor.chat_id
     async with _session(current.channel.runtime) as session:
+        current.language = await _language(session, current)  # consent may have set it
         found = await messages_changed(session, chat, after, acted.changed, SHOWN_MESSAGES)
     new = [m for m in found if (m.id or 0) > after]
     edited = [m for m in found if (m.id or 0) <= after]
