@@ -230,15 +230,7 @@ def build_application(
     is sent to web residents and sends the rest to Telegram. Without a bot token (the web chat
     alone) it has no Telegram and no updater.
     """
-    telegram = None
-    if settings.bot_token is not None:
-        telegram = HTTPXRequest(
-            connection_pool_size=256,
-            connect_timeout=10,
-            read_timeout=read_timeout,
-            write_timeout=15,
-            pool_timeout=10,
-        )
+    telegram = _telegram_transport(settings, read_timeout)
     token = settings.bot_token.get_secret_value() if settings.bot_token else WEB_ONLY_TOKEN
     builder = (
         ApplicationBuilder()
@@ -267,6 +259,19 @@ def build_application(
     handlers.register(application)
     application.add_error_handler(_note_error)  # type: ignore[arg-type]
     return application
+
+
+def _telegram_transport(settings: Settings, read_timeout: float) -> HTTPXRequest | None:
+    """PTB's HTTP transport to Telegram; None without a bot token (the web chat alone)."""
+    if settings.bot_token is None:
+        return None
+    return HTTPXRequest(
+        connection_pool_size=256,
+        connect_timeout=10,
+        read_timeout=read_timeout,
+        write_timeout=15,
+        pool_timeout=10,
+    )
 
 
 def make_runtime(settings: Settings, engine: AsyncEngine, clock: Clock | None = None) -> Runtime:

@@ -318,6 +318,16 @@ async def import_consultation(
         ]
         if changed:
             raise ImportRefused(spec.slug, changed)
+    _take_fields(consultation, spec)
+    if publish:
+        consultation.status = Status.OPEN
+    await session.flush()
+    await _store_questions(session, consultation.id or 0, view, spec, locked)
+    return consultation, view is None
+
+
+def _take_fields(consultation: Consultation, spec: ConsultationSpec) -> None:
+    """Copy the file's top-level fields onto the stored consultation."""
     consultation.title = dict(spec.title)
     consultation.intro = dict(spec.intro) if spec.intro else None
     consultation.languages = list(spec.languages)
@@ -326,11 +336,6 @@ async def import_consultation(
     consultation.opens_at = spec.opens
     consultation.closes_at = spec.closes
     consultation.updated_at = utcnow()
-    if publish:
-        consultation.status = Status.OPEN
-    await session.flush()
-    await _store_questions(session, consultation.id or 0, view, spec, locked)
-    return consultation, view is None
 
 
 async def _store_questions(

@@ -518,9 +518,7 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
     if opens is not None and closes is not None and closes <= opens:
         ctx.add("closes", "must be after opens")
     arena = _slug(raw.get("arena"), "arena", ctx, required=False)
-    access = raw.get("access", "open")
-    if access not in ACCESS_VALUES:
-        ctx.add("access", f"must be one of {', '.join(ACCESS_VALUES)}")
+    access = _access(raw.get("access", "open"), ctx)
     questions = _questions(raw.get("questions"), ctx)
     if ctx.problems:
         raise ConsultationFileError(ctx.problems)
@@ -533,8 +531,16 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
         arena=arena,
         languages=languages,
         questions=questions,
-        access=str(access),
+        access=access,
     )
+
+
+def _access(value: object, ctx: _Context) -> str:
+    """Who may answer: ``open`` (the default) or ``code``."""
+    if value not in ACCESS_VALUES:
+        ctx.add("access", f"must be one of {', '.join(ACCESS_VALUES)}")
+        return "open"
+    return str(value)
 
 
 # --- questions -----------------------------------------------------------------------------

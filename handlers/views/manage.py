@@ -219,15 +219,20 @@ def results_text(
         ]
         parts.append("\n".join([_("<b>Where people came from</b>"), *sources]))
     if any(c.channel != Channel.TELEGRAM for c in results.channels):
-        channels = [
-            "  "
-            + _("{source}: {started} started, {completed} completed").format(
-                source=channel_name(c.channel), started=c.responses, completed=c.completed
-            )
-            for c in results.channels
-        ]
-        parts.append("\n".join([_("<b>By channel</b>"), *channels]))
+        parts.append(_channel_lines(results))
     return "\n\n".join(parts)
+
+
+def _channel_lines(results: ConsultationResults) -> str:
+    """Responses by channel: Telegram and the web chat."""
+    lines = [
+        "  "
+        + _("{source}: {started} started, {completed} completed").format(
+            source=channel_name(c.channel), started=c.responses, completed=c.completed
+        )
+        for c in results.channels
+    ]
+    return "\n".join([_("<b>By channel</b>"), *lines])
 
 
 def channel_name(channel: str) -> str:

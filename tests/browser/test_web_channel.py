@@ -143,6 +143,7 @@ async def test_a_resident_answers_pauses_comes_back_and_erases(
     await expect(kari.chat().get_by_role("button", name="☑️ Leke")).to_be_visible()
     await expect(kari.page.locator(":focus")).to_have_text(re.compile("Leke"))  # stays put
     await kari.press("⬜ Idrett")
+    await expect(kari.chat().get_by_role("button", name="☑️ Idrett")).to_be_visible()
     await kari.press("Ferdig ✔")
     await kari.expect_text("3/5")
     await kari.screenshot("scale")
@@ -231,6 +232,7 @@ async def test_the_chat_passes_axe_in_every_language(
     await tab.expect_text("1/5")
     await expect(tab.page.locator("#announcer")).not_to_be_empty()
     assert await _axe(tab.page) == []
+    await tab.screenshot(f"desktop-{language}")
     assert tab.errors == []
 
 
