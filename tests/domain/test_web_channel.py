@@ -39,20 +39,11 @@ from models.webchat import (
     prune_chats,
     recent_messages,
 )
-from tests.auxil.consultations import add_consultation
+from tests.auxil.consultations import CLOSED, add_consultation
 
 pytestmark = pytest.mark.postgres
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
-CLOSED = """
-slug: skolevei
-title: {nb: Skoleveien, en: The way to school}
-access: code
-questions:
-  - id: safe
-    type: yes_no
-    text: {nb: Er skoleveien trygg?, en: Is the way to school safe?}
-"""
 
 
 def test_web_ids_are_pseudonymous_and_never_telegram_ids() -> None:

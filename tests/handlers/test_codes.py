@@ -9,24 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.access_codes import generate_codes
 from models.response import Response
 from tests.auxil.citizen import Citizen
-from tests.auxil.consultations import add_consultation
+from tests.auxil.consultations import CLOSED, add_consultation
 from tests.handlers.conftest import NOW, Harness
 
 Sessions = async_sessionmaker[AsyncSession]
-
-CLOSED = """
-slug: skolevei
-title: {nb: Skoleveien, en: The way to school}
-access: code
-questions:
-  - id: safe
-    type: yes_no
-    text: {nb: Er skoleveien trygg?, en: Is the way to school safe?}
-  - id: why
-    type: free_text
-    required: false
-    text: {nb: Hvorfor?, en: Why?}
-"""
 
 
 async def _closed_with_codes(sessionmaker: Sessions, count: int = 2) -> list[str]:
