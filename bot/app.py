@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import HTTPXRequest
 
 import handlers
 from bot.db import create_engine, create_sessionmaker, upgrade
@@ -29,6 +30,8 @@ from bot.metrics import UPDATE_ERRORS, UPDATE_LATENCY, UPDATES, UPDATES_IN_FLIGH
 from bot.monitoring import start_monitoring
 from bot.ratelimit import ReplyRateLimiter
 from bot.settings import Settings
+from bot.webchannel.botapi import WebBotApi
+from bot.webchannel.request import ChannelRequest
 from bot.wellformed import cleaned, update_problem
 from handlers.callbacks import InvalidCallback
 from handlers.common import is_permanent
@@ -54,6 +57,8 @@ HANDLED_UPDATES = [
     Update.MY_CHAT_MEMBER,
 ]
 PRUNE_INTERVAL = 3600.0  # seconds between removals of old processed-update rows
+#: PTB needs a token; without Telegram (the web chat alone) it is never sent anywhere.
+WEB_ONLY_TOKEN = "web-only"  # noqa: S105 - a placeholder, not a secret
 
 
 @dataclass
@@ -229,12 +234,18 @@ async def _note_error(update: object, context: BotContext) -> None:
 def build_application(
     settings: Settings, runtime: Runtime, *, read_timeout: float = 15.0
 ) -> MedvirkApplication:
-    """Wire settings, database and handlers into a PTB application."""
-    assert settings.bot_token is not None
-    application = (
+    """Wire settings, database and handlers into a PTB application.
+
+    One application serves both channels: its transport (:class:`ChannelRequest`) stores what
+    is sent to web residents and sends the rest to Telegram. Without a bot token (the web chat
+    alone) it has no Telegram and no updater.
+    """
+    telegram = _telegram_transport(settings, read_timeout)
+    token = settings.bot_token.get_secret_value() if settings.bot_token else WEB_ONLY_TOKEN
+    builder = (
         ApplicationBuilder()
         .application_class(MedvirkApplication)
-        .token(settings.bot_token.get_secret_value())
+        .token(token)
         .base_url(settings.api_base_url)
         .base_file_url(settings.file_base_url)
         .context_types(ContextTypes(context=BotContext))
@@ -248,17 +259,29 @@ def build_application(
         # MedvirkApplication.person_locks), so one person's wait for Telegram's per-chat limit
         # never delays another's reply. Webhook requests run concurrently anyway.
         .concurrent_updates(True)
-        .connect_timeout(10)
-        .read_timeout(read_timeout)
-        .write_timeout(15)
-        .pool_timeout(10)
-        .build()
+        .request(ChannelRequest(WebBotApi(runtime), telegram))
     )
+    if telegram is None:
+        builder = builder.updater(None)
+    application = builder.build()
     assert isinstance(application, MedvirkApplication)
     install_runtime(application, runtime)
     handlers.register(application)
     application.add_error_handler(_note_error)  # type: ignore[arg-type]
     return application
+
+
+def _telegram_transport(settings: Settings, read_timeout: float) -> HTTPXRequest | None:
+    """PTB's HTTP transport to Telegram; None without a bot token (the web chat alone)."""
+    if settings.bot_token is None:
+        return None
+    return HTTPXRequest(
+        connection_pool_size=256,
+        connect_timeout=10,
+        read_timeout=read_timeout,
+        write_timeout=15,
+        pool_timeout=10,
+    )
 
 
 def make_runtime(settings: Settings, engine: AsyncEngine, clock: Clock | None = None) -> Runtime:

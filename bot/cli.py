@@ -21,6 +21,8 @@ from bot.db import create_engine, create_sessionmaker, missing_database, upgrade
 from bot.logs import RedactSecrets, configure_logging
 from bot.settings import Settings
 from models import needs, volunteers
+from models.access_codes import MAX_COUNT as MAX_CODES
+from models.access_codes import Access, generate_codes
 from models.arenas import ArenaFileError, import_arenas, parse_arena_file
 from models.base import utcnow
 from models.centres import (
@@ -35,6 +37,7 @@ from models.centres import (
     parse_centre_file,
     untie_coordinator,
 )
+from models.channels import is_web_id
 from models.consultation import (
     ImportRefused,
     Status,
@@ -153,10 +156,13 @@ def main() -> None:
 
 @main.command()
 def run() -> None:
-    """Run the bot: webhook mode when WEBHOOK_URL is set, long polling otherwise."""
+    """Run the bot: webhook mode when WEBHOOK_URL is set, long polling otherwise.
+
+    With WEB_CHANNEL=on the same process serves the residents' web chat, also without a token.
+    """
     settings = load_settings()
     start_logging(settings)
-    if settings.bot_token is None:
+    if settings.bot_token is None and not settings.web_channel:
         click.echo(BOTFATHER_HELP)
         _run_sandbox(settings, settings.web_host, settings.web_port, None, keep=False)
         return
@@ -178,11 +184,12 @@ def run() -> None:
 
     from bot.app import serve_polling
     from bot.dashboard import Dashboard
-    from bot.web import serve_webhook
+    from bot.web import serve_web
 
     try:
-        if settings.webhook_url is not None:
-            asyncio.run(serve_webhook(settings))
+        if settings.webhook_url is not None or settings.web_channel:
+            # The webhook, the web chat, or both: one web server (bot/web.py).
+            asyncio.run(serve_web(settings))
         else:
             asyncio.run(serve_polling(settings, monitor=True, dashboard=Dashboard(settings)))
     except (OSError, TelegramError) as error:
@@ -340,6 +347,54 @@ def consultation_open(slug: str) -> None:
 def consultation_close(slug: str) -> None:
     """Close a consultation: no more answers."""
     _change_status(slug, Status.CLOSED)
+
+
+@main.group()
+def codes() -> None:
+    """One-time codes for closed consultations (``access: code`` in the file)."""
+
+
+@codes.command("generate")
+@click.argument("slug")
+@click.option("--count", type=click.IntRange(1, MAX_CODES), required=True, help="How many codes.")
+@click.option(
+    "--output",
+    "-o",
+    help="The file to write, one code a line. [default: standard output]",
+)
+def codes_generate(slug: str, count: int, output: str | None) -> None:
+    """Make COUNT new one-time codes for SLUG, to print on letters: each opens one response.
+
+    The codes are shown once, here: the database keeps only their digests.
+    """
+
+    async def generate(session: AsyncSession) -> list[str] | str:
+        found = await find_consultation(session, slug)
+        if found is None or found.id is None:
+            return f"no consultation with the slug {slug!r}; see `medvirk consultation list`"
+        if found.access != Access.CODE:
+            return (
+                f"{slug} is open to anyone; add `access: code` to its file and import it again "
+                "before making codes for it"
+            )
+        return await generate_codes(session, found.id, count, utcnow())
+
+    target = output or "-"
+    try:
+        # Written before the codes are stored: a file that cannot be written stores nothing.
+        with click.open_file(target, "w", atomic=target != "-") as out:
+            made = with_database(generate)
+            if isinstance(made, str):
+                fail(made)
+                return
+            out.write("".join(f"{code}\n" for code in made))
+    except OSError as error:
+        fail(f"cannot write {target}: {error.strerror or error}")
+        return
+    if target != "-":
+        click.echo(f"Wrote {len(made)} codes for {slug} to {target}.")
+    else:
+        click.echo(f"{len(made)} codes for {slug}.", err=True)
 
 
 @main.command()
@@ -508,6 +563,8 @@ def roles_grant(
     telegram_id: int, role: str, centres: tuple[str, ...], weekly_cap: int | None
 ) -> None:
     """Give TELEGRAM_ID a role (a coordinator with --centre SLUG)."""
+    if is_web_id(telegram_id):
+        fail(f"{telegram_id} is a web chat resident's id; roles are for Telegram accounts only")
     if _role(role) == Role.COORDINATOR:
         _coordinator(telegram_id, centres, weekly_cap)
         return

@@ -50,6 +50,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.leader import Leadership, leadership_for
 from bot.metrics import counter, gauge
 from bot.settings import Settings
+from bot.webchannel.botapi import WebBotApi
+from bot.webchannel.request import is_for_web
 from handlers.context import Runtime
 from handlers.i18n import language
 from handlers.views import broadcast as render
@@ -57,6 +59,7 @@ from models import outbox
 from models.base import utcnow
 from models.consultation import Consultation
 from models.outbox import Broadcast, BroadcastState, Claim, DeliveryState, Outcome
+from models.webchat import Document
 
 logger = logging.getLogger(__name__)
 
@@ -334,7 +337,7 @@ class DeliveryWorker:
     def __init__(
         self,
         runtime: Runtime,
-        api: BotApi,
+        api: BotApi | ChannelApi,
         config: DeliveryConfig | None = None,
         leadership: Leadership | None = None,
     ) -> None:
@@ -386,6 +389,8 @@ class DeliveryWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
+        # A replica that never led still holds the connection it competed on: close it.
+        await self.leadership.release()
         await self.api.close()
 
     @contextlib.asynccontextmanager
@@ -831,18 +836,61 @@ class DeliveryWorker:
             logger.info("Broadcast %s reported (%s)", broadcast.id, broadcast.state)
 
 
+class ChannelApi:
+    """The worker's Bot API split by channel, as the bot's own transport is.
+
+    Messages to web residents are stored in their chats (:class:`WebBotApi`), where they wait
+    until the person comes back; the rest go to Telegram. Without a bot token, messages to
+    Telegram chats fail at once (a 400, so the person is not marked unreachable).
+    """
+
+    def __init__(self, telegram: BotApi | None, web: WebBotApi) -> None:
+        """Keep both ways."""
+        self.telegram = telegram
+        self.web = web
+
+    async def call(
+        self, method: str, params: dict[str, Any], upload: Upload | None = None
+    ) -> ApiResult:
+        """Call ``method`` in the channel of its chat; never raises."""
+        if is_for_web(params):
+            files = {}
+            if upload is not None:
+                files[upload.field] = Document(upload.filename, upload.content, upload.mime_type)
+            answer = await self.web.call(method, params, files)
+            body = answer.body
+            return ApiResult(
+                answer.ok,
+                answer.status,
+                str(body.get("description") or ""),
+                None,
+                body.get("result"),
+            )
+        if self.telegram is None:
+            return ApiResult(False, 400, "Telegram is not connected (no BOT_TOKEN)")
+        return await self.telegram.call(method, params, upload)
+
+    async def close(self) -> None:
+        """Close Telegram's pool."""
+        if self.telegram is not None:
+            await self.telegram.close()
+
+
 def delivery_worker(
     settings: Settings, runtime: Runtime, engine: AsyncEngine, **config: Any
 ) -> DeliveryWorker:
     """The worker for this process: its own Bot API pool, leadership by the database."""
-    assert settings.bot_token is not None
     worker_config = DeliveryConfig(rate=settings.broadcast_rate, **config)
-    api = BotApi(
-        settings.api_base_url,
-        settings.bot_token.get_secret_value(),
-        # Requests in flight are the rate times Telegram's latency: a tenth of a second's
-        # worth (Telegram answers in 30-100 ms) at least 8. Each idle connection costs memory.
-        connections=max(8, min(100, math.ceil(worker_config.rate / 10))),
-        timeout=worker_config.request_timeout,
-    )
+    telegram = None
+    if settings.bot_token is not None:
+        telegram = BotApi(
+            settings.api_base_url,
+            settings.bot_token.get_secret_value(),
+            # Requests in flight are the rate times Telegram's latency: a tenth of a second's
+            # worth (Telegram answers in 30-100 ms) at least 8. Each idle connection costs
+            # memory.
+            connections=max(8, min(100, math.ceil(worker_config.rate / 10))),
+            timeout=worker_config.request_timeout,
+        )
+    api = ChannelApi(telegram, WebBotApi(runtime))
     return DeliveryWorker(runtime, api, worker_config, leadership_for(engine))

@@ -5,6 +5,8 @@ Telegram allows about one message a second in a chat. A step that answers with t
 the second, and AIORateLimiter halts *every* request for the ``retry_after`` it names: one
 person's two-message step would hold back everyone's replies. Spacing the messages to each
 private chat before sending keeps that 429 from happening; the wait is that person's alone.
+
+Web residents' chats are not Telegram's: their messages are stored, not sent, and pass at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.ext import AIORateLimiter
+
+from models.channels import is_web_id
 
 #: Methods that put a message into a chat (edits and button answers are not limited so).
 SENDS = frozenset(
@@ -67,6 +71,8 @@ class ReplyRateLimiter(AIORateLimiter):
     ) -> bool | JSONDict | list[JSONDict]:
         """Wait for the chat's next free slot, then let AIORateLimiter handle the request."""
         chat_id = data.get("chat_id")
+        if isinstance(chat_id, int) and is_web_id(chat_id):
+            return await callback(*args, **kwargs)  # the web chat: no Telegram limits apply
         if endpoint in SENDS and isinstance(chat_id, int) and chat_id > 0:
             now = time.monotonic()
             # Reserve the slot before waiting, so concurrent sends to one chat queue in order.

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # A dashboard session ends after this many minutes without a request (docs/dashboard.md).
     dashboard_idle_minutes: int = Field(default=30, ge=1, le=720)
+    # The residents' web chat (bot/webchannel/, docs/web-channel.md): served on WEB_HOST:WEB_PORT
+    # beside the webhook; alone when there is no BOT_TOKEN.
+    web_channel: bool = False
+    # The page's name (the municipality's), and how else residents reach the municipality
+    # (shown on every page, also without JavaScript).
+    web_title: str = "Medvirk"
+    web_contact: str = ""
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated
+    # addresses): the client's address for the per-address limit, and https for Secure cookies.
+    web_trusted_proxies: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Requests a minute: per web session, and per client address (a library's or a school's
+    # network is one address for many people).
+    web_limit_session: int = Field(default=60, ge=1)
+    web_limit_address: int = Field(default=600, ge=1)
     retention_free_text_days: int = Field(default=180, ge=1)
     retention_inactive_months: int = Field(default=24, ge=1)
     # Reminders (docs/arenas.md): hours before an event; after how long unfinished answers
@@ -72,6 +86,26 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
         if isinstance(value, int):
             return frozenset({value})
+        return value
+
+    @field_validator("web_trusted_proxies", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        """Accept ``WEB_TRUSTED_PROXIES=127.0.0.1,10.0.0.2``."""
+        if isinstance(value, str):
+            return frozenset(part for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("web_channel", mode="before")
+    @classmethod
+    def _on_off(cls, value: object) -> object:
+        """``WEB_CHANNEL=on`` or ``off`` (true/false, 1/0 and empty work too)."""
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in ("", "off"):
+                return False
+            if text == "on":
+                return True
         return value
 
     @field_validator("event_reminders", mode="before")

@@ -1,4 +1,4 @@
-"""The web server: Telegram's webhook (``POST /telegram``), health checks and metrics.
+"""The web server: Telegram's webhook (``POST /telegram``), health checks, metrics, web chat.
 
 ``POST /telegram`` answers 200 only after the update was handled and its transaction
 committed. Any failure answers 500, and Telegram sends the update again; the redelivery of an
@@ -10,8 +10,10 @@ Requests are handled concurrently; :class:`bot.app.MedvirkApplication` keeps eac
 updates in order.
 
 The same server answers ``GET /healthz``, ``GET /readyz`` and ``GET /metrics``
-(:mod:`bot.monitoring`), and serves the staff dashboard under ``/dashboard/``
-(:mod:`bot.dashboard`).
+(:mod:`bot.monitoring`), serves the staff dashboard under ``/dashboard/`` (:mod:`bot.dashboard`)
+and, with ``WEB_CHANNEL=on``, the residents' web chat (:mod:`bot.webchannel.pages`), whose forms
+go to the same application as Telegram's updates. :func:`serve_web` runs it in every mode:
+beside the webhook, beside long polling, or alone when there is no bot token.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from bot.dashboard import Dashboard
 from bot.metrics import WEBHOOK_REQUESTS
 from bot.monitoring import ENGINE, add_monitoring_routes
 from bot.settings import Settings
-from handlers.context import Clock
+from bot.signing import cookie_secret
+from bot.webchannel.pages import CHANNEL, add_web_channel, web_channel
+from handlers.context import RUNTIME_KEY, Clock, Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +86,15 @@ IN_FLIGHT = web.AppKey("in_flight", InFlight)
 
 
 def create_web_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    """The webhook server: starting it migrates, connects and starts the bot; cleanup stops it.
+    """The web server: starting it migrates, connects and starts the bot; cleanup stops it.
+
+    ``POST /telegram`` is served when WEBHOOK_SECRET is set, the residents' web chat when
+    WEB_CHANNEL is on; health and metrics always.
 
     The bot's lifecycle is a ``cleanup_ctx``: aiohttp enters it before serving and leaves it
     after the last request in flight finished, so PTB and the database engine outlive every
     update being handled.
     """
-    if settings.webhook_secret is None:
-        raise ValueError("webhook mode needs WEBHOOK_SECRET")
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[SETTINGS] = settings
     app[IN_FLIGHT] = InFlight()
@@ -101,11 +106,21 @@ def create_web_app(settings: Settings, *, clock: Clock | None = None) -> web.App
             app[BOT] = bot
             app[ENGINE] = bot.engine
             await dashboard.connect(bot.runtime, bot.application.bot, settings.web_url)
+            if settings.web_channel:
+                application = bot.application
+                runtime: Runtime = application.bot_data[RUNTIME_KEY]
+                secret = await cookie_secret(settings, runtime.sessionmaker)
+                app[CHANNEL] = web_channel(
+                    settings, runtime, application.bot, application.process_with_outcome, secret
+                )
             yield
 
     app.cleanup_ctx.append(bot_lifecycle)
-    app.router.add_post(WEBHOOK_PATH, telegram_webhook)
+    if settings.webhook_secret is not None:
+        app.router.add_post(WEBHOOK_PATH, telegram_webhook)
     add_monitoring_routes(app)
+    if settings.web_channel:
+        add_web_channel(app)
     return app
 
 
@@ -172,23 +187,37 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     return _answer(200, "dropped" if outcome.dropped else "ok")
 
 
-async def _listen_for_telegram(runner: web.AppRunner, settings: Settings) -> int:
-    """Listen, then tell Telegram the webhook (it starts posting at once); the bound port."""
-    assert settings.webhook_url is not None
-    assert settings.webhook_secret is not None
+async def _listen_for_updates(runner: web.AppRunner, settings: Settings) -> int:
+    """Listen, then start taking Telegram's updates; the bound port.
+
+    Webhook mode tells Telegram the webhook (it starts posting at once); with a token and no
+    webhook, long polling starts; without a token only the web chat is served.
+    """
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()
     application = runner.app[BOT].application
-    await application.bot.set_webhook(
-        settings.webhook_url,
-        secret_token=settings.webhook_secret.get_secret_value(),
-        allowed_updates=HANDLED_UPDATES,
-        max_connections=MAX_CONNECTIONS,
-    )
     port: int = runner.addresses[0][1]
+    if settings.webhook_url is not None:
+        assert settings.webhook_secret is not None
+        await application.bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=HANDLED_UPDATES,
+            max_connections=MAX_CONNECTIONS,
+        )
+        mode = "webhook"
+    elif settings.bot_token is not None:
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=HANDLED_UPDATES)
+        mode = "long polling"
+    else:
+        mode = "web chat only, no Telegram"
+    chat = " with the web chat" if settings.web_channel and settings.bot_token else ""
     logger.info(
-        "Medvirk is running as @%s (webhook, listening on %s:%s)",
+        "Medvirk is running as @%s (%s%s, listening on %s:%s)",
         application.bot.username,
+        mode,
+        chat,
         settings.web_host,
         port,
     )
@@ -198,6 +227,10 @@ async def _listen_for_telegram(runner: web.AppRunner, settings: Settings) -> int
 async def _finish_in_flight(runner: web.AppRunner) -> None:
     """Stop listening (no new updates) and wait, boundedly, for the updates in flight."""
     logger.info("Stopping: no new updates; finishing the ones in flight")
+    updater = runner.app[BOT].application.updater
+    if updater is not None and updater.running:
+        # Stops fetching and confirms what was fetched (long polling).
+        await updater.stop()
     for listening in list(runner.sites):
         await listening.stop()
     # aiohttp's own wait can take twice its timeout; this one keeps the bound.
@@ -217,20 +250,34 @@ async def serve_webhook(
     clock: Clock | None = None,
     on_ready: Callable[[int], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve the webhook until SIGINT/SIGTERM or ``stop``, then shut down gracefully.
+    """Serve the webhook (and the web chat when it is on); see :func:`serve_web`."""
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret is not None
+    await serve_web(settings, stop=stop, clock=clock, on_ready=on_ready)
+
+
+async def serve_web(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    clock: Clock | None = None,
+    on_ready: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM or ``stop``, then shut down gracefully.
+
+    Telegram's updates come by webhook (WEBHOOK_URL), by long polling (a token, no webhook),
+    or not at all (no token: the web chat alone, WEB_CHANNEL=on).
 
     Stopping closes the listening socket (no new updates), waits up to SHUTDOWN_TIMEOUT
     seconds for the updates in flight, stops PTB and its job queue, and disposes the engine.
     The webhook stays set: Telegram keeps new updates until this or another replica is up.
 
     Args:
-        settings: the configuration; WEBHOOK_URL and WEBHOOK_SECRET must be set.
+        settings: the configuration.
         stop: set it to stop; None stops on SIGINT/SIGTERM.
         clock: the time the handlers see (tests).
-        on_ready: awaited with the bound port once Telegram was told the webhook (tests).
+        on_ready: awaited with the bound port once updates are taken (tests).
     """
-    assert settings.webhook_url is not None
-    assert settings.webhook_secret is not None
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
@@ -238,7 +285,7 @@ async def serve_webhook(
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()  # enters bot_lifecycle: migrate, connect, start PTB
     try:
-        port = await _listen_for_telegram(runner, settings)
+        port = await _listen_for_updates(runner, settings)
         if on_ready is not None:
             await on_ready(port)
         await stop.wait()

@@ -23,6 +23,7 @@ from handlers.views import consultation as views
 from handlers.views.outgoing import Outgoing
 from handlers.views.reminders import opens_payload
 from models import response as flow
+from models.access_codes import CodeCheck, CodePrompt, ask_for_code, check_code
 from models.arenas import find_arena, subscribed_arena_ids
 from models.consultation import Consultation, open_consultations, opens_later
 from models.followups import wants_followup
@@ -65,9 +66,46 @@ async def open_consultation(
         position = await flow.start(session, participant, consultation_id, source=source, now=now)
     except flow.NotOpenYet as early:
         return Reply(send=[views.not_open_yet(early.consultation, zone)])
+    except flow.CodeRequired:
+        return await _ask_for_code(session, participant, consultation_id, source, now)
     except (flow.ConsultationNotOpen, flow.UnknownQuestion) as error:
         return Reply(send=[Outgoing(views.flow_problem(error))])
     return Reply(send=views.opened(position, first_time=existing is None))
+
+
+async def _ask_for_code(
+    session: AsyncSession,
+    participant: Participant,
+    consultation_id: int,
+    source: str | None,
+    now: datetime,
+) -> Reply:
+    """A closed consultation: ask for the code from the letter; the next typed text is it."""
+    consultation = await session.get(Consultation, consultation_id)
+    assert consultation is not None  # flow.start found it
+    await ask_for_code(session, participant, consultation_id, source, now)
+    return Reply(send=[views.code_prompt(consultation)])
+
+
+async def take_code(scene: Scene, prompt: CodePrompt, typed: str) -> Reply:
+    """Take typed text as the one-time code a closed consultation asked for."""
+    person = await consented(scene.session, scene.participant)
+    checked = await check_code(scene.session, prompt, typed, scene.now)
+    if checked.outcome is not CodeCheck.ADMITTED:
+        # Kept: the count of wrong codes (the update is not rolled back).
+        return Reply(send=[Outgoing(views.code_refused(checked.outcome, checked.wait))])
+    try:
+        position = await flow.start(
+            scene.session,
+            person,
+            prompt.consultation_id,
+            source=prompt.source,
+            now=scene.now,
+            admitted=True,
+        )
+    except flow.FlowError as error:  # closed meanwhile: the code stays unused
+        raise Abort(Reply(send=[Outgoing(views.flow_problem(error))])) from error
+    return Reply(send=views.opened(position, first_time=True))
 
 
 def flow_error_reply(error: flow.FlowError, *, on_button: bool) -> Reply:

@@ -20,6 +20,7 @@ from handlers.views import privacy as views
 from models import privacy, signups
 from models.participant import Participant, has_consented, latest_consent
 from models.profile import has_background_questions
+from models.webchat import prune_chats
 
 logger = logging.getLogger(__name__)
 
@@ -127,20 +128,23 @@ async def _choose(scene: Scene, action: str) -> Reply:
 
 
 async def apply_retention(context: BotContext) -> None:
-    """Delete old free texts and inactive people, as the retention settings say (a job)."""
+    """Delete old free texts, inactive people and old web chats, as the settings say (a job)."""
     runtime = context.runtime
     now = runtime.clock()
+    days = runtime.free_text_retention_days
     async with runtime.sessionmaker() as session, session.begin():
-        texts = await privacy.expire_free_texts(session, now, runtime.free_text_retention_days)
+        texts = await privacy.expire_free_texts(session, now, days)
         people = await privacy.erase_inactive(session, now, runtime.inactive_retention_months)
         contacts = await signups.forget_old_contacts(session, now, runtime.volunteer_contact_days)
-    if texts or people or contacts:
+        chats = await prune_chats(session, now, days)
+    if texts or people or contacts or chats:
         logger.info(
-            "Retention: deleted %d free-text answers, %d inactive people and %d volunteers' "
-            "shared contact details",
+            "Retention: deleted %d free-text answers, %d inactive people, %d volunteers' "
+            "shared contact details and %d web chat messages",
             texts,
             people,
             contacts,
+            chats,
         )
         await forget_freed_space(context)
 

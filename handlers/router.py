@@ -8,6 +8,8 @@ It is decided once, from the database, inside the update's own transaction:
 2. otherwise, for a document from staff: the upload of a consultation file;
 3. otherwise, for text, a volunteer's phone number, asked for within the last minutes
    (``handlers/volunteer.py``);
+4. otherwise, when a closed consultation asked the person for the one-time code from their
+   letter (within the hour, and nothing else opened since): the code;
 4. otherwise the consultation the person is answering: a free-text question, or a digit or
    yes/no typed instead of pressing a button. With nothing in progress, it answers politely
    what can be done.
@@ -23,6 +25,7 @@ from handlers.common import Reply, Scene, answer
 from handlers.context import BotContext
 from handlers.wizard import Attachment, Typed
 from handlers.wizards.upload import UPLOAD, wanted
+from models.access_codes import waiting_prompt
 from models.roles import Role, has_role
 
 
@@ -35,13 +38,16 @@ async def on_text(update: Update, context: BotContext) -> None:
 
 
 async def route_text(update: Update, scene: Scene, typed: Typed) -> Reply:
-    """The owner of typed text: a waiting dialog, a phone number, else the consultation."""
+    """The owner of typed text: a waiting dialog, a phone number, a code, else the consultation."""
     dialog = await wizard.waiting(scene.session, scene.user_id, scene.now, "text")
     if dialog is not None:
         return await wizard.take(update, scene, dialog, typed)
     phone = await volunteer.take_phone(scene, typed.text)
     if phone is not None:
         return phone
+    prompt = await waiting_prompt(scene.session, scene.participant, scene.now)
+    if prompt is not None:
+        return await consult.take_code(scene, prompt, typed.text)
     return await consult.take_text(scene, typed.text)
 
 

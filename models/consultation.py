@@ -37,6 +37,10 @@ class Consultation(SQLModel, table=True):
     status: str = Field(default=Status.DRAFT, sa_column=Column(String(16), nullable=False))
     # A one-question poll sent as a native Telegram poll instead of buttons.
     as_poll: bool = False
+    # "open" (anyone) or "code" (a one-time code before the first question: models.access_codes).
+    access: str = Field(
+        default="open", sa_column=Column(String(8), nullable=False, server_default="open")
+    )
     opens_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When staff closed it by hand (retention counts from the earlier of this and closes_at).
@@ -324,18 +328,24 @@ async def import_consultation(
         ]
         if changed:
             raise ImportRefused(spec.slug, changed)
-    consultation.title = dict(spec.title)
-    consultation.intro = dict(spec.intro) if spec.intro else None
-    consultation.languages = list(spec.languages)
-    consultation.arena_slug = spec.arena
-    consultation.opens_at = spec.opens
-    consultation.closes_at = spec.closes
-    consultation.updated_at = utcnow()
+    _take_fields(consultation, spec)
     if publish:
         consultation.status = Status.OPEN
     await session.flush()
     await _store_questions(session, consultation.id or 0, view, spec, locked)
     return consultation, view is None
+
+
+def _take_fields(consultation: Consultation, spec: ConsultationSpec) -> None:
+    """Copy the file's top-level fields onto the stored consultation."""
+    consultation.title = dict(spec.title)
+    consultation.intro = dict(spec.intro) if spec.intro else None
+    consultation.languages = list(spec.languages)
+    consultation.arena_slug = spec.arena
+    consultation.access = spec.access
+    consultation.opens_at = spec.opens
+    consultation.closes_at = spec.closes
+    consultation.updated_at = utcnow()
 
 
 async def _store_questions(

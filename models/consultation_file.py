@@ -65,7 +65,9 @@ Text = dict[str, str]
 _CHOICE_TYPES = frozenset({QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE})
 _BRANCHABLE_TYPES = _CHOICE_TYPES | {QuestionType.YES_NO, QuestionType.SCALE}
 
-_TOP_FIELDS = ("slug", "title", "intro", "opens", "closes", "arena", "questions")
+_TOP_FIELDS = ("slug", "title", "intro", "opens", "closes", "arena", "access", "questions")
+#: Who may answer: anyone, or someone with a one-time code from a letter (models.access_codes).
+ACCESS_VALUES = ("open", "code")
 _QUESTION_FIELDS = (
     "id",
     "type",
@@ -140,6 +142,7 @@ class ConsultationSpec:
     arena: str | None
     languages: tuple[str, ...]
     questions: tuple[QuestionSpec, ...]
+    access: str = "open"
 
 
 class FileRefused(ValueError):
@@ -551,6 +554,7 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
     if opens is not None and closes is not None and closes <= opens:
         ctx.add("closes", "must be after opens")
     arena = _slug(raw.get("arena"), "arena", ctx, required=False)
+    access = _access(raw.get("access", "open"), ctx)
     questions = _questions(raw.get("questions"), ctx)
     if ctx.problems:
         raise ConsultationFileError(ctx.problems)
@@ -563,7 +567,16 @@ def parse_consultation_file(data: bytes | str) -> ConsultationSpec:
         arena=arena,
         languages=languages,
         questions=questions,
+        access=access,
     )
+
+
+def _access(value: object, ctx: _Context) -> str:
+    """Who may answer: ``open`` (the default) or ``code``."""
+    if value not in ACCESS_VALUES:
+        ctx.add("access", f"must be one of {', '.join(ACCESS_VALUES)}")
+        return "open"
+    return str(value)
 
 
 # --- questions -----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from models.masking import PLACEHOLDERS, mask
 from models.masking import Kind as PersonalData
 from models.moderation import ModerationItem
 from models.moderation import Status as ModerationStatus
+from models.participant import Participant
 from models.profile import BackgroundQuestion, ProfileAnswer, background_questions
 from models.pseudonym import pseudonymizer
 from models.representation import (
@@ -108,6 +109,7 @@ META_COLUMNS = (
     Column("participant", Kind.META),
     Column("consultation", Kind.META),
     Column("source", Kind.META),
+    Column("channel", Kind.META),
     Column("started_at", Kind.META),
     Column("completed_at", Kind.META),
 )
@@ -123,7 +125,7 @@ def export_columns(
     all_texts: bool = False,
     background: Sequence[BackgroundQuestion] = (),
 ) -> list[Column]:
-    """Return the columns of an export: five about the response, then per question in order.
+    """Return the columns of an export: six about the response, then per question in order.
 
     Single- and multiple-choice questions get two columns, ``q_<key>`` with the option ids and
     ``q_<key>_text`` with the option texts; the others one, ``q_<key>``. With ``all_texts``,
@@ -238,6 +240,7 @@ class _RowBuilder:
         self,
         participant_id: int,
         source: str | None,
+        channel: str,
         started_at: datetime,
         completed_at: datetime | None,
         answers: dict[int, _Stored],
@@ -248,6 +251,7 @@ class _RowBuilder:
             self.slug,
             # As /results counts them: no link source is "direct" there too.
             source or DIRECT,
+            channel,
             started_at,
             completed_at,
         ]
@@ -316,10 +320,11 @@ async def export_rows(
             if background is not None
             else {}
         )
-        for response_id, participant_id, source, started_at, completed_at in responses:
+        for response_id, participant_id, source, channel, started_at, completed_at in responses:
             yield builder.row(
                 participant_id,
                 source,
+                channel,
                 started_at,
                 completed_at,
                 answers.get(response_id, {}),
@@ -365,9 +370,11 @@ async def _responses_after(
                 col(Response.id),
                 col(Response.participant_id),
                 col(Response.source),
+                col(Participant.channel),
                 col(Response.started_at),
                 col(Response.completed_at),
             )
+            .join(Participant, col(Participant.id) == col(Response.participant_id))
             .where(col(Response.consultation_id) == consultation_id, col(Response.id) > after)
             .order_by(col(Response.id))
             .limit(batch_size)

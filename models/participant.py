@@ -1,7 +1,8 @@
 """Participants and their consent: the only personal data Medvirk keeps.
 
-A participant is a Telegram user id and the chat id needed to reply, the chosen language and
-where they first came from. No names, no usernames.
+A participant is an id in their channel (a Telegram user id, or a web resident's pseudonymous
+id, :mod:`models.channels`) and the chat id needed to reply, the chosen language and where they
+first came from. No names, no usernames.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import TelegramId, UTCDateTime, table_of, utcnow
+from models.channels import Channel, channel_of
 
 # Bump when the privacy notice changes in substance: everyone is asked again.
 PRIVACY_NOTICE_VERSION = "1"
@@ -41,8 +43,15 @@ class Participant(SQLModel, table=True):
     __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
+    # The person's id in their channel: Telegram's user id, or a web resident's id (2**60 and
+    # above, models.channels). The name is from before the web channel.
     telegram_user_id: int = Field(sa_column=Column(TelegramId, unique=True, nullable=False))
     chat_id: int = Field(sa_column=Column(TelegramId, nullable=False))
+    # "telegram" or "web": follows from the id, kept so results and exports can count by it.
+    channel: str = Field(
+        default=Channel.TELEGRAM,
+        sa_column=Column(String(16), nullable=False, server_default=Channel.TELEGRAM.value),
+    )
     language: str | None = Field(default=None, max_length=5)
     source: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -84,7 +93,11 @@ async def get_or_create_participant(
     """Return the participant, creating the row on first contact."""
     participant = await find_participant(session, telegram_user_id)
     if participant is None:
-        participant = Participant(telegram_user_id=telegram_user_id, chat_id=chat_id)
+        participant = Participant(
+            telegram_user_id=telegram_user_id,
+            chat_id=chat_id,
+            channel=channel_of(telegram_user_id).value,
+        )
         session.add(participant)
         await session.flush()
     elif participant.chat_id != chat_id:

@@ -27,6 +27,7 @@ from models.followups import stop_messages
 from models.participant import Consent, Participant
 from models.profile import readable_background
 from models.roles import audit
+from models.webchat import WebMessage
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ async def personal_data(
     has every stored row that belongs to the person, table by table, so nothing is left out.
     """
     rows = await _owned_rows(session, participant.id or 0)
+    # A web resident's chat has no foreign key to them (it begins before consent).
+    chat = await web_chat_rows(session, participant.chat_id)
+    if chat:
+        rows["web_message"] = chat
     records = {
         table: [
             {k: _plain(v) for k, v in row.items() if k not in _NOT_SHOWN.get(table, set())}
@@ -238,6 +243,24 @@ NOT_A_PERSONS_ID: dict[str, str] = {
     "pollmessage.chat_id": "the person's chat, but the row goes with their response (a foreign "
     "key)",
 }
+
+
+async def web_chat_rows(session: AsyncSession, chat_id: int) -> list[dict[str, Any]]:
+    """The messages of a web resident's chat, as they are shown (files left out)."""
+    messages = await session.exec(
+        select(WebMessage).where(WebMessage.chat_id == chat_id).order_by(col(WebMessage.id))
+    )
+    return [
+        {
+            "id": m.id,
+            "sender": m.sender,
+            "text": m.text,
+            "file_name": m.file_name,
+            "created_at": m.created_at,
+            "edited_at": m.edited_at,
+        }
+        for m in messages.all()
+    ]
 
 
 def _telegram_id_columns() -> list[tuple[Table, str]]:

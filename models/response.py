@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 # Response, Answer and AnswerChoice are defined with the other tables in models.answers (the
 # consultation's rules and moderation read them too); handlers and tests import them from here.
+from models.access_codes import Access, forget_prompt
 from models.answers import Answer, AnswerChoice, Response
 from models.consultation import (
     Consultation,
@@ -113,6 +114,14 @@ class NotOpenYet(ConsultationNotOpen):
         super().__init__("not open yet")
         self.consultation = consultation
         self.opens_at = opens_at
+
+
+class CodeRequired(FlowError):
+    """A closed consultation asks for a one-time code before its first question."""
+
+    def __init__(self, consultation_id: int) -> None:
+        super().__init__("code required")
+        self.consultation_id = consultation_id
 
 
 class NotInConsultation(FlowError):
@@ -223,8 +232,13 @@ async def start(
     *,
     source: str | None,
     now: datetime,
+    admitted: bool = False,
 ) -> Position:
-    """Begin a consultation, or resume it where the person left off."""
+    """Begin a consultation, or resume it where the person left off.
+
+    A closed consultation (``access: code``) is begun only when ``admitted`` (a one-time code
+    was used); otherwise :class:`CodeRequired` is raised. Resuming needs no code again.
+    """
     view = await load_consultation(session, consultation_id)
     if view is None:
         raise UnknownQuestion("no such consultation")
@@ -236,6 +250,8 @@ async def start(
     if not is_open(consultation, now):
         raise ConsultationNotOpen
     response = await find_response(session, participant, consultation_id)
+    if response is None and view.consultation.access == Access.CODE and not admitted:
+        raise CodeRequired(consultation_id)
     if response is None:
         visible = visible_questions(view, {})
         response = Response(
@@ -248,6 +264,7 @@ async def start(
         session.add(response)
         await session.flush()
     participant.active_response_id = response.id
+    await forget_prompt(session, participant)
     await session.flush()
     return await _position(session, view, response)
 
@@ -580,6 +597,7 @@ async def leave(session: AsyncSession, participant: Participant) -> int | None:
 
     Returns the consultation's id, or None when the person was not in one.
     """
+    await forget_prompt(session, participant)
     if participant.active_response_id is None:
         return None
     response = await session.get(Response, participant.active_response_id)

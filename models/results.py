@@ -1,14 +1,14 @@
-"""Results of a consultation: counts, shares, means, drop-off and sources, counted in SQL.
+"""Results of a consultation: counts, shares, means, drop-off, sources and channels, in SQL.
 
 Everything is aggregated by the database with ``GROUP BY``; no answer is loaded into Python.
-Besides loading the consultation itself (three small queries) it takes six queries, whatever
-the number of answers: responses by source, drop-off by current question, answers by question,
-skips by question, scale values, and choices by option.
+Besides loading the consultation itself (three small queries) it takes seven queries, whatever
+the number of answers: responses by source, by channel (Telegram or the web chat), drop-off by
+current question, answers by question, skips by question, scale values, and choices by option.
 
 ``/results`` in chat and the dashboard's results page call the same function,
 :func:`consultation_results`; the dashboard may narrow it with a :class:`ResultFilter` (the
-deep-link source, the language people use), which restricts every one of those queries to the
-responses that match.
+deep-link source, the language people use, the channel), which restricts every one of those
+queries to the responses that match.
 """
 
 from __future__ import annotations
@@ -41,21 +41,28 @@ CHOICE_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class ResultFilter:
-    """Which responses to count: all (the default), or those of one source or language.
+    """Which responses to count: all (the default), or those of one source, language or channel.
 
     ``source`` is a deep-link source (``direct`` for responses without one); ``language`` the
-    language the person uses Medvirk in (their stored choice). ``inverse`` counts the responses
-    the filter leaves out instead (see :func:`consultation_results`).
+    language the person uses Medvirk in (their stored choice); ``channel`` where they answer
+    (``telegram`` or ``web``). ``inverse`` counts the responses the filter leaves out instead
+    (see :func:`consultation_results`).
     """
 
     source: str | None = None
     language: str | None = None
+    channel: str | None = None
     inverse: bool = False
 
     @property
     def narrows(self) -> bool:
         """True when some responses are left out."""
-        return self.source is not None or self.language is not None
+        return self.source is not None or self._by_person
+
+    @property
+    def _by_person(self) -> bool:
+        """True when the filter looks at the participant row (language, channel)."""
+        return self.language is not None or self.channel is not None
 
     def _matches(self) -> ColumnElement[bool]:
         """The filter's test of a response (joined to its participant), never NULL."""
@@ -66,15 +73,20 @@ class ResultFilter:
             tests.append(func.coalesce(col(Response.source), "") == self.source)
         if self.language is not None:
             tests.append(func.coalesce(col(Participant.language), "") == self.language)
+        if self.channel is not None:
+            tests.append(col(Participant.channel) == self.channel)
         test = and_(*tests)
         return not_(test) if self.inverse else test
 
-    def responses(self, query: Q, consultation_id: int) -> Q:
-        """``query`` (over ``Response``) kept to the chosen responses of the consultation."""
+    def responses(self, query: Q, consultation_id: int, *, joined: bool = False) -> Q:
+        """``query`` (over ``Response``) kept to the chosen responses of the consultation.
+
+        ``joined``: the query joins the participant already.
+        """
         query = query.where(col(Response.consultation_id) == consultation_id)
         if not self.narrows:
             return query
-        if self.language is not None:
+        if self._by_person and not joined:
             query = query.join(Participant, col(Participant.id) == col(Response.participant_id))
         return query.where(self._matches())
 
@@ -96,7 +108,7 @@ class ResultFilter:
 
     def reversed(self) -> ResultFilter:
         """The responses this filter leaves out."""
-        return ResultFilter(self.source, self.language, not self.inverse)
+        return ResultFilter(self.source, self.language, self.channel, not self.inverse)
 
 
 ALL = ResultFilter()
@@ -167,6 +179,15 @@ class SourceResult:
 
 
 @dataclass(frozen=True)
+class ChannelResult:
+    """Responses that came through one channel (``telegram`` or ``web``)."""
+
+    channel: str
+    responses: int
+    completed: int
+
+
+@dataclass(frozen=True)
 class ConsultationResults:
     """Everything counted about one consultation."""
 
@@ -178,6 +199,8 @@ class ConsultationResults:
     completed: int
     questions: list[QuestionResult]
     sources: list[SourceResult]
+    """Most responses first."""
+    channels: list[ChannelResult] = field(default_factory=list)
     """Most responses first."""
 
     @property
@@ -227,6 +250,7 @@ async def consultation_results(
         completed=sum(s.completed for s in sources),
         questions=questions,
         sources=sources,
+        channels=await _channels(session, consultation_id, only),
     )
 
 
@@ -374,6 +398,21 @@ async def _sources(
     return sorted(
         (SourceResult(name, n, done) for name, (n, done) in merged.items()),
         key=lambda s: (-s.responses, s.source),
+    )
+
+
+async def _channels(
+    session: AsyncSession, consultation_id: int, only: ResultFilter = ALL
+) -> list[ChannelResult]:
+    """Responses and completed ones by the channel of the person, most responses first."""
+    query = select(Participant.channel, func.count(), func.count(col(Response.completed_at))).join(
+        Participant, col(Participant.id) == col(Response.participant_id)
+    )
+    query = only.responses(query, consultation_id, joined=True)
+    rows = (await session.exec(query.group_by(col(Participant.channel)))).all()
+    return sorted(
+        (ChannelResult(channel, int(n), int(done)) for channel, n, done in rows),
+        key=lambda c: (-c.responses, c.channel),
     )
 
 

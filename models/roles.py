@@ -4,6 +4,7 @@ Roles are keyed on the Telegram user id: staff need not be participants. Admins 
 ``ADMIN_IDS`` or from a grant. An admin may do everything staff and moderators may do. A
 coordinator speaks for volunteer centres (:mod:`models.centres`); an admin is not one by being
 an admin, since a coordinator sees the contact details volunteers share with their centre.
+Only Telegram accounts hold roles: a web resident's id (:mod:`models.channels`) never does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import TelegramId, UTCDateTime, utcnow
+from models.channels import is_web_id
 
 
 class Role(StrEnum):
@@ -57,6 +59,9 @@ async def roles_of(
     session: AsyncSession, telegram_user_id: int, admin_ids: frozenset[int] = frozenset()
 ) -> set[Role]:
     """Every role the person holds, counting an admin as staff and moderator too."""
+    if is_web_id(telegram_user_id):
+        # Anyone with a browser is a web resident: no staff or moderator power, ever.
+        return set()
     granted = await session.exec(
         select(RoleGrant.role).where(RoleGrant.telegram_user_id == telegram_user_id)
     )
@@ -81,7 +86,13 @@ async def has_role(
 async def grant(
     session: AsyncSession, telegram_user_id: int, role: Role, *, by: int | None, now: datetime
 ) -> bool:
-    """Give a role; False when the person already had it."""
+    """Give a role; False when the person already had it.
+
+    Raises:
+        ValueError: for a web resident's id (roles go to Telegram accounts only).
+    """
+    if is_web_id(telegram_user_id):
+        raise ValueError("roles are granted to Telegram accounts only")
     existing = await session.exec(
         select(RoleGrant).where(
             RoleGrant.telegram_user_id == telegram_user_id, RoleGrant.role == role.value

@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is complete for migrations and tests."""
 
+from models.access_codes import AccessCode, CodePrompt
 from models.answers import Answer, AnswerChoice, Response
 from models.arenas import Arena, Subscription
 from models.centres import Centre, Coordinator, CoordinatorCentre
@@ -22,14 +23,17 @@ from models.roles import AuditLog, RoleGrant
 from models.stops import MessageStop
 from models.updates import ProcessedUpdate
 from models.volunteers import VolunteerChoice, VolunteerProfile
+from models.webchat import WebMessage, WebRequest
 
 __all__ = [
+    "AccessCode",
     "Answer",
     "AnswerChoice",
     "Arena",
     "AuditLog",
     "Broadcast",
     "Centre",
+    "CodePrompt",
     "Consent",
     "Consultation",
     "Coordinator",
@@ -65,4 +69,6 @@ __all__ = [
     "Subscription",
     "VolunteerChoice",
     "VolunteerProfile",
+    "WebMessage",
+    "WebRequest",
 ]

@@ -18,6 +18,7 @@ from handlers.views import moderation as views
 from handlers.views.charts import bar_labels
 from models import moderation as mod
 from models.base import localized
+from models.channels import Channel
 from models.consultation_file import QuestionType
 from models.masking import Part, render
 from models.results import ConsultationResults, ResultFilter, consultation_results, source_names
@@ -25,12 +26,15 @@ from models.roles import Role
 
 
 def _filter(request: web.Request) -> ResultFilter:
-    """The filters asked for (a source as deep links allow; a language Medvirk speaks)."""
+    """The filters asked for (a source as deep links allow; a language Medvirk speaks; a
+    channel it has)."""
     source = request.query.get("source") or None
     language = request.query.get("language") or None
+    channel = request.query.get("channel") or None
     return ResultFilter(
         source=source if source and SOURCE.match(source) else None,
         language=language if language in LANGUAGES else None,
+        channel=channel if channel in {c.value for c in Channel} else None,
     )
 
 

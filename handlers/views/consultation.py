@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -12,6 +14,7 @@ from handlers.i18n import _, current_language, language, ngettext
 from handlers.views.help import stale_button
 from handlers.views.outgoing import Outgoing, PollOut, button, keyboard, row
 from handlers.views.words import language_name, language_names, shorten
+from models.access_codes import CodeCheck
 from models.base import localized
 from models.consultation import Consultation, ConsultationView, QuestionView
 from models.consultation_file import QuestionType
@@ -448,3 +451,34 @@ def vote_taken(offers: list[Outgoing], *, withdrawn: bool = False) -> list[Outgo
         return [Outgoing(thanks)]
     first, *more = offers
     return [Outgoing(f"{thanks}\n\n{first.text}", first.keyboard), *more]
+
+
+# ---------------------------------------------------------------------- one-time codes
+
+
+def code_prompt(consultation: Consultation) -> Outgoing:
+    """Ask for the one-time code of a closed consultation before its first question."""
+    return Outgoing(
+        f"<b>{title_of(consultation)}</b>\n\n"
+        + _(
+            "This consultation is for the people who got a letter with a code. Please type the "
+            "code from your letter, for example {example}."
+        ).format(example="<code>ABCDE-FGH23</code>")
+    )
+
+
+def code_refused(outcome: CodeCheck, wait: timedelta) -> str:
+    """Why a typed code did not open the consultation."""
+    if outcome is CodeCheck.USED:
+        return _(
+            "That code has been used already: each code opens one response. If you did not use "
+            "it yourself, please contact the municipality."
+        )
+    if outcome is CodeCheck.TOO_MANY:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        return ngettext(
+            "Too many wrong codes. Please try again in {n} minute.",
+            "Too many wrong codes. Please try again in {n} minutes.",
+            minutes,
+        ).format(n=minutes)
+    return _("That code is not right. Please check the letter and type the code again.")

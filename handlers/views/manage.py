@@ -19,6 +19,7 @@ from handlers.views.outgoing import Outgoing, button, keyboard, row, yes_or_no
 from handlers.views.times import local_time, zone_name
 from handlers.views.words import decimal, shorten
 from models.base import localized
+from models.channels import Channel
 from models.consultation import Consultation, ConsultationView, Status, is_open
 from models.consultation_file import QuestionType
 from models.export import FORMATS
@@ -326,7 +327,26 @@ def results_text(results: ConsultationResults, texts: FreeTexts | None = None) -
             for s in results.sources
         ]
         parts.append("\n".join([_("<b>Where people came from</b>"), *sources]))
+    if any(c.channel != Channel.TELEGRAM for c in results.channels):
+        parts.append(_channel_lines(results))
     return "\n\n".join(parts)
+
+
+def _channel_lines(results: ConsultationResults) -> str:
+    """Responses by channel: Telegram and the web chat."""
+    lines = [
+        "  "
+        + _("{source}: {started} started, {completed} completed").format(
+            source=channel_name(c.channel), started=c.responses, completed=c.completed
+        )
+        for c in results.channels
+    ]
+    return "\n".join([_("<b>By channel</b>"), *lines])
+
+
+def channel_name(channel: str) -> str:
+    """How a channel is called in results: Telegram, or the municipality's web chat."""
+    return "Telegram" if channel == Channel.TELEGRAM else _("web chat")
 
 
 def answers_subtitle(question: QuestionResult) -> str:

@@ -20,8 +20,9 @@ def privacy_notice() -> str:
     """The short privacy notice shown before consent, in plain language."""
     return _(
         "<b>Before we start</b>\n"
-        "• We store your answers, the language you choose, and your Telegram user number "
-        "so we can reply to you. We do not store your name or username.\n"
+        "• We store your answers, the language you choose, and the number of your chat (your "
+        "Telegram user number, or in the web chat a random number kept in your browser) so we "
+        "can reply to you. We do not store your name or username.\n"
         "• Your answers can show your opinions. The municipality only sees them as totals "
         "or without your identity, to learn what residents think.\n"
         "• You decide: you can stop at any time. /privacy tells you more."
@@ -107,7 +108,8 @@ def _full_notice(contact: str, free_text_days: int, inactive_months: int) -> str
     who = escape(contact) if contact else _("none is set up in this test installation")
     return _(
         "<b>What Medvirk stores about you</b>\n"
-        "• Your Telegram user number and chat, so we can reply. Not your name or username.\n"
+        "• The number of your chat, so we can reply: your Telegram user number, or in the web "
+        "chat a random number kept in a cookie in your browser. Not your name or username.\n"
         "• The language you chose, and where you first came from (for example a poster).\n"
         "• Your answers, and when you gave them.\n"
         "• Your yes or no to this notice.\n\n"
@@ -121,7 +123,8 @@ def _full_notice(contact: str, free_text_days: int, inactive_months: int) -> str
         "<b>Your rights</b>\n"
         "/mydata sends you everything we store. /delete erases it. You can withdraw your "
         "consent at any time. Questions: {contact}.\n\n"
-        "Telegram also processes your messages; see Telegram's own privacy policy."
+        "The web chat keeps your conversation for you to come back to, at most {days} days. "
+        "On Telegram, Telegram also processes your messages; see Telegram's own privacy policy."
     ).format(days=free_text_days, months=inactive_months, contact=who)
 
 
@@ -175,7 +178,7 @@ def privacy_message(
             "for groups of at least 5 people."
         )
     notice += "\n\n" + _volunteering_notice(volunteer_contact_days)
-    number = _("Your Telegram user number: {number}").format(number=user_id)
+    number = _("The number of your chat: {number}").format(number=user_id)
     status = _consent_status(consent, consented)
     rows = []
     if known:

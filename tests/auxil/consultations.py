@@ -47,6 +47,22 @@ questions:
 """
 
 
+# A closed consultation: only with a one-time code from a letter (models.access_codes).
+CLOSED = """
+slug: skolevei
+title: {nb: Skoleveien, en: The way to school}
+access: code
+questions:
+  - id: safe
+    type: yes_no
+    text: {nb: Er skoleveien trygg?, en: Is the way to school safe?}
+  - id: why
+    type: free_text
+    required: false
+    text: {nb: Hvorfor?, en: Why?}
+"""
+
+
 async def add_consultation(
     session: AsyncSession, source: str = EVERY_TYPE, *, publish: bool = True
 ) -> Consultation:

@@ -47,6 +47,7 @@ COLUMNS = [
     "participant",
     "consultation",
     "source",
+    "channel",
     "started_at",
     "completed_at",
     "q_use",
@@ -62,6 +63,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         "poster",
+        "telegram",
         "2027-01-15T12:00:00Z",
         "2027-01-15T12:00:30Z",
         "often",
@@ -75,6 +77,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         "poster",
+        "telegram",
         "2027-01-15T12:01:00Z",
         "2027-01-15T12:01:00Z",
         "sometimes",
@@ -88,6 +91,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         "direct",
+        "telegram",
         "2027-01-15T12:02:00Z",
         "2027-01-15T12:02:00Z",
         "never",
@@ -101,6 +105,7 @@ EXPECTED: list[list[Any]] = [
     [
         "park",
         "library",
+        "telegram",
         "2027-01-15T12:03:00Z",
         None,
         "often",
@@ -111,7 +116,20 @@ EXPECTED: list[list[Any]] = [
         None,
         None,
     ],
-    ["park", "direct", "2027-01-15T12:04:00Z", None, "never", "Aldri", None, None, 4, None, None],
+    [
+        "park",
+        "direct",
+        "telegram",
+        "2027-01-15T12:04:00Z",
+        None,
+        "never",
+        "Aldri",
+        None,
+        None,
+        4,
+        None,
+        None,
+    ],
 ]
 KEY = re.compile(r"[0-9a-f]{16}")
 
