@@ -226,6 +226,8 @@ TELEGRAM_ID_COLUMNS: dict[str, str] = {
     "dashboard_login.telegram_user_id": "a staff member's one-time dashboard link: deleted",
     "dashboard_session.telegram_user_id": "a staff member's dashboard session: deleted",
     "focus_group.chat_id": "that staff member's chat: cleared",
+    "web_message.chat_id": "a web resident's conversation, as the page shows it: deleted",
+    "web_request.chat_id": "a web resident's recent forms (against double submits): deleted",
     "delivery.chat_id": "a message to a staff member's chat (a flagged text): cleared, and the "
     "worker drops a message with nobody to send it to",
 }
