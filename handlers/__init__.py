@@ -93,6 +93,7 @@ BUTTONS: dict[type[cb.CallbackData], Callable[[Update, Any], Coroutine[Any, Any,
     cb.ArenaToggle: arenas.on_toggle,
     cb.ArenaConsent: arenas.on_consent,
     cb.FollowUp: arenas.on_followup,
+    cb.Finished: arenas.on_finished,
     cb.RsvpChoice: rsvp.on_rsvp,
     cb.EventAdmin: events.on_admin,
 }

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import bot.app
 from bot.db import create_engine, create_sessionmaker
 from bot.logs import quiet_noisy_loggers
+from models.consultation import VIEWS
 from sandbox import Sandbox
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -71,6 +72,14 @@ def _no_reply_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         bot.app, "ReplyRateLimiter", functools.partial(bot.app.ReplyRateLimiter, per_chat=0.0)
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_questions() -> Iterator[None]:
+    """Each test starts with no consultation's questions kept from another test's database."""
+    VIEWS.clear()
+    yield
+    VIEWS.clear()
 
 
 @pytest.fixture
