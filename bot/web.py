@@ -1,7 +1,9 @@
 """The web server: Telegram's webhook (``POST /telegram``), health checks and metrics.
 
 ``POST /telegram`` answers 200 only after the update was handled and its transaction
-committed. Any failure answers 500, and Telegram sends the update again; the redelivery of an
+committed. For a button press the 200 carries the button's answer (``answerCallbackQuery``) as
+a Bot API method call, which Telegram makes on receiving it: one request fewer per answer.
+Any failure answers 500, and Telegram sends the update again; the redelivery of an
 update that did commit changes nothing (``models.updates``). So a crash, a restart or a
 database hiccup loses no update and counts none twice. (PTB's own webhook server answers 200
 before handling, which loses the update when the process dies; this one does not.)
@@ -29,6 +31,7 @@ from bot.app import HANDLED_UPDATES, RunningBot, running_bot, stop_on_signals
 from bot.metrics import WEBHOOK_REQUESTS
 from bot.monitoring import ENGINE, add_monitoring_routes
 from bot.settings import Settings
+from handlers.common import answer_in_response
 from handlers.context import Clock
 
 logger = logging.getLogger(__name__)
@@ -137,10 +140,14 @@ async def telegram_webhook(request: web.Request) -> web.Response:
             type(error).__name__,
         )
         return _answer(200, "dropped")
-    with request.app[IN_FLIGHT].track():
+    with request.app[IN_FLIGHT].track(), answer_in_response() as slot:
         outcome = await application.process_with_outcome(update)
     if outcome.redeliver:
         return _answer(500, "failed; send it again")
+    if slot.call is not None:
+        # The button's answer rides on the acknowledgement; Telegram makes the call.
+        WEBHOOK_REQUESTS.labels("200").inc()
+        return web.json_response(slot.call)
     return _answer(200, "ok")
 
 

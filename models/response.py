@@ -8,9 +8,11 @@ double-count. A new or changed free text is queued for moderation in the same tr
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, update
 from sqlmodel import col, select
@@ -185,23 +187,22 @@ async def responses_by_consultation(
     return {r.consultation_id: r for r in rows.all()}
 
 
-async def _load_answers(session: AsyncSession, response_id: int) -> dict[int, AnswerValue]:
-    """A response's answers by question, with their ticked options (one query)."""
-    rows = await session.exec(
-        select(  # type: ignore[call-overload]
-            Answer.id,
-            Answer.question_id,
-            Answer.skipped,
-            Answer.number,
-            Answer.text,
-            AnswerChoice.option_id,
-        )
-        .outerjoin(AnswerChoice, col(AnswerChoice.answer_id) == col(Answer.id))
-        .where(Answer.response_id == response_id)
-        .order_by(col(Answer.id), col(AnswerChoice.option_id))
-    )
+_ANSWER_COLUMNS = (
+    col(Answer.id),
+    col(Answer.question_id),
+    col(Answer.skipped),
+    col(Answer.number),
+    col(Answer.text),
+    col(AnswerChoice.option_id),
+)
+
+
+def _collect_answers(rows: Iterable[Sequence[Any]]) -> dict[int, AnswerValue]:
+    """Answers by question from rows of (id, question, skipped, number, text, option)."""
     values: dict[int, AnswerValue] = {}
-    for answer_id, question_id, skipped, number, text, option_id in rows.all():
+    for answer_id, question_id, skipped, number, text, option_id in rows:
+        if answer_id is None:
+            continue  # a response without answers (an outer join's empty row)
         value = values.get(question_id)
         if value is None:
             value = values[question_id] = AnswerValue(
@@ -212,27 +213,65 @@ async def _load_answers(session: AsyncSession, response_id: int) -> dict[int, An
     return values
 
 
+async def _load_answers(session: AsyncSession, response_id: int) -> dict[int, AnswerValue]:
+    """A response's answers by question, with their ticked options (one query)."""
+    rows = await session.exec(
+        select(*_ANSWER_COLUMNS)  # type: ignore[call-overload]
+        .outerjoin(AnswerChoice, col(AnswerChoice.answer_id) == col(Answer.id))
+        .where(Answer.response_id == response_id)
+        .order_by(col(Answer.id), col(AnswerChoice.option_id))
+    )
+    return _collect_answers(rows.all())
+
+
+@dataclass
+class _Loaded:
+    """A response with its consultation and its answers, read in one query."""
+
+    response: Response
+    view: ConsultationView
+    answers: dict[int, AnswerValue]
+
+
 async def _with_consultation(
     session: AsyncSession, *conditions: ColumnElement[bool]
-) -> tuple[Response, ConsultationView] | None:
-    """A response and its consultation (one query; the questions from :data:`VIEWS`)."""
-    row = (
+) -> _Loaded | None:
+    """A response, its consultation and its answers in one query (questions from VIEWS).
+
+    One row per answer and ticked option (the response and consultation repeat, and are one
+    object each in the session), or one row with no answer.
+    """
+    rows = (
         await session.exec(
-            select(Response, Consultation)
+            select(Response, Consultation, *_ANSWER_COLUMNS)  # type: ignore[call-overload]
             .join(Consultation, col(Consultation.id) == col(Response.consultation_id))
+            .outerjoin(Answer, col(Answer.response_id) == col(Response.id))
+            .outerjoin(AnswerChoice, col(AnswerChoice.answer_id) == col(Answer.id))
             .where(*conditions)
+            .order_by(col(Answer.id), col(AnswerChoice.option_id))
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    response, consultation = row
-    return response, await VIEWS.view(session, consultation)
+    response, consultation = rows[0][0], rows[0][1]
+    answers = _collect_answers(row[2:] for row in rows)
+    return _Loaded(response, await VIEWS.view(session, consultation), answers)
 
 
 async def _position(
     session: AsyncSession, view: ConsultationView, response: Response, *, completed: bool = False
 ) -> Position:
     answers = await _load_answers(session, response.id or 0)
+    return _at(view, response, answers, completed=completed)
+
+
+def _at(
+    view: ConsultationView,
+    response: Response,
+    answers: dict[int, AnswerValue],
+    *,
+    completed: bool = False,
+) -> Position:
     question = (
         view.question(response.current_question_id) if response.current_question_id else None
     )
@@ -282,9 +321,9 @@ async def current_position(
         col(Response.id) == participant.active_response_id,
         col(Response.participant_id) == participant.id,
     )
-    if found is None or not is_open(found[1].consultation, now):
+    if found is None or not is_open(found.view.consultation, now):
         return None
-    return await _position(session, found[1], found[0])
+    return _at(found.view, found.response, found.answers)
 
 
 @dataclass
@@ -313,9 +352,9 @@ async def _locate(
 ) -> _Located:
     """Check a button's question against the database and the person's place in it.
 
-    Three queries at most: the response with its consultation, and its answers (the question
-    to consultation map and the questions come from :data:`VIEWS`; a question it does not
-    know costs one more).
+    One query: the response with its consultation and answers (the question to consultation
+    map and the questions come from :data:`VIEWS`; a question it does not know costs one
+    more).
     """
     consultation_id = VIEWS.consultation_of(question_id)
     if consultation_id is None:
@@ -331,7 +370,7 @@ async def _locate(
     )
     if found is None:
         raise UnknownQuestion("not started")
-    response, view = found
+    response, view = found.response, found.view
     if not is_open(view.consultation, now):
         raise ConsultationNotOpen
     question = view.question(question_id)
@@ -339,7 +378,7 @@ async def _locate(
         raise UnknownQuestion("no such question")
     if participant.active_response_id not in (None, response.id):
         await _stay_in_current(session, participant, now)
-    located = _Located(view, response, question, await _load_answers(session, response.id or 0))
+    located = _Located(view, response, question, found.answers)
     if must_be_current and response.current_question_id != question_id:
         raise StaleQuestion(located.position())
     participant.active_response_id = response.id
@@ -584,10 +623,9 @@ async def show_summary(
         col(Response.participant_id) == participant.id,
         col(Response.consultation_id) == consultation_id,
     )
-    if found is None or found[0].completed_at is None:
+    if found is None or found.response.completed_at is None:
         raise UnknownQuestion("not completed")
-    response, view = found
-    return Position(view, response, await _load_answers(session, response.id or 0), None)
+    return Position(found.view, found.response, found.answers, None)
 
 
 async def record_choices(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import mimetypes
 import time
@@ -1301,12 +1302,37 @@ class BotApiServer:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
         try:
             async with self._session.post(hook.url, json=update, headers=headers) as response:
-                await response.read()
+                body = await response.read()
                 if 200 <= response.status < 300:
+                    await self.execute_webhook_answer(response.content_type, body)
                     return None
                 return f"Wrong response from the webhook: {response.status} {response.reason}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"Connection failed: {exc!r}"
+
+    async def execute_webhook_answer(self, content_type: str, body: bytes) -> None:
+        """Make the Bot API call a webhook answered with, as Telegram does.
+
+        A webhook may answer an update with one method call as a JSON object with ``method``
+        and its parameters. Telegram makes the call and never says how it went; so does this.
+        """
+        if content_type != "application/json":
+            return
+        try:
+            values = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(values, dict) or not isinstance(values.get("method"), str):
+            return
+        method = values.pop("method").lower()
+        self.stats.calls[method] += 1
+        handler = self._methods.get(method)
+        if handler is None:
+            return
+        try:
+            await handler(Params(values))
+        except ApiError as error:
+            self.stats.record_error(error.status)
 
     async def _send_message(self, params: Params) -> JSONDict:
         chat = self._target_chat(params)
