@@ -144,6 +144,8 @@ class BotApiServer:
         bot_user: the bot's ``User`` object (getMe).
         global_rate: sends per second across all chats before 429 (None: unlimited).
         per_chat_rate: sends per second per chat before 429 (None: unlimited).
+        per_chat_burst: sends one chat may get at once before ``per_chat_rate`` applies
+            (Telegram tolerates a short burst; 1: none).
         keep_messages: bot messages kept per chat (None: all; 0: none, only counters).
             Events are kept up to four times that. Evicted messages cannot be edited.
         latency: seconds every Bot API call waits before it is handled.
@@ -160,6 +162,7 @@ class BotApiServer:
         bot_name: str = "Medvirk",
         global_rate: float | None = None,
         per_chat_rate: float | None = None,
+        per_chat_burst: int = 1,
         keep_messages: int | None = None,
         latency: float = 0.0,
         webhook_timeout: float = 10.0,
@@ -175,6 +178,7 @@ class BotApiServer:
         }
         self.global_rate = global_rate
         self.per_chat_rate = per_chat_rate
+        self.per_chat_burst = per_chat_burst
         self.keep_messages = keep_messages
         self.latency = latency
         self.webhook_timeout = webhook_timeout
@@ -992,7 +996,9 @@ class BotApiServer:
         if self.per_chat_rate:
             chat_bucket = chat.bucket
             if chat_bucket is None or chat_bucket.rate != self.per_chat_rate:
-                chat_bucket = chat.bucket = TokenBucket(self.per_chat_rate, now)
+                chat_bucket = chat.bucket = TokenBucket(
+                    self.per_chat_rate, now, capacity=self.per_chat_burst
+                )
             wait = chat_bucket.wait_time(now)
         if self.global_rate:
             global_bucket = self._global_bucket

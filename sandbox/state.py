@@ -161,14 +161,14 @@ class Fault:
 
 
 class TokenBucket:
-    """A token bucket: ``rate`` sends per second with bursts of up to ``max(1, rate)``."""
+    """A token bucket: ``rate`` sends per second with bursts of up to ``max(capacity, rate)``."""
 
     __slots__ = ("capacity", "rate", "stamp", "tokens")
 
-    def __init__(self, rate: float, now: float) -> None:
+    def __init__(self, rate: float, now: float, capacity: float = 1.0) -> None:
         """Start full at time ``now``."""
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, capacity, rate)
         self.tokens = self.capacity
         self.stamp = now
 

@@ -177,7 +177,7 @@ class Webhook:
 def no_reply_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Send a reply's messages back to back (the sandbox here has no per-chat limit).
 
-    The bot spaces messages to one chat a second apart (bot/ratelimit.py); these tests are
+    The bot keeps Telegram's pace per chat after a short burst (bot/ratelimit.py); these tests are
     about other things, and thousands of one-second waits would only make them slow.
     """
     monkeypatch.setattr(
