@@ -1332,6 +1332,7 @@ class BotApiServer:
             return
         method = values.pop("method").lower()
         self.stats.calls[method] += 1
+        self.stats.answered_in_webhook[method] += 1
         handler = self._methods.get(method)
         if handler is None:
             return

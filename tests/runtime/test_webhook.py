@@ -351,3 +351,22 @@ async def test_polling_mode_serves_health_and_metrics_too(
             stop.set()
             await asyncio.wait_for(task, 20)
         assert "Health and metrics are not served" in caplog.text
+
+
+async def test_a_press_costs_the_bot_one_request_the_answer_rides_on_the_200(
+    sandbox: Sandbox, webhook: Webhook, db: async_sessionmaker[AsyncSession]
+) -> None:
+    questions = await scales_with_anna(sandbox, db)
+    assert await webhook.post(text_update(60, ANNA, "4")) == 200  # brings question 2
+    (shown,) = sandbox.messages(ANNA)
+    sandbox.stats.reset()
+    data = f"n:{questions[1]}:5"
+    query = await sandbox.press(ANNA, data, shown["message_id"])
+    assert await webhook.post(press_update(61, ANNA, data, shown["message_id"], query)) == 200
+    # Telegram made the button's answer from the webhook's response; the bot itself made one
+    # request: the edit that turned question 2 into question 3.
+    assert sandbox.stats.answered_in_webhook == {"answercallbackquery": 1}
+    assert sandbox.stats.calls == {"answercallbackquery": 1, "editmessagetext": 1}
+    assert (await sandbox.wait_for_callback_answer(query, 5))["text"] == "✓ 5"
+    assert "3/10" in sandbox.messages(ANNA)[-1]["text"]
+    assert await answers_of(db, ANNA) == {questions[0]: 4, questions[1]: 5}
