@@ -1,14 +1,14 @@
 """Staff run consultations: /manage (list, open, close), /results with charts, /export.
 
-Results and exports are made in the update's transaction; their charts and files are sent
-after it committed, like every reply.
+Results are made in the update's transaction; their charts are sent after it committed, like
+every reply. An export is checked and audited in the update's transaction and written after
+it, in a read transaction of its own, with its rows built in a worker thread.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
@@ -37,6 +37,7 @@ from models.consultation_file import QuestionType
 from models.export import FORMATS, Format, write_export
 from models.moderation import text_counts
 from models.polls import can_be_poll
+from models.pseudonym import instance_secret
 from models.results import ConsultationResults, consultation_results
 from models.roles import Role, audit
 
@@ -237,49 +238,50 @@ async def export(update: Update, context: BotContext) -> None:
 
 
 async def _send_export(update: Update, context: BotContext, request: ExportRequest) -> None:
-    """Write the file in the update's transaction; send it once that committed."""
-    chat_id = update.effective_chat.id if update.effective_chat else 0
-    on_button = update.callback_query is not None
+    """Check and audit the request in the update's transaction; then write and send the file.
+
+    The file is written after that transaction, in a read-only transaction of its own and with
+    its rows built in a worker thread (:func:`models.export.write_export`): on SQLite the
+    writers' queue is not held for the seconds an export takes, and residents' answers go on.
+    """
+    chosen: list[Consultation] = []
+    reply = await run(update, context, lambda scene: _export(scene, request, chosen))
+    await deliver(update, context, reply)
+    if not chosen:
+        return
+    consultation = chosen[0]
+    runtime = context.runtime
     with tempfile.TemporaryFile() as file:
-        written: list[tuple[str, int]] = []  # slug, rows
-
-        def action(scene: Scene) -> Awaitable[Reply]:
-            return _export(scene, request, cast(BinaryIO, file), written, on_button=on_button)
-
-        reply = await run(update, context, action)
-        await deliver(update, context, reply)
-        if not written:
-            return
-        slug, rows = written[0]
+        async with runtime.sessionmaker() as session, session.begin():
+            fmt = cast(Format, request.format)
+            rows = await write_export(
+                session,
+                consultation.id or 0,
+                fmt,
+                cast(BinaryIO, file),
+                all_texts=request.all_texts,
+            )
         file.seek(0)
         await context.bot.send_document(
-            chat_id,
-            InputFile(file, filename=f"{slug}.{request.format}"),
+            update.effective_chat.id if update.effective_chat else 0,
+            InputFile(file, filename=f"{consultation.slug}.{request.format}"),
             caption=views.export_caption(rows),
             parse_mode=ParseMode.HTML,
         )
 
 
-async def _export(
-    scene: Scene,
-    request: ExportRequest,
-    file: BinaryIO,
-    written: list[tuple[str, int]],
-    *,
-    on_button: bool,
-) -> Reply:
-    """Write the export of the consultation asked for into ``file``; audited."""
+async def _export(scene: Scene, request: ExportRequest, chosen: list[Consultation]) -> Reply:
+    """Find the consultation asked for and audit its export; the file is written after."""
     if request.which is None or not request.format:
         return Reply(send=[views.export_usage()])
     consultation = await _consultation(scene.session, request.which)
     if consultation is None:
         return Reply(send=[views.no_such_consultation()])
-    fmt = cast(Format, request.format)
-    rows = await write_export(
-        scene.session, consultation.id or 0, fmt, file, all_texts=request.all_texts
-    )
-    details = {"format": fmt, "rows": rows, **({"all_texts": True} if request.all_texts else {})}
+    # The pseudonyms' secret is made (once ever) here, in a transaction that writes.
+    await instance_secret(scene.session)
+    details = {"format": request.format, **({"all_texts": True} if request.all_texts else {})}
     slug = consultation.slug
     await audit(scene.session, scene.user_id, "consultation.export", slug, details, now=scene.now)
-    written.append((slug, rows))
+    chosen.append(consultation)
+    on_button = scene.message_id is not None
     return Reply(notice=views.export_ready() if on_button else None)
