@@ -1,0 +1,287 @@
+"""Staff run consultations: /manage (list, open, close), /results with charts, /export.
+
+Results are made in the update's transaction; their charts are sent after it committed, like
+every reply. An export is checked and audited in the update's transaction and written after
+it, in a read transaction of its own, with its rows built in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InputFile, Update
+from telegram.constants import ParseMode
+
+from handlers import callbacks as cb
+from handlers.common import Reply, Scene, answer, callback_data, deliver, run
+from handlers.context import BotContext
+from handlers.guards import requires
+from handlers.i18n import current_language
+from handlers.views import manage as views
+from handlers.views.charts import result_charts
+from handlers.views.outgoing import Outgoing
+from models.consultation import (
+    Consultation,
+    Status,
+    change_status,
+    find_consultation,
+    list_consultations,
+    load_consultation,
+    response_counts,
+)
+from models.consultation_file import QuestionType
+from models.export import FORMATS, Format, write_export
+from models.moderation import text_counts
+from models.polls import can_be_poll
+from models.pseudonym import instance_secret
+from models.results import ConsultationResults, consultation_results
+from models.roles import Role, audit
+
+logger = logging.getLogger(__name__)
+
+# The word after /export SLUG [FORMAT] that asks for every free text, not only approved ones.
+ALL_TEXTS_WORDS = frozenset({"all", "alle"})
+
+
+async def _listing(scene: Scene, page: int) -> Outgoing:
+    rows = list(reversed(await list_consultations(scene.session)))  # newest first
+    return views.listing(rows, page, scene.now)
+
+
+async def _detail(scene: Scene, consultation: Consultation) -> Outgoing:
+    view = await load_consultation(scene.session, consultation.id or 0)
+    assert view is not None
+    started, completed = await response_counts(scene.session, consultation.id or 0)
+    return views.detail(view, started, completed, scene.now)
+
+
+async def _consultation(session: AsyncSession, which: int | str | None) -> Consultation | None:
+    if which is None:
+        return None
+    if isinstance(which, int):
+        return await session.get(Consultation, which)
+    return await find_consultation(session, which)
+
+
+# ---------------------------------------------------------------------- /manage
+
+
+@requires(Role.STAFF, "/manage")
+async def manage(update: Update, context: BotContext) -> None:
+    """List the consultations with their status and answer counts."""
+    await answer(update, context, _first_page)
+
+
+async def _first_page(scene: Scene) -> Reply:
+    return Reply(send=[await _listing(scene, 0)])
+
+
+@requires(Role.STAFF, "manage.list")
+async def on_manage_list(update: Update, context: BotContext) -> None:
+    """Show a page of the list in place."""
+    data = cb.ManageList.unpack(callback_data(update))
+    await answer(update, context, lambda scene: _page(scene, data.page))
+
+
+async def _page(scene: Scene, page: int) -> Reply:
+    return Reply(edit=await _listing(scene, page))
+
+
+@requires(Role.STAFF, "manage.show")
+async def on_manage_one(update: Update, context: BotContext) -> None:
+    """Show one consultation with its actions."""
+    data = cb.ManageOne.unpack(callback_data(update))
+    await answer(update, context, lambda scene: _show(scene, data.consultation_id))
+
+
+async def _show(scene: Scene, consultation_id: int) -> Reply:
+    consultation = await scene.session.get(Consultation, consultation_id)
+    if consultation is None:
+        return Reply(notice=views.consultation_gone())
+    return Reply(edit=await _detail(scene, consultation))
+
+
+@requires(Role.STAFF, "manage.status")
+async def on_set_status(update: Update, context: BotContext) -> None:
+    """Open or close a consultation from its /manage message."""
+    data = cb.SetStatus.unpack(callback_data(update))
+    if data.status not in ("open", "poll", "closed"):
+        raise cb.InvalidCallback("unknown status")
+    await answer(update, context, lambda scene: _set_status(scene, data))
+
+
+async def _set_status(scene: Scene, data: cb.SetStatus) -> Reply:
+    """Open (as chat questions or a native poll) or close; audited."""
+    session = scene.session
+    consultation = await session.get(Consultation, data.consultation_id)
+    if consultation is None:
+        return Reply(notice=views.consultation_gone())
+    if data.status == "poll":
+        view = await load_consultation(session, consultation.id or 0)
+        assert view is not None
+        if not can_be_poll(view):
+            return Reply(notice=views.not_a_poll())
+        consultation.as_poll = True
+    elif data.status == "open":
+        consultation.as_poll = False
+    status = Status.CLOSED if data.status == "closed" else Status.OPEN
+    change_status(consultation, status, scene.now)
+    action = f"consultation.{consultation.status}"
+    await audit(session, scene.user_id, action, consultation.slug, now=scene.now)
+    await session.flush()
+    edit = await _detail(scene, consultation)
+    return Reply(edit=edit, notice=views.status_changed(consultation))
+
+
+# ---------------------------------------------------------------------- /results
+
+
+@requires(Role.STAFF, "manage.results")
+async def on_results(update: Update, context: BotContext) -> None:
+    """Show results and one chart per choice or scale question."""
+    data = cb.ShowResults.unpack(callback_data(update))
+    await _send_results(update, context, data.consultation_id)
+
+
+@requires(Role.STAFF, "/results")
+async def results(update: Update, context: BotContext) -> None:
+    """``/results SLUG``: results and charts; without a slug, the list to pick from."""
+    await _send_results(update, context, context.args[0] if context.args else None)
+
+
+async def _send_results(update: Update, context: BotContext, which: int | str | None) -> None:
+    """Count in the update's transaction; the charts follow once the text went out."""
+    counted: list[ConsultationResults] = []
+    reply = await run(update, context, lambda scene: _results(scene, which, counted))
+    await deliver(update, context, reply)
+    if not counted or not counted[0].started:
+        return
+    chat_id = update.effective_chat.id if update.effective_chat else 0
+    charts = await result_charts(counted[0], current_language(), subtitle=views.answers_subtitle)
+    for chart in charts:
+        await context.bot.send_photo(
+            chat_id, InputFile(chart.png, filename=f"{chart.question_key}.png")
+        )
+
+
+async def _results(
+    scene: Scene, which: int | str | None, counted: list[ConsultationResults]
+) -> Reply:
+    consultation = await _consultation(scene.session, which)
+    if consultation is None:
+        if which is None:
+            return Reply(send=[await _listing(scene, 0)])
+        return Reply(send=[views.no_such_consultation()])
+    found = await consultation_results(scene.session, consultation.id or 0)
+    assert found is not None
+    counted.append(found)
+    free_texts = [q.question_id for q in found.questions if q.type is QuestionType.FREE_TEXT]
+    moderation = await text_counts(scene.session, free_texts)
+    return Reply(send=[Outgoing(views.results_text(found, moderation))])
+
+
+# ---------------------------------------------------------------------- /export
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Which consultation to export (a slug, an id, or None: not said), how, and with what."""
+
+    which: int | str | None
+    format: str
+    all_texts: bool = False
+
+
+def parse_export_args(args: list[str]) -> ExportRequest:
+    """``/export SLUG [csv|xlsx|json] [all]``; an empty format when the words do not fit."""
+    words = [a.lower() for a in args]
+    all_texts = bool(words) and words[-1] in ALL_TEXTS_WORDS
+    if all_texts:
+        words = words[:-1]
+    fmt = words[1] if len(words) > 1 else "xlsx"
+    if fmt not in FORMATS or len(words) > 2:
+        fmt = ""
+    return ExportRequest(words[0] if words else None, fmt, all_texts)
+
+
+@requires(Role.STAFF, "manage.export")
+async def on_export(update: Update, context: BotContext) -> None:
+    """Export from the /manage message."""
+    data = cb.ExportAs.unpack(callback_data(update))
+    if data.format not in FORMATS:
+        raise cb.InvalidCallback("unknown format")
+    await _send_export(update, context, ExportRequest(data.consultation_id, data.format))
+
+
+@requires(Role.STAFF, "manage.export")
+async def on_export_all_texts(update: Update, context: BotContext) -> None:
+    """Export from the /manage message with every free text and its moderation status."""
+    data = cb.ExportAllTexts.unpack(callback_data(update))
+    if data.format not in FORMATS:
+        raise cb.InvalidCallback("unknown format")
+    request = ExportRequest(data.consultation_id, data.format, all_texts=True)
+    await _send_export(update, context, request)
+
+
+@requires(Role.STAFF, "/export")
+async def export(update: Update, context: BotContext) -> None:
+    """``/export SLUG [csv|xlsx|json] [all]``: the responses as a file.
+
+    Free texts are masked; only approved ones are included unless ``all`` is added, which
+    includes every text with its moderation status.
+    """
+    await _send_export(update, context, parse_export_args(list(context.args or [])))
+
+
+async def _send_export(update: Update, context: BotContext, request: ExportRequest) -> None:
+    """Check and audit the request in the update's transaction; then write and send the file.
+
+    The file is written after that transaction, in a read-only transaction of its own and with
+    its rows built in a worker thread (:func:`models.export.write_export`): on SQLite the
+    writers' queue is not held for the seconds an export takes, and residents' answers go on.
+    """
+    chosen: list[Consultation] = []
+    reply = await run(update, context, lambda scene: _export(scene, request, chosen))
+    await deliver(update, context, reply)
+    if not chosen:
+        return
+    consultation = chosen[0]
+    runtime = context.runtime
+    with tempfile.TemporaryFile() as file:
+        async with runtime.sessionmaker() as session, session.begin():
+            fmt = cast(Format, request.format)
+            rows = await write_export(
+                session,
+                consultation.id or 0,
+                fmt,
+                cast(BinaryIO, file),
+                all_texts=request.all_texts,
+            )
+        file.seek(0)
+        await context.bot.send_document(
+            update.effective_chat.id if update.effective_chat else 0,
+            InputFile(file, filename=f"{consultation.slug}.{request.format}"),
+            caption=views.export_caption(rows),
+            parse_mode=ParseMode.HTML,
+        )
+
+
+async def _export(scene: Scene, request: ExportRequest, chosen: list[Consultation]) -> Reply:
+    """Find the consultation asked for and audit its export; the file is written after."""
+    if request.which is None or not request.format:
+        return Reply(send=[views.export_usage()])
+    consultation = await _consultation(scene.session, request.which)
+    if consultation is None:
+        return Reply(send=[views.no_such_consultation()])
+    # The pseudonyms' secret is made (once ever) here, in a transaction that writes.
+    await instance_secret(scene.session)
+    details = {"format": request.format, **({"all_texts": True} if request.all_texts else {})}
+    slug = consultation.slug
+    await audit(scene.session, scene.user_id, "consultation.export", slug, details, now=scene.now)
+    chosen.append(consultation)
+    on_button = scene.message_id is not None
+    return Reply(notice=views.export_ready() if on_button else None)

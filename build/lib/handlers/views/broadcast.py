@@ -1,0 +1,482 @@
+"""Broadcasts as people see them: what recipients get, and the staff member's screens.
+
+:func:`recipient_message` renders a recipient's message for the preview and for the delivery
+worker alike, so the preview cannot drift from what is sent. The progress message and the
+report are rendered here for the worker, which edits and sends them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape, unescape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from handlers import callbacks as cb
+from handlers.context import Runtime
+from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, language, ngettext
+from handlers.views.outgoing import Outgoing, button, inert, row, yes_or_no
+from handlers.views.times import local_time
+from models.base import localized
+from models.consultation import Consultation
+from models.outbox import (
+    ACTIVE_STATES,
+    ANNOUNCEMENT_LIMIT,
+    Audience,
+    AudienceKind,
+    Broadcast,
+    BroadcastState,
+    Counts,
+    QuietHours,
+)
+
+LABEL_LENGTH = 50
+_TAGS = re.compile(r"<[^>]+>")
+
+# The broadcast wizard's key in callback data (handlers/wizards/broadcast.py).
+WIZARD_KEY = "b"
+
+
+# ---------------------------------------------------------------------- what recipients get
+
+
+def recipient_message(
+    broadcast: Broadcast, consultation: Consultation | None, code: str
+) -> Outgoing:
+    """The message one recipient gets, in their language ``code``.
+
+    A consultation's invitation (title, intro, a button to start) in the consultation's
+    language closest to ``code``; an announcement in ``code`` when staff wrote that version,
+    else in the language it was written in first.
+    """
+    with language(code):
+        if consultation is not None:
+            fallback = consultation.languages[0]
+            parts = [f"<b>{escape(localized(consultation.title, code, fallback))}</b>"]
+            if consultation.intro:
+                parts.append(escape(localized(consultation.intro, code, fallback)))
+            parts.append(_("We would like to hear what you think. It takes a few minutes."))
+            start = row(_("▶ Answer"), cb.OpenConsultation(consultation.id or 0))
+            return Outgoing("\n\n".join(parts), InlineKeyboardMarkup([start]))
+        texts = broadcast.text or {}
+        text = texts.get(code) or texts.get(broadcast.language or "") or ""
+        return Outgoing(text or next(iter(texts.values()), ""))
+
+
+def recipient_payload(
+    broadcast: Broadcast, consultation: Consultation | None, code: str
+) -> dict[str, object]:
+    """:func:`recipient_message` as Bot API ``sendMessage`` fields (all but ``chat_id``)."""
+    message = recipient_message(broadcast, consultation, code)
+    payload: dict[str, object] = {"text": message.text, "parse_mode": "HTML"}
+    if message.keyboard is not None:
+        payload["reply_markup"] = message.keyboard.to_dict()
+    return payload
+
+
+# ---------------------------------------------------------------------- progress and report
+
+
+def label(broadcast: Broadcast, consultation: Consultation | None) -> str:
+    """A short name for the broadcast, in the reader's language, escaped."""
+    if consultation is not None:
+        return escape(localized(consultation.title, current_language(), consultation.languages[0]))
+    texts = broadcast.text or {}
+    plain = unescape(_TAGS.sub("", texts.get(broadcast.language or "", "") or "")).strip()
+    plain = " ".join(plain.split())
+    if len(plain) > LABEL_LENGTH:
+        plain = plain[: LABEL_LENGTH - 1] + "…"
+    return escape(plain) or _("Announcement")
+
+
+def expected_finish(
+    remaining: int,
+    *,
+    now: datetime,
+    rate: float,
+    quiet: QuietHours | None,
+    urgent: bool,
+) -> datetime:
+    """When the remaining messages will have gone out at ``rate``, after quiet hours."""
+    start = now if urgent or quiet is None else quiet.ends(now)
+    return start + timedelta(seconds=remaining / rate)
+
+
+def controls(broadcast: Broadcast) -> InlineKeyboardMarkup | None:
+    """Buttons under the progress message for the broadcast's state."""
+    bid = broadcast.id or 0
+    buttons = []
+    if broadcast.state == BroadcastState.RUNNING:
+        buttons.append(button(_("⏸ Pause"), cb.BroadcastControl(bid, "pause")))
+    elif broadcast.state == BroadcastState.PAUSED:
+        buttons.append(button(_("▶ Resume"), cb.BroadcastControl(bid, "resume")))
+    if broadcast.state in ACTIVE_STATES:
+        buttons.append(button(_("✖ Cancel"), cb.BroadcastControl(bid, "cancel")))
+        buttons.append(button("🔄", cb.BroadcastControl(bid, "show")))
+        return InlineKeyboardMarkup([buttons])
+    return None
+
+
+def progress_message(
+    broadcast: Broadcast,
+    consultation: Consultation | None,
+    counts: Counts,
+    runtime: Runtime,
+    now: datetime,
+) -> Outgoing:
+    """The staff member's view of a confirmed broadcast: counts, state, finish time, controls."""
+    lines = [f"📣 <b>{label(broadcast, consultation)}</b>"]
+    # Before all deliveries are written, those not yet written count as remaining.
+    unwritten = 0
+    if broadcast.queued_at is None and broadcast.audience_size:
+        unwritten = max(broadcast.audience_size - counts.total, 0)
+    remaining = counts.pending + unwritten
+    if broadcast.state == BroadcastState.SCHEDULED:
+        lines += _scheduled_lines(broadcast, runtime, now)
+    elif broadcast.state in (BroadcastState.DONE, BroadcastState.CANCELLED):
+        lines += _ended_lines(broadcast, counts)
+    else:
+        lines += _sending_lines(broadcast, counts, remaining, runtime, now)
+    return Outgoing("\n".join(lines), controls(broadcast))
+
+
+def _scheduled_lines(broadcast: Broadcast, runtime: Runtime, now: datetime) -> list[str]:
+    when = broadcast.scheduled_at or now
+    size = broadcast.audience_size or 0
+    if when <= now:
+        first = _("Starting in a moment.")
+    else:
+        first = _("Scheduled for {time}.").format(time=local_time(when, runtime.timezone, now))
+    return [first, ngettext("To {n} person.", "To {n} people.", size).format(n=size)]
+
+
+def _ended_lines(broadcast: Broadcast, counts: Counts) -> list[str]:
+    total = counts.total
+    return [
+        _("✅ Done.") if broadcast.state == BroadcastState.DONE else _("✖ Cancelled."),
+        ngettext(
+            "Sent to {sent} of {total} person.", "Sent to {sent} of {total} people.", total
+        ).format(sent=counts.sent, total=total),
+        _counts_line(counts, remaining=None),
+    ]
+
+
+def _sending_lines(
+    broadcast: Broadcast, counts: Counts, remaining: int, runtime: Runtime, now: datetime
+) -> list[str]:
+    zone, quiet = runtime.timezone, runtime.quiet_hours
+    if broadcast.state == BroadcastState.PAUSED:
+        lines = [_("⏸ Paused. Nothing is sent until you resume.")]
+    elif quiet is not None and not broadcast.urgent and quiet.is_quiet(now):
+        lines = [
+            _("Quiet hours: sending waits until {time}.").format(
+                time=local_time(quiet.ends(now), zone, now)
+            )
+        ]
+    else:
+        lines = [_("Sending…")]
+    lines.append(_counts_line(counts, remaining=remaining))
+    if broadcast.state == BroadcastState.RUNNING and remaining:
+        finish = expected_finish(
+            remaining, now=now, rate=runtime.broadcast_rate, quiet=quiet, urgent=broadcast.urgent
+        )
+        lines.append(
+            _("Expected to finish around {time}.").format(time=local_time(finish, zone, now))
+        )
+    return lines
+
+
+def _counts_line(counts: Counts, *, remaining: int | None) -> str:
+    parts = [
+        _("sent {n}").format(n=counts.sent),
+        _("failed {n}").format(n=counts.failed),
+        _("unreachable {n}").format(n=counts.unreachable),
+    ]
+    if remaining is not None:
+        parts.append(_("remaining {n}").format(n=remaining))
+    elif counts.cancelled:
+        parts.append(_("not sent {n}").format(n=counts.cancelled))
+    line = " · ".join(parts)
+    return line[:1].upper() + line[1:]
+
+
+def report_message(
+    broadcast: Broadcast, consultation: Consultation | None, counts: Counts
+) -> Outgoing:
+    """The report sent when a broadcast has finished or was cancelled."""
+    done = broadcast.state == BroadcastState.DONE
+    lines = [
+        (_("📣 <b>Broadcast finished</b>") if done else _("📣 <b>Broadcast cancelled</b>"))
+        + ": "
+        + label(broadcast, consultation),
+        ngettext(
+            "{sent} of {total} person got it.", "{sent} of {total} people got it.", counts.total
+        ).format(sent=counts.sent, total=counts.total),
+    ]
+    lines += _shortfalls(counts)
+    if broadcast.started_at is not None and broadcast.finished_at is not None:
+        minutes = max(
+            round((broadcast.finished_at - broadcast.started_at).total_seconds() / 60), 1
+        )
+        lines.append(
+            ngettext("It took {n} minute.", "It took {n} minutes.", minutes).format(n=minutes)
+        )
+    return Outgoing("\n".join(lines))
+
+
+def _shortfalls(counts: Counts) -> list[str]:
+    """Who did not get a broadcast, and why."""
+    shortfalls = [
+        (
+            counts.failed,
+            ngettext(
+                "{n} message failed after several tries.",
+                "{n} messages failed after several tries.",
+                counts.failed,
+            ),
+        ),
+        (
+            counts.unreachable,
+            ngettext(
+                "{n} person has blocked the bot and was not reached.",
+                "{n} people have blocked the bot and were not reached.",
+                counts.unreachable,
+            ),
+        ),
+        (
+            counts.cancelled,
+            ngettext(
+                "{n} person did not get it (cancelled or withdrew consent).",
+                "{n} people did not get it (cancelled or withdrew consent).",
+                counts.cancelled,
+            ),
+        ),
+    ]
+    return [text.format(n=n) for n, text in shortfalls if n]
+
+
+def cancel_question(broadcast: Broadcast, left: int) -> Outgoing:
+    """Ask before cancelling a broadcast under way."""
+    bid = broadcast.id or 0
+    text = ngettext(
+        "Cancel the broadcast? {n} person has not got it yet; they will not.",
+        "Cancel the broadcast? {n} people have not got it yet; they will not.",
+        left,
+    ).format(n=left)
+    return yes_or_no(
+        text,
+        (_("Yes, stop the broadcast"), cb.BroadcastControl(bid, "cancel!")),
+        (_("No, carry on"), cb.BroadcastControl(bid, "show")),
+    )
+
+
+# ---------------------------------------------------------------------- composing
+
+
+def _wizard_row(
+    draft: Broadcast, label_text: str, choice: str, arg: str = ""
+) -> list[InlineKeyboardButton]:
+    return row(label_text, cb.WizardButton(WIZARD_KEY, draft.id or 0, choice, arg))
+
+
+def _drop_row(draft: Broadcast) -> list[InlineKeyboardButton]:
+    return _wizard_row(draft, _("✖ Cancel"), "drop")
+
+
+def state_name(state: str) -> str:
+    """A broadcast's state, in the reader's language."""
+    return {
+        BroadcastState.SCHEDULED: _("scheduled"),
+        BroadcastState.RUNNING: _("sending"),
+        BroadcastState.PAUSED: _("paused"),
+    }.get(BroadcastState(state), state)
+
+
+def content_menu(
+    draft: Broadcast,
+    consultations: list[Consultation],
+    active: list[tuple[Broadcast, Consultation | None]],
+) -> Outgoing:
+    """What to send: an open consultation or an announcement; and the broadcasts under way."""
+    lines = [_("<b>New broadcast</b>"), _("What do you want to send?")]
+    rows = [
+        _wizard_row(draft, "📋 " + label(draft, c), "pick", str(c.id or 0)) for c in consultations
+    ]
+    rows.append(_wizard_row(draft, _("✏ Write an announcement"), "pick", "0"))
+    if active:
+        lines += ["", _("<b>Under way</b>")]
+        for broadcast, consultation in active:
+            state = state_name(broadcast.state)
+            lines.append(f"• #{broadcast.id} {label(broadcast, consultation)} ({state})")
+            rows.append(row(f"⚙ #{broadcast.id}", cb.BroadcastControl(broadcast.id or 0, "show")))
+    rows.append(_drop_row(draft))
+    return Outgoing("\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+def audience_menu(draft: Broadcast) -> Outgoing:
+    """Who should get it: the kinds of audience."""
+    unfinished = str(draft.consultation_id or "")
+    rows = [
+        _wizard_row(
+            draft, _("👥 Everyone who agreed to take part"), "audience", AudienceKind.CONSENTED
+        ),
+        _wizard_row(draft, _("🏷 Members of an arena"), "audience", AudienceKind.ARENA),
+        _wizard_row(
+            draft,
+            _("⏸ Started a consultation but did not finish"),
+            "audience",
+            f"{AudienceKind.UNFINISHED}={unfinished}",
+        ),
+        _wizard_row(draft, _("🔗 Came from a link source"), "audience", AudienceKind.SOURCE),
+        _drop_row(draft),
+    ]
+    return Outgoing(_("<b>Who should get it?</b>"), InlineKeyboardMarkup(rows))
+
+
+def audience_choices(
+    draft: Broadcast, kind: AudienceKind, choices: list[tuple[str, str]]
+) -> Outgoing:
+    """Which arena, consultation or link source: ``choices`` are (label, reference) pairs."""
+    title = {
+        AudienceKind.ARENA: _("<b>Which arena?</b>"),
+        AudienceKind.UNFINISHED: _("<b>Which consultation?</b>"),
+        AudienceKind.SOURCE: _("<b>Which link source?</b>"),
+    }[kind]
+    rows = [_wizard_row(draft, text, "audience", f"{kind}={ref}") for text, ref in choices]
+    rows.append(_wizard_row(draft, _("◀ Back"), "audience", ""))
+    return Outgoing(title, InlineKeyboardMarkup(rows))
+
+
+def no_choices(kind: AudienceKind) -> str:
+    """Why there is nothing to pick from."""
+    if kind == AudienceKind.ARENA:
+        return _("There are no arenas yet.")
+    if kind == AudienceKind.SOURCE:
+        return _("Nobody has come from a link source yet.")
+    return _("There are no consultations yet.")
+
+
+def audience_text(audience: Audience, name: str) -> str:
+    """The audience in words; ``name`` is the arena's or consultation's (escaped)."""
+    if audience.kind == AudienceKind.CONSENTED:
+        return _("everyone who agreed to take part")
+    if audience.kind == AudienceKind.ARENA:
+        return _("members of {arena}").format(arena=name)
+    if audience.kind == AudienceKind.UNFINISHED:
+        return _("people who started {title} but did not finish").format(title=name)
+    return _("people who came from the link source {source}").format(
+        source=f"<code>{escape(audience.ref)}</code>"
+    )
+
+
+def text_prompt(draft: Broadcast, code: str) -> Outgoing:
+    """Ask for the announcement in the language ``code``."""
+    text = _(
+        "Write the announcement in {language} as your next message. Bold, italics and links "
+        "are kept. At most {limit} characters."
+    ).format(language=LANGUAGE_NAMES.get(code, code), limit=ANNOUNCEMENT_LIMIT)
+    return Outgoing(text, InlineKeyboardMarkup([_drop_row(draft)]))
+
+
+def schedule_prompt(draft: Broadcast, zone: str) -> Outgoing:
+    """Ask when to send it."""
+    text = _(
+        "When should it be sent? Write a date and time, for example {example} (time in {zone})."
+    ).format(example="<code>20.01 09:30</code>", zone=escape(zone))
+    return Outgoing(
+        text, InlineKeyboardMarkup([_wizard_row(draft, _("◀ Back"), "back"), _drop_row(draft)])
+    )
+
+
+def preview_messages(
+    draft: Broadcast, consultation: Consultation | None, languages: dict[str, int]
+) -> list[Outgoing]:
+    """What recipients get in each language they read, with how many read it."""
+    messages: list[Outgoing] = []
+    for code, count in languages.items():
+        heading = ngettext(
+            "<b>Preview in {language}</b> ({n} person):",
+            "<b>Preview in {language}</b> ({n} people):",
+            count,
+        ).format(language=LANGUAGE_NAMES.get(code, code), n=count)
+        message = recipient_message(draft, consultation, code)
+        messages.append(Outgoing(heading))
+        messages.append(
+            Outgoing(message.text, inert(message.keyboard, draft.consultation_id or 0))
+        )
+    return messages
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the confirmation screen says about a draft."""
+
+    draft: Broadcast
+    consultation: Consultation | None
+    audience: str  # in words, escaped
+    size: int
+    when: datetime | None  # None: now
+
+
+def confirm_screen(summary: Summary, runtime: Runtime, now: datetime) -> Outgoing:
+    """The summary of a draft ready to send, with its buttons."""
+    draft, size, when = summary.draft, summary.size, summary.when
+    lines = [
+        _("<b>Ready to send</b>"),
+        _("Content: {content}").format(content=label(draft, summary.consultation)),
+        _("Audience: {audience}").format(audience=summary.audience),
+        ngettext("That is {n} person now.", "That is {n} people now.", size).format(n=size),
+        _("When: {time}").format(time=local_time(when, runtime.timezone, now))
+        if when
+        else _("When: now"),
+    ]
+    quiet = runtime.quiet_hours
+    if draft.urgent:
+        lines.append(_("Urgent: it is sent during quiet hours too."))
+    elif quiet is not None:
+        lines.append(
+            _(
+                "Quiet hours are {hours}: nothing is sent then, it waits until they are over."
+            ).format(hours=str(quiet))
+        )
+    if draft.text:
+        written = ", ".join(LANGUAGE_NAMES.get(c, c) for c in draft.text)
+        lines.append(_("Written in: {languages}").format(languages=written))
+    if not size:
+        lines.append(_("Nobody is in this audience. Choose another."))
+    return Outgoing("\n".join(lines), _confirm_keyboard(draft, size, when))
+
+
+def _confirm_keyboard(draft: Broadcast, size: int, when: datetime | None) -> InlineKeyboardMarkup:
+    rows = []
+    if size:
+        send = (
+            ngettext("✅ Schedule for {n} person", "✅ Schedule for {n} people", size)
+            if when
+            else ngettext("✅ Send to {n} person", "✅ Send to {n} people", size)
+        )
+        rows.append(_wizard_row(draft, send.format(n=size), "send"))
+    rows.append(
+        _wizard_row(draft, _("▶ Send now instead"), "now")
+        if when
+        else _wizard_row(draft, _("🕒 Schedule for later"), "schedule")
+    )
+    urgent = _("🚨 Urgent: on") if draft.urgent else _("🚨 Urgent: off")
+    rows.append(_wizard_row(draft, urgent, "urgent"))
+    if draft.text:
+        missing = [code for code in LANGUAGES if code not in draft.text]
+        if missing:
+            rows.append(
+                [
+                    button(
+                        "+ " + LANGUAGE_NAMES[code],
+                        cb.WizardButton(WIZARD_KEY, draft.id or 0, "lang", code),
+                    )
+                    for code in missing
+                ]
+            )
+    rows.append(_wizard_row(draft, _("👥 Change the audience"), "audience", ""))
+    rows.append(_drop_row(draft))
+    return InlineKeyboardMarkup(rows)

@@ -1,0 +1,1 @@
+"""The domain: tables and the rules over them. Knows nothing of Telegram."""
