@@ -234,7 +234,7 @@ async def test_two_citizens_answer_at_the_same_time(
     badge = kari.page.locator(f'button.person[data-id="{amina_id}"] .badge')
     await expect(badge).to_be_visible()
     await kari.page.locator(f'button.person[data-id="{amina_id}"]').click()
-    await expect(kari.chat()).to_contain_text("In a small group")
+    await expect(kari.chat()).to_contain_text("Do you need information in a language other")
     await expect(badge).to_be_hidden()
     assert_offline(kari)
     assert_offline(amina)
