@@ -1,5 +1,0 @@
-"""Allow ``python -m bot`` as a synonym of the ``medvirk`` command."""
-
-from bot.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""The domain: tables and the rules over them. Knows nothing of Telegram."""
