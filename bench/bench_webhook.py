@@ -436,20 +436,14 @@ def _kind(url: str) -> str:
     return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
 
 
-# ---------------------------------------------------------------- the ceiling server
+# ---------------------------------------------------------------- the reference servers
 
 
-async def serve_ceiling(url: str, port: int) -> None:
-    """aiohttp + PTB ``process_update`` + one INSERT per update; 200 after the commit."""
-    import hmac
-
-    from aiohttp import web
-    from sqlalchemy import BigInteger, Column, MetaData, String, Table, insert
-    from telegram import Update
-    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
+async def _bench_table(url: str) -> tuple[Any, Any, Any]:
+    """A fresh ``bench_update`` table, its engine, and the writers' lock Medvirk uses."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table
 
     from bot.db import create_engine
-    from sandbox import Sandbox as FakeTelegram
 
     metadata = MetaData()
     table = Table(
@@ -465,6 +459,48 @@ async def serve_ceiling(url: str, port: int) -> None:
         await connection.run_sync(metadata.create_all)
     # Same as Medvirk on SQLite: one writer at a time, queued in the process.
     lock = asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    return table, engine, lock
+
+
+async def _serve_until_sigterm(application: Any, port: int) -> None:
+    """Take webhook updates for a started PTB ``application`` on ``port`` until SIGTERM."""
+    import hmac
+
+    from aiohttp import web
+    from telegram import Update
+
+    async def webhook(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, SECRET.encode()):
+            return web.Response(status=403)
+        update = Update.de_json(json.loads(await request.read()), application.bot)
+        await application.process_update(update)
+        return web.Response(text="ok")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/telegram", webhook)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+async def serve_ceiling(url: str, port: int) -> None:
+    """aiohttp + PTB ``process_update`` + one INSERT per update; 200 after the commit."""
+    from sqlalchemy import insert
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
+
+    from sandbox import Sandbox as FakeTelegram
+
+    table, engine, lock = await _bench_table(url)
 
     async def store(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -483,29 +519,7 @@ async def serve_ceiling(url: str, port: int) -> None:
         )
         application.add_handler(TypeHandler(Update, store))
         async with application:
-
-            async def webhook(request: web.Request) -> web.Response:
-                given = request.headers.get(SECRET_HEADER, "").encode()
-                if not hmac.compare_digest(given, SECRET.encode()):
-                    return web.Response(status=403)
-                update = Update.de_json(json.loads(await request.read()), application.bot)
-                await application.process_update(update)
-                return web.Response(text="ok")
-
-            async def healthz(request: web.Request) -> web.Response:
-                return web.Response(text="ok")
-
-            app = web.Application()
-            app.router.add_post("/telegram", webhook)
-            app.router.add_get("/healthz", healthz)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-            await stop.wait()
-            await runner.cleanup()
+            await _serve_until_sigterm(application, port)
     await engine.dispose()
 
 
@@ -515,28 +529,11 @@ async def serve_naive(url: str, port: int, api: str, token: str) -> None:
     No rate limiter, no idempotency, no transaction beyond the INSERT: what a municipality's
     developer would write first. Its buttons are the scale of the next question.
     """
-    import hmac
-
-    from aiohttp import web
-    from sqlalchemy import BigInteger, Column, MetaData, String, Table, insert
+    from sqlalchemy import insert
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
     from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
-    from bot.db import create_engine
-
-    metadata = MetaData()
-    table = Table(
-        "bench_update",
-        metadata,
-        Column("update_id", BigInteger, primary_key=True, autoincrement=False),
-        Column("user_id", BigInteger),
-        Column("text", String(200)),
-    )
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-        await connection.run_sync(metadata.create_all)
-    lock = asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    table, engine, lock = await _bench_table(url)
 
     def scale(question: int) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
@@ -572,28 +569,7 @@ async def serve_naive(url: str, port: int, api: str, token: str) -> None:
     application = ApplicationBuilder().token(token).base_url(api).build()
     application.add_handler(TypeHandler(Update, store))
     async with application:
-
-        async def webhook(request: web.Request) -> web.Response:
-            given = request.headers.get(SECRET_HEADER, "").encode()
-            if not hmac.compare_digest(given, SECRET.encode()):
-                return web.Response(status=403)
-            update = Update.de_json(json.loads(await request.read()), application.bot)
-            await application.process_update(update)
-            return web.Response(text="ok")
-
-        async def healthz(request: web.Request) -> web.Response:
-            return web.Response(text="ok")
-
-        app = web.Application()
-        app.router.add_post("/telegram", webhook)
-        app.router.add_get("/healthz", healthz)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        await runner.cleanup()
+        await _serve_until_sigterm(application, port)
     await engine.dispose()
 
 
