@@ -8,11 +8,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.answers import Answer, Response
-from models.base import Text, UTCDateTime, localized, utcnow
+from models.base import Text, UTCDateTime, localized, table_of, utcnow
 from models.consultation_file import ConsultationSpec, QuestionSpec, QuestionType
 
 
@@ -177,7 +178,8 @@ class ViewCache:
     is open); its questions and options are read only when its ``updated_at`` stamp differs
     from the one they were read with. Everything that changes questions or options (an import,
     a translation) sets ``updated_at``, so a replica whose copy is stale sees a new stamp and
-    reads them again. The copies are detached from any session: they are read, never written.
+    reads them again. The copies belong to no session (read as plain rows): they are read,
+    never written, and a session that loads the same questions for itself gets its own objects.
     """
 
     def __init__(self, size: int = 64) -> None:
@@ -195,11 +197,7 @@ class ViewCache:
         cid = consultation.id or 0
         kept = self._views.get(cid)
         if kept is None or kept[0] != consultation.updated_at:
-            questions = await _questions_of(session, cid)
-            for question in questions:
-                session.expunge(question.question)
-                for option in question.options:
-                    session.expunge(option)
+            questions = await _detached_questions_of(session, cid)
             if len(self._views) >= self.size:
                 self.clear()
             kept = (consultation.updated_at, questions)
@@ -215,6 +213,35 @@ class ViewCache:
 
 #: The process's cache of consultations' questions for the answering flow.
 VIEWS = ViewCache()
+
+
+async def _detached_questions_of(
+    session: AsyncSession, consultation_id: int
+) -> list[QuestionView]:
+    """A consultation's questions and options as objects of no session (two queries)."""
+    questions = table_of(Question)
+    options = table_of(Option)
+    # Core rows on the session's connection: nothing enters the session's identity map.
+    connection = await session.connection()
+    question_rows = await connection.execute(
+        sa_select(questions)
+        .where(questions.c.consultation_id == consultation_id)
+        .order_by(questions.c.position)
+    )
+    option_rows = await connection.execute(
+        sa_select(options)
+        .join(questions, questions.c.id == options.c.question_id)
+        .where(questions.c.consultation_id == consultation_id)
+        .order_by(options.c.question_id, options.c.position)
+    )
+    by_question: dict[int, list[Option]] = {}
+    for row in option_rows:
+        option = Option.model_validate(dict(row._mapping))
+        by_question.setdefault(option.question_id, []).append(option)
+    return [
+        QuestionView(question, by_question.get(question.id or 0, []))
+        for question in (Question.model_validate(dict(row._mapping)) for row in question_rows)
+    ]
 
 
 async def _questions_of(session: AsyncSession, consultation_id: int) -> list[QuestionView]:
