@@ -261,17 +261,20 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-async def count_rows(url: str, table: str) -> int:
-    """Rows in a table."""
+async def count_rows(url: str, table: str, *, drop: bool = False) -> int:
+    """Rows in a table; ``drop`` removes the table after (the references' own table)."""
     from sqlalchemy import text
 
     from bot.db import create_engine
 
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
+        async with engine.begin() as connection:
             query = text(f"SELECT count(*) FROM {table}")  # noqa: S608 - our own table names
-            return int((await connection.execute(query)).scalar_one())
+            rows = int((await connection.execute(query)).scalar_one())
+            if drop:
+                await connection.execute(text(f"DROP TABLE {table}"))
+            return rows
     finally:
         await engine.dispose()
 
@@ -394,7 +397,7 @@ async def bench_ceiling(args: argparse.Namespace, url: str, work: Path) -> Resul
         cpu = cpu_seconds(process.pid) - cpu
     finally:
         stop_process(process)
-    stored = await count_rows(url, "bench_update")
+    stored = await count_rows(url, "bench_update", drop=True)
     name = "Ceiling: bare PTB + 1 INSERT"
     return Result(
         name, _kind(url), len(load.latencies), seconds, load.latencies, load.resent, stored, cpu
@@ -425,7 +428,7 @@ async def bench_naive(args: argparse.Namespace, url: str, work: Path) -> Result:
             cpu = cpu_seconds(process.pid) - cpu
         finally:
             stop_process(process)
-    stored = await count_rows(url, "bench_update") - len(people)
+    stored = await count_rows(url, "bench_update", drop=True) - len(people)
     name = "Naive bot: PTB + 1 INSERT + answer + send"
     return Result(
         name, _kind(url), len(load.latencies), seconds, load.latencies, load.resent, stored, cpu
