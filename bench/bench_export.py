@@ -7,6 +7,10 @@ export needs and runs a small query, then records its resident memory ("idle"), 
 records the peak (``VmHWM`` from ``/proc/self/status``). The difference is what the export
 itself costs; streaming should keep it flat, whatever the number of responses.
 
+Beside the export the subprocess runs a task that sleeps 5 ms at a time and notes how late
+each wake-up is: the event loop's stalls, which is what a resident's reply would wait for
+while the export runs in the same process (``loop stall`` p95 and max).
+
     .venv/bin/python -m bench.bench_export                      # a temporary SQLite file
     .venv/bin/python -m bench.bench_export --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bench.bench_results import bench_engine, populate
+from handlers.manage import EXPORT_BATCH
 
 FORMATS = ("csv", "xlsx", "json")
 
@@ -39,7 +44,9 @@ def memory_kib() -> dict[str, int]:
     return fields
 
 
-async def child(url: str, consultation_id: int, fmt: str, output: Path) -> dict[str, Any]:
+async def child(
+    url: str, consultation_id: int, fmt: str, output: Path, batch_size: int
+) -> dict[str, Any]:
     """Export once in this process and measure it."""
     # Everything the export uses is loaded before "idle" is measured, openpyxl included, so
     # the difference is the export's working memory, not its code.
@@ -54,11 +61,21 @@ async def child(url: str, consultation_id: int, fmt: str, output: Path) -> dict[
         async with create_sessionmaker(engine)() as session:
             await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
         idle = memory_kib()
+        # The loop's stalls without an export first: what the machine's load alone causes.
+        quiet: list[float] = []
+        watching = asyncio.create_task(watch_loop(quiet))
+        await asyncio.sleep(3)
+        watching.cancel()
+        stalls: list[float] = []
+        watching = asyncio.create_task(watch_loop(stalls))
         began = time.perf_counter()
         async with create_sessionmaker(engine)() as session, session.begin():
             with output.open("wb") as out:
-                rows = await write_export(session, consultation_id, cast(Format, fmt), out)
+                rows = await write_export(
+                    session, consultation_id, cast(Format, fmt), out, batch_size=batch_size
+                )
         seconds = time.perf_counter() - began
+        watching.cancel()
         peak = memory_kib()
     finally:
         await engine.dispose()
@@ -70,7 +87,19 @@ async def child(url: str, consultation_id: int, fmt: str, output: Path) -> dict[
         "idle_peak_mib": round(idle["VmHWM"] / 1024, 1),
         "peak_mib": round(peak["VmHWM"] / 1024, 1),
         "export_mib": round((peak["VmHWM"] - idle["VmRSS"]) / 1024, 1),
+        "stall_p95_ms": round(sorted(stalls)[int(len(stalls) * 0.95)] * 1000, 1),
+        "stall_max_ms": round(max(stalls) * 1000, 1),
+        "quiet_p95_ms": round(sorted(quiet)[int(len(quiet) * 0.95)] * 1000, 1),
+        "quiet_max_ms": round(max(quiet) * 1000, 1),
     }
+
+
+async def watch_loop(stalls: list[float], tick: float = 0.005) -> None:
+    """Note how much later than asked each short sleep wakes: the event loop's stalls."""
+    while True:
+        began = time.perf_counter()
+        await asyncio.sleep(tick)
+        stalls.append(time.perf_counter() - began - tick)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -95,6 +124,7 @@ async def main(args: argparse.Namespace) -> None:
                     str(consultation_id),
                     fmt,
                     str(output),
+                    str(args.batch_size),
                 ]
                 process = await asyncio.create_subprocess_exec(
                     *command, stdout=asyncio.subprocess.PIPE
@@ -106,7 +136,10 @@ async def main(args: argparse.Namespace) -> None:
                 print(
                     f"{fmt:5}: {result['rows']:,} rows in {result['seconds']:.1f} s, "
                     f"{result['bytes'] / 1e6:.1f} MB; RSS idle {result['idle_rss_mib']} MiB, "
-                    f"peak {result['peak_mib']} MiB, export +{result['export_mib']} MiB"
+                    f"peak {result['peak_mib']} MiB, export +{result['export_mib']} MiB; "
+                    f"loop stall p95 {result['stall_p95_ms']} ms, max {result['stall_max_ms']} ms "
+                    f"(without an export: p95 {result['quiet_p95_ms']} ms, "
+                    f"max {result['quiet_max_ms']} ms)"
                 )
 
 
@@ -116,13 +149,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     parser.add_argument("--responses", type=int, default=100_000)
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
+    parser.add_argument(
+        "--batch-size", type=int, default=EXPORT_BATCH, help="responses read at a time"
+    )
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--child":
-        _, _, url, consultation, fmt, output = sys.argv
-        report = asyncio.run(child(url, int(consultation), fmt, Path(output)))
+    if len(sys.argv) == 7 and sys.argv[1] == "--child":
+        _, _, url, consultation, fmt, output, batch = sys.argv
+        report = asyncio.run(child(url, int(consultation), fmt, Path(output), int(batch)))
         report["bytes"] = Path(output).stat().st_size
         print(json.dumps(report))
     else:

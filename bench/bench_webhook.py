@@ -10,8 +10,14 @@ out ``--pace`` seconds after the previous one was accepted, as people read befor
 the bot keeps Telegram's one message a second per chat. The sandbox, in this process, is the
 Bot API the bot replies to.
 
-The same harness then drives a bare PTB application (aiohttp + ``process_update`` + one
-INSERT per update, no reply) in its own process: the ceiling of webhook + PTB + database.
+The same harness, in the same run, drives two references in processes of their own: a bare
+PTB application (aiohttp + ``process_update`` + one INSERT per update, no reply), the ceiling
+of webhook + PTB + database; and the naive bot a newcomer writes first (the same, then
+answerCallbackQuery and sendMessage with the next question's buttons).
+
+Update ids are unique across the warm-up and the measured answers (the warm-up's ids are not
+reused, so no measured update is a duplicate). A webhook answer that carries a Bot API method
+is executed against the sandbox, as Telegram does.
 
     .venv/bin/python bench/bench_webhook.py                       # SQLite, 4000 answers
     .venv/bin/python bench/bench_webhook.py --database-url postgresql+asyncpg://...
@@ -142,8 +148,12 @@ class Load:
         *,
         pace: float,
         typed: bool = False,
+        first: int = 0,
     ) -> None:
         self.url = url
+        # The index of ``questions[0]`` among the person's answers: update ids follow it, so
+        # the measured answers never reuse the warm-up's ids (a reused id is a duplicate).
+        self.first = first
         self.sandbox = sandbox
         self.people = people
         self.questions = questions
@@ -181,8 +191,8 @@ class Load:
 
     async def update(self, person: int, index: int) -> dict[str, Any]:
         """The person's answer to the question at ``index``: a button press, or typed."""
-        update_id = (person - FIRST_PERSON) * 100 + index + 1
-        value = self.digit(person, index)
+        update_id = (person - FIRST_PERSON) * 100 + self.first + index + 1
+        value = self.digit(person, self.first + index)
         if self.typed or self.sandbox is None:
             return text_update(update_id, person, str(value))
         data = cb.Rate(self.questions[index], value).pack()
@@ -197,9 +207,13 @@ class Load:
             started = time.perf_counter()
             try:
                 async with http.post(self.url, data=body, headers=headers) as response:
-                    await response.read()
+                    answer = await response.read()
                     if 200 <= response.status < 300:
                         self.latencies.append(time.perf_counter() - started)
+                        if self.sandbox is not None:  # as Telegram: make the call it carries
+                            await self.sandbox.execute_webhook_answer(
+                                response.content_type, answer
+                            )
                         return
             except (aiohttp.ClientError, TimeoutError):
                 pass
@@ -247,17 +261,20 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-async def count_rows(url: str, table: str) -> int:
-    """Rows in a table."""
+async def count_rows(url: str, table: str, *, drop: bool = False) -> int:
+    """Rows in a table; ``drop`` removes the table after (the references' own table)."""
     from sqlalchemy import text
 
     from bot.db import create_engine
 
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
+        async with engine.begin() as connection:
             query = text(f"SELECT count(*) FROM {table}")  # noqa: S608 - our own table names
-            return int((await connection.execute(query)).scalar_one())
+            rows = int((await connection.execute(query)).scalar_one())
+            if drop:
+                await connection.execute(text(f"DROP TABLE {table}"))
+            return rows
     finally:
         await engine.dispose()
 
@@ -327,7 +344,13 @@ async def bench_medvirk(args: argparse.Namespace, url: str, work: Path) -> Resul
             await warm.run(400)
             measured = questions[1 : 1 + args.answers]
             load = Load(
-                f"{base}/telegram", sandbox, people, measured, pace=args.pace, typed=args.typed
+                f"{base}/telegram",
+                sandbox,
+                people,
+                measured,
+                pace=args.pace,
+                typed=args.typed,
+                first=1,
             )
             if args.profile:
                 spy = subprocess.Popen(  # noqa: S603, ASYNC220 - a profiler beside the run
@@ -374,8 +397,39 @@ async def bench_ceiling(args: argparse.Namespace, url: str, work: Path) -> Resul
         cpu = cpu_seconds(process.pid) - cpu
     finally:
         stop_process(process)
-    stored = await count_rows(url, "bench_update")
+    stored = await count_rows(url, "bench_update", drop=True)
     name = "Ceiling: bare PTB + 1 INSERT"
+    return Result(
+        name, _kind(url), len(load.latencies), seconds, load.latencies, load.resent, stored, cpu
+    )
+
+
+async def bench_naive(args: argparse.Namespace, url: str, work: Path) -> Result:
+    """The bot a newcomer writes first: PTB, one INSERT, answer the button, send the next."""
+    await prepare_database(url)
+    people = people_for(args)
+    async with Sandbox(keep_messages=4) as sandbox:
+        for person in people:
+            sandbox.add_user(person, "Bench")
+        port = free_port()
+        command = [sys.executable, __file__, "--serve-naive", "--database-url", url]
+        command += ["--port", str(port), "--api", f"{sandbox.url}/bot", "--token", sandbox.token]
+        process = start_process(command, {}, work / "naive.log")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await wait_healthy(base, process)
+            # As for Medvirk: a typed first answer brings the first question with buttons.
+            warm = Load(f"{base}/telegram", sandbox, people, [0], pace=0, typed=True)
+            await warm.run(400)
+            measured = list(range(1, 1 + args.answers))
+            load = Load(f"{base}/telegram", sandbox, people, measured, pace=args.pace, first=1)
+            cpu = cpu_seconds(process.pid)
+            seconds = await load.run(args.connections)
+            cpu = cpu_seconds(process.pid) - cpu
+        finally:
+            stop_process(process)
+    stored = await count_rows(url, "bench_update", drop=True) - len(people)
+    name = "Naive bot: PTB + 1 INSERT + answer + send"
     return Result(
         name, _kind(url), len(load.latencies), seconds, load.latencies, load.resent, stored, cpu
     )
@@ -385,20 +439,14 @@ def _kind(url: str) -> str:
     return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
 
 
-# ---------------------------------------------------------------- the ceiling server
+# ---------------------------------------------------------------- the reference servers
 
 
-async def serve_ceiling(url: str, port: int) -> None:
-    """aiohttp + PTB ``process_update`` + one INSERT per update; 200 after the commit."""
-    import hmac
-
-    from aiohttp import web
-    from sqlalchemy import BigInteger, Column, MetaData, String, Table, insert
-    from telegram import Update
-    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
+async def _bench_table(url: str) -> tuple[Any, Any, Any]:
+    """A fresh ``bench_update`` table, its engine, and the writers' lock Medvirk uses."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table
 
     from bot.db import create_engine
-    from sandbox import Sandbox as FakeTelegram
 
     metadata = MetaData()
     table = Table(
@@ -414,6 +462,48 @@ async def serve_ceiling(url: str, port: int) -> None:
         await connection.run_sync(metadata.create_all)
     # Same as Medvirk on SQLite: one writer at a time, queued in the process.
     lock = asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    return table, engine, lock
+
+
+async def _serve_until_sigterm(application: Any, port: int) -> None:
+    """Take webhook updates for a started PTB ``application`` on ``port`` until SIGTERM."""
+    import hmac
+
+    from aiohttp import web
+    from telegram import Update
+
+    async def webhook(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, SECRET.encode()):
+            return web.Response(status=403)
+        update = Update.de_json(json.loads(await request.read()), application.bot)
+        await application.process_update(update)
+        return web.Response(text="ok")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/telegram", webhook)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+async def serve_ceiling(url: str, port: int) -> None:
+    """aiohttp + PTB ``process_update`` + one INSERT per update; 200 after the commit."""
+    from sqlalchemy import insert
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
+
+    from sandbox import Sandbox as FakeTelegram
+
+    table, engine, lock = await _bench_table(url)
 
     async def store(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -432,29 +522,57 @@ async def serve_ceiling(url: str, port: int) -> None:
         )
         application.add_handler(TypeHandler(Update, store))
         async with application:
+            await _serve_until_sigterm(application, port)
+    await engine.dispose()
 
-            async def webhook(request: web.Request) -> web.Response:
-                given = request.headers.get(SECRET_HEADER, "").encode()
-                if not hmac.compare_digest(given, SECRET.encode()):
-                    return web.Response(status=403)
-                update = Update.de_json(json.loads(await request.read()), application.bot)
-                await application.process_update(update)
-                return web.Response(text="ok")
 
-            async def healthz(request: web.Request) -> web.Response:
-                return web.Response(text="ok")
+async def serve_naive(url: str, port: int, api: str, token: str) -> None:
+    """PTB as its examples show it: store one row, answer the button, send the next question.
 
-            app = web.Application()
-            app.router.add_post("/telegram", webhook)
-            app.router.add_get("/healthz", healthz)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-            await stop.wait()
-            await runner.cleanup()
+    No rate limiter, no idempotency, no transaction beyond the INSERT: what a municipality's
+    developer would write first. Its buttons are the scale of the next question.
+    """
+    from sqlalchemy import insert
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
+
+    table, engine, lock = await _bench_table(url)
+
+    def scale(question: int) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(str(v), callback_data=cb.Rate(question, v).pack())
+                    for v in range(1, 10)
+                ]
+            ]
+        )
+
+    async def store(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        message = update.effective_message
+        user = update.effective_user
+        assert user is not None
+        async with lock, engine.begin() as connection:
+            await connection.execute(
+                insert(table).values(
+                    update_id=update.update_id,
+                    user_id=user.id,
+                    text=query.data if query else (message.text if message else None),
+                )
+            )
+        question = 1
+        if query is not None:
+            await query.answer()
+            question = cb.Rate.unpack(query.data).question_id + 1
+        await context.bot.send_message(
+            user.id, f"Spørsmål {question}", reply_markup=scale(question)
+        )
+
+    application = ApplicationBuilder().token(token).base_url(api).build()
+    application.add_handler(TypeHandler(Update, store))
+    async with application:
+        await _serve_until_sigterm(application, port)
     await engine.dispose()
 
 
@@ -469,6 +587,8 @@ async def main(args: argparse.Namespace) -> list[Result]:
     results = []
     if args.only in (None, "ceiling"):
         results.append(await bench_ceiling(args, url, work))
+    if args.only in (None, "naive"):
+        results.append(await bench_naive(args, url, work))
     if args.only in (None, "medvirk"):
         results.append(await bench_medvirk(args, url, work))
     print(f"load average before: {load_before}")
@@ -482,8 +602,10 @@ async def main(args: argparse.Namespace) -> list[Result]:
         if result.stored != result.updates:
             print(f"!! {result.name}: {result.stored} stored of {result.updates} acknowledged")
     print(f"load average after: {os.getloadavg()}")
-    if len(results) == 2:
-        print(f"Medvirk / ceiling: {results[1].rate / results[0].rate:.0%} of the rate")
+    medvirk = next((r for r in results if r.name.startswith("Medvirk")), None)
+    for other in results:
+        if medvirk is not None and other is not medvirk:
+            print(f"Medvirk / {other.name}: {medvirk.rate / other.rate:.2f} x the rate")
     if args.json:
         Path(args.json).write_text(  # noqa: ASYNC240 - once, at the end
             json.dumps([r.to_json() for r in results], indent=2)
@@ -501,13 +623,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pace", type=float, default=1.05, help="seconds between a person's")
     parser.add_argument("--typed", action="store_true", help="typed digits, not buttons")
     parser.add_argument("--connections", type=int, default=40)
-    parser.add_argument("--only", choices=["medvirk", "ceiling"])
+    parser.add_argument("--only", choices=["medvirk", "ceiling", "naive"])
     parser.add_argument("--log-level", default="INFO", help="the bot's LOG_LEVEL")
     parser.add_argument("--profile", help="py-spy flame graph of the bot process (.svg)")
     parser.add_argument("--cprofile", help="run the bot under cProfile, stats to this file")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--serve-ceiling", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-naive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -515,6 +640,10 @@ if __name__ == "__main__":
     arguments = parse_args()
     if arguments.serve_ceiling:
         asyncio.run(serve_ceiling(arguments.database_url, arguments.port))
+    elif arguments.serve_naive:
+        asyncio.run(
+            serve_naive(arguments.database_url, arguments.port, arguments.api, arguments.token)
+        )
     else:
         os.environ.setdefault("PTB_TIMEDELTA", "true")
         asyncio.run(main(arguments))

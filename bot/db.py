@@ -1,16 +1,16 @@
-"""Database engine and sessions, and schema migrations through Alembic."""
+"""Database engine and sessions, and schema migrations through Alembic.
+
+Alembic (with Mako, about 6 MB of memory) is imported only when there is a migration to run or
+to write: a bot starting on a database that is already at the newest migration never loads it.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -18,6 +18,9 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import models.tables  # noqa: F401  (registers every table on the metadata)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -90,12 +93,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     config = _alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -107,8 +114,11 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     On SQLite the migrations run with foreign keys off, as SQLite's own procedure for changing
     a table asks: a migration that rebuilds a table (copy, drop, rename) would otherwise
     delete every row that points at it, through ``ON DELETE CASCADE``. The keys are checked
-    before the commit, so a migration cannot leave a row pointing nowhere.
+    before the commit, so a migration cannot leave a row pointing nowhere. A database already
+    at the newest migration is left alone without loading Alembic.
     """
+    if revision == "head" and await _at_newest(engine):
+        return
     async with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
@@ -128,17 +138,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
                 await connection.commit()
 
 
-def _current_heads(connection: Connection) -> tuple[set[str], set[str]]:
-    context = MigrationContext.configure(connection)
-    script = ScriptDirectory.from_config(_alembic_config())
-    return set(context.get_current_heads()), set(script.get_heads())
+def newest_revision() -> str:
+    """The newest migration's revision, read from the file names (``0004_…py``)."""
+    numbers = [p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py")]
+    return max(numbers, key=int)
+
+
+async def _at_newest(engine: AsyncEngine) -> bool:
+    """Whether the database is stamped with the newest migration, asked without Alembic."""
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            stamped = {str(row[0]) for row in rows}
+    except DBAPIError:
+        return False  # no alembic_version table yet: a new database
+    return stamped == {newest_revision()}
 
 
 async def schema_is_current(engine: AsyncEngine) -> bool:
     """Tell whether the database is at the newest migration."""
-    async with engine.connect() as connection:
-        current, heads = await connection.run_sync(_current_heads)
-    return current == heads
+    return await _at_newest(engine)
 
 
 async def autogenerate(message: str) -> None:
@@ -149,6 +168,9 @@ async def autogenerate(message: str) -> None:
             await upgrade(engine)
 
             def revise(connection: Connection) -> None:
+                from alembic import command
+                from alembic.script import ScriptDirectory
+
                 config = _alembic_config()
                 config.attributes["connection"] = connection
                 head = ScriptDirectory.from_config(config).get_current_head()

@@ -4,7 +4,8 @@ Joining an arena is an opt-in (its :class:`models.arenas.Subscription` row recor
 when), and every place that offers it also offers to leave with one tap. At the end of a
 consultation the person is asked whether they want to hear what came of it (a follow-up
 opt-in, :mod:`models.followups`) and, when the consultation names an arena, whether they want
-to join it (:func:`handlers.consult.after_completion`).
+to join it (:func:`handlers.consult.after_completion`): one message with the summary, whose
+offers are answered by :func:`on_finished`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from handlers.context import BotContext
 from handlers.privacy import consented
 from handlers.rsvp import citizen_card
 from handlers.views import arenas as views
+from handlers.views.finish import finished_message
 from handlers.views.outgoing import Outgoing
 from handlers.views.privacy import welcome
 from models import events
@@ -33,8 +35,9 @@ from models.arenas import (
     unsubscribe,
 )
 from models.consultation import Consultation
-from models.followups import followups_of, record_followup
+from models.followups import followups_of, offers_after, record_followup
 from models.participant import Participant, has_consented
+from models.response import UnknownQuestion, show_summary
 
 #: Upcoming events shown with an arena (its card, or after joining).
 EVENTS_SHOWN = 3
@@ -130,6 +133,41 @@ async def _followup(scene: Scene, data: cb.FollowUp) -> Reply:
     else:
         edit = views.followup_offer(consultation, wanted)
     return Reply(edit=edit, notice=views.followup_notice(wanted))
+
+
+async def on_finished(update: Update, context: BotContext) -> None:
+    """Take an offer on the message that ended a consultation; show the message again."""
+    data = cb.Finished.unpack(callback_data(update))
+    if data.offer not in ("f", "a") or data.value not in (0, 1):
+        raise cb.InvalidCallback("unknown offer")
+    await answer(update, context, lambda scene: _finished(scene, data))
+
+
+async def _finished(scene: Scene, data: cb.Finished) -> Reply:
+    session, now = scene.session, scene.now
+    person = await consented(session, scene.participant)
+    try:
+        position = await show_summary(session, person, data.consultation_id, now)
+    except UnknownQuestion:
+        return Reply(notice=views.consultation_gone())
+    consultation = position.view.consultation
+    offers = await offers_after(session, person.id or 0, consultation)
+    wanted = bool(data.value)
+    send: list[Outgoing] = []
+    if data.offer == "f":
+        await record_followup(session, person, consultation, wanted, now)
+        offers.wanted, notice = wanted, views.followup_notice(wanted)
+    elif offers.arena is not None:
+        arena = offers.arena
+        if wanted and not offers.joined:
+            await subscribe(session, person.id or 0, arena.id or 0, now)
+            send = await _coming_up(scene, arena, person)
+        elif not wanted:
+            await unsubscribe(session, person.id or 0, arena.id or 0, now)
+        offers.joined, notice = wanted, views.membership_notice(arena, wanted)
+    else:
+        return Reply(notice=views.arena_gone())
+    return Reply(edit=finished_message(position, offers, thanks=False), notice=notice, send=send)
 
 
 # ---------------------------------------------------------------------- a_<slug> links

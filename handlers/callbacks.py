@@ -281,6 +281,17 @@ class ArenaConsent(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class Finished(CallbackData):
+    """An offer on the message that ends a consultation: ``f`` hear what came of it, ``a``
+    join its arena; ``value`` 1 yes, 0 no. The whole message is shown again after the tap."""
+
+    prefix: ClassVar[str] = "fin"
+    consultation_id: int
+    offer: str
+    value: int
+
+
+@dataclasses.dataclass(frozen=True)
 class FollowUp(CallbackData):
     """Hear (1) or not (0) what came of a consultation; ``where``: ``o`` offer, ``l`` list."""
 

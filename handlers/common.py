@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +24,7 @@ from handlers.guards import permitted, requirement
 from handlers.i18n import guess_language, set_language
 from handlers.views import help as help_views
 from handlers.views.outgoing import Outgoing, PollOut
-from models.participant import Participant, find_participant, touch
+from models.participant import Participant, find_participant, find_participant_and_consent, touch
 from models.polls import record_poll
 from models.updates import claim_update
 
@@ -40,6 +40,33 @@ SEND_BACKOFF = 0.5
 # The update whose claim this task has committed, so a handler that runs two transactions for
 # one update does not take its own claim for a redelivery.
 _claimed_update: ContextVar[int | None] = ContextVar("claimed_update", default=None)
+
+
+class AnswerSlot:
+    """Room for one Bot API call in the webhook's answer to the update (Telegram makes it).
+
+    The webhook opens one (:func:`answer_in_response`) around each update; the reply puts the
+    button's answer there instead of making a request of its own: one outbound request fewer
+    per press. Telegram makes the call after our 200, which comes after the commit.
+    """
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self.call: dict[str, object] | None = None
+
+
+_answer_slot: ContextVar[AnswerSlot | None] = ContextVar("answer_slot", default=None)
+
+
+@contextlib.contextmanager
+def answer_in_response() -> Iterator[AnswerSlot]:
+    """Let the updates handled in the block answer their button in the webhook's response."""
+    slot = AnswerSlot()
+    token = _answer_slot.set(slot)
+    try:
+        yield slot
+    finally:
+        _answer_slot.reset(token)
 
 
 @dataclass
@@ -103,7 +130,7 @@ async def run(update: Update, context: BotContext, action: Action) -> Reply:
             if not await _claim(session, update, now):
                 logger.info("Update %s was handled before; ignored", update.update_id)
                 return Reply(handled_before=True)
-            participant = await find_participant(session, user.id)
+            participant = await find_participant_and_consent(session, user.id)
             if participant is not None:
                 touch(participant, runtime.clock())
                 if participant.language:
@@ -265,7 +292,11 @@ async def deliver(update: Update, context: BotContext, reply: Reply) -> None:
     # A poll answer has no chat; in a private chat the chat id is the user id.
     chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id  # type: ignore[union-attr]
     if query is not None:
-        await answer_button(query, reply.notice)
+        slot = _answer_slot.get()
+        if slot is not None and slot.call is None:
+            slot.call = _button_answer(query.id, reply.notice)
+        else:
+            await answer_button(query, reply.notice)
     elif reply.notice:
         reply.send.insert(0, Outgoing(reply.notice))
     if query is not None and query.message is not None:
@@ -302,6 +333,14 @@ async def _edit(update: Update, query: CallbackQuery, reply: Reply) -> None:
             # show it as a new message rather than not at all.
             logger.info("Update %s: edit refused (%s); sent instead", update.update_id, error)
             reply.send.insert(0, edit)
+
+
+def _button_answer(query_id: str, text: str | None) -> dict[str, object]:
+    """answerCallbackQuery as a method call in the webhook's answer."""
+    call: dict[str, object] = {"method": "answerCallbackQuery", "callback_query_id": query_id}
+    if text:
+        call["text"] = text
+    return call
 
 
 async def answer_button(query: CallbackQuery, text: str | None = None) -> None:

@@ -18,15 +18,14 @@ from handlers.background import offer_after_completion
 from handlers.common import Abort, Reply, Scene, answer, callback_data
 from handlers.context import BotContext
 from handlers.privacy import consented
-from handlers.views import arenas as arena_views
 from handlers.views import consultation as views
+from handlers.views.finish import finished_message
 from handlers.views.outgoing import Outgoing
 from handlers.views.reminders import opens_payload
 from models import response as flow
 from models.access_codes import CodeCheck, CodePrompt, ask_for_code, check_code
-from models.arenas import find_arena, subscribed_arena_ids
 from models.consultation import Consultation, open_consultations, opens_later
-from models.followups import wants_followup
+from models.followups import offers_after
 from models.participant import Participant
 from models.reminders import cancel_finish_reminder, remind_when_open
 from models.response import Position
@@ -34,8 +33,8 @@ from models.response import Position
 Step = Callable[[AsyncSession, Participant, datetime], Awaitable[Position]]
 #: A step of :mod:`models.response` taking a question's button: the fields follow the person.
 FlowStep = Callable[..., Awaitable[Position]]
-#: How a step's result is shown, given the question whose button was pressed.
-Show = Callable[[Position, int], Reply]
+#: How a step's result (where the person is, and the message that shows it) is answered.
+Show = Callable[[Position, Outgoing], Reply]
 
 
 async def consultation_list(
@@ -109,9 +108,15 @@ async def take_code(scene: Scene, prompt: CodePrompt, typed: str) -> Reply:
 
 
 def flow_error_reply(error: flow.FlowError, *, on_button: bool) -> Reply:
-    """A polite answer to an action that could not be taken: a toast on a button press."""
+    """A polite answer to an action that could not be taken: a toast on a button press.
+
+    A button of a question already behind the person turns its message into where they are,
+    so an old message never keeps buttons that lead elsewhere.
+    """
     text = views.flow_problem(error)
     if isinstance(error, flow.StaleQuestion):
+        if on_button:
+            return Reply(notice=text, edit=views.where_you_are(error.position))
         return Reply(notice=text, send=[views.where_you_are(error.position)])
     if on_button and not isinstance(error, flow.NotInConsultation):
         return Reply(notice=text)
@@ -121,71 +126,64 @@ def flow_error_reply(error: flow.FlowError, *, on_button: bool) -> Reply:
 async def after_completion(
     session: AsyncSession, participant: Participant, position: Position, now: datetime
 ) -> list[Outgoing]:
-    """What follows a first completion: no reminder to finish, and the offers.
+    """What ends a first completion, and no reminder to finish any more.
 
-    Whether to hear what came of the consultation; when it names an arena the person is not in,
-    whether to join it; and, once ever, the background questions.
+    One message: thanks, the summary, whether to hear what came of the consultation and, when
+    it names an arena, whether to join it. Once ever, the background questions are offered
+    after it, in a message of their own (they are a different question: about the person).
     """
     await cancel_finish_reminder(session, position.response.id or 0)
-    consultation = position.view.consultation
-    wanted = await wants_followup(session, participant.id or 0, consultation)
-    offers = [arena_views.followup_offer(consultation, wanted)]
-    if consultation.arena_slug:
-        arena = await find_arena(session, consultation.arena_slug)
-        if arena is not None and arena.id not in await subscribed_arena_ids(
-            session, participant.id or 0
-        ):
-            offers.append(arena_views.offer_message(arena, joined=False))
-    offers += await offer_after_completion(session, participant, now)
-    return offers
+    offers = await offers_after(session, participant.id or 0, position.view.consultation)
+    finished = finished_message(position, offers, thanks=True)
+    return [finished, *await offer_after_completion(session, participant, now)]
 
 
-async def _step(
-    scene: Scene, step: Step, show: Callable[[Position], Reply], *, on_button: bool
-) -> Reply:
-    """Run one flow step for a consenting participant and show its result."""
+async def _step(scene: Scene, step: Step, show: Show, *, on_button: bool) -> Reply:
+    """Run one flow step for a consenting participant and show its result in one message."""
     person = await consented(scene.session, scene.participant)
     try:
         position = await step(scene.session, person, scene.now)
     except flow.FlowError as error:
         raise Abort(flow_error_reply(error, on_button=on_button)) from error
-    reply = show(position)
     if position.just_completed:
-        # Ask whether to hear back and to join the arena after the thanks and before the
-        # summary, which stays last (answers change there).
-        reply.send[-1:-1] = await after_completion(scene.session, person, position, scene.now)
-    return reply
+        finished, *more = await after_completion(scene.session, person, position, scene.now)
+        reply = show(position, finished)
+        reply.send.extend(more)
+        return reply
+    return show(position, views.where_you_are(position))
 
 
-def _answered_then_next(position: Position, question_id: int) -> Reply:
-    """Turn the pressed question into its answered form, then send what follows."""
-    question = position.view.question(question_id)
-    assert question is not None
-    return Reply(edit=views.answered_message(position, question), send=views.after_step(position))
+def _moved_on(question_id: int) -> Show:
+    """The pressed question's message becomes what follows; a toast says what was answered."""
+    return lambda position, shown: Reply(
+        edit=shown, notice=views.answer_toast(position, question_id)
+    )
 
 
-def _in_place(position: Position, question_id: int) -> Reply:
-    """Show where the person is now on the pressed message (a tick, or the question before)."""
-    return Reply(edit=views.where_you_are(position))
+def _in_place(question_id: int) -> Show:
+    """Show where the person is now on the pressed message (a tick, the question before)."""
+    return lambda position, shown: Reply(edit=shown)
 
 
-def _ask_again(position: Position, question_id: int) -> Reply:
-    """Ask the question again in a new message (from the summary)."""
-    return Reply(send=[views.where_you_are(position)])
+def _typed(position: Position, shown: Outgoing) -> Reply:
+    """A typed answer is followed by one message: the next question, or the summary."""
+    return Reply(send=[shown])
 
 
 QuestionButton = cb.Choose | cb.Toggle | cb.Done | cb.Rate | cb.Skip | cb.Back | cb.Edit
 
 #: Each button under a question: the flow step it takes, called with the button's fields in
 #: order (the question, then an option or a value), and how the step's result is shown.
-QUESTION_BUTTONS: dict[type[QuestionButton], tuple[FlowStep, Show]] = {
-    cb.Choose: (flow.choose, _answered_then_next),
+QUESTION_BUTTONS: dict[type[QuestionButton], tuple[FlowStep, Callable[[int], Show]]] = {
+    cb.Choose: (flow.choose, _moved_on),
     cb.Toggle: (flow.toggle, _in_place),
-    cb.Done: (flow.finish_choices, _answered_then_next),
-    cb.Rate: (flow.rate, _answered_then_next),
-    cb.Skip: (flow.skip, _answered_then_next),
+    cb.Done: (flow.finish_choices, _moved_on),
+    cb.Rate: (flow.rate, _moved_on),
+    cb.Skip: (flow.skip, _moved_on),
     cb.Back: (flow.back, _in_place),
-    cb.Edit: (flow.edit, _ask_again),
+    # From the summary: the summary's message becomes the question, and the summary again
+    # once it is answered, so no superseded summary keeps its buttons.
+    cb.Edit: (flow.edit, _in_place),
 }
 _BY_PREFIX = {kind.prefix: kind for kind in QUESTION_BUTTONS}
 
@@ -198,13 +196,13 @@ def question_button(data: str | None) -> QuestionButton:
     return kind.unpack(data)
 
 
-def _button_step(data: QuestionButton) -> tuple[Step, Callable[[Position], Reply]]:
+def _button_step(data: QuestionButton) -> tuple[Step, Show]:
     """The flow step a question's button takes, and how its result is shown."""
     flow_step, show = QUESTION_BUTTONS[type(data)]
     fields = dataclasses.astuple(data)
     return (
         lambda session, person, now: flow_step(session, person, *fields, now),
-        lambda position: show(position, data.question_id),
+        show(data.question_id),
     )
 
 
@@ -251,7 +249,7 @@ async def take_text(scene: Scene, text: str) -> Reply:
     return await _step(
         scene,
         lambda session, person, now: flow.type_answer(session, person, text, now),
-        lambda position: Reply(send=views.typed_answer_taken(position)),
+        _typed,
         on_button=False,
     )
 

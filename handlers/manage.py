@@ -1,14 +1,14 @@
 """Staff run consultations: /manage (list, open, close), /results with charts, /export.
 
-Results and exports are made in the update's transaction; their charts and files are sent
-after it committed, like every reply.
+Results are made in the update's transaction; their charts are sent after it committed, like
+every reply. An export is checked and audited in the update's transaction and written after
+it, in a read transaction of its own, with its rows built in a worker thread.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
@@ -39,16 +39,20 @@ from models.consultation import (
     response_counts,
 )
 from models.consultation_file import QuestionType
-from models.export import FORMATS, Format, export_file_name, export_for
+from models.export import FORMATS, Format, export_file_name, write_export
 from models.moderation import approved_texts, count_open_flags, text_counts
 from models.polls import can_be_poll
 from models.profile import background_questions
+from models.pseudonym import instance_secret
 from models.representation import representation
 from models.results import ConsultationResults, consultation_results
-from models.roles import Role
+from models.roles import Role, audit
 
 logger = logging.getLogger(__name__)
 
+#: Responses an export in the bot reads at a time: the rows come back to the event loop, so a
+#: smaller batch keeps each of its stalls short (the command line reads 1,000).
+EXPORT_BATCH = 200
 # The word after /export SLUG [FORMAT] that asks for every free text, not only approved ones.
 ALL_TEXTS_WORDS = frozenset({"all", "alle"})
 
@@ -338,59 +342,59 @@ async def export(update: Update, context: BotContext) -> None:
 
 
 async def _send_export(update: Update, context: BotContext, request: ExportRequest) -> None:
-    """Write the file in the update's transaction; send it once that committed."""
-    chat_id = update.effective_chat.id if update.effective_chat else 0
-    on_button = update.callback_query is not None
+    """Check and audit the request in the update's transaction; then write and send the file.
+
+    The file is written after that transaction, in a read-only transaction of its own and with
+    its rows built in a worker thread (:func:`models.export.write_export`): on SQLite the
+    writers' queue is not held for the seconds an export takes, and residents' answers go on.
+    """
+    chosen: list[Consultation] = []
+    reply = await run(update, context, lambda scene: _export(scene, request, chosen))
+    await deliver(update, context, reply)
+    if not chosen:
+        return
+    consultation = chosen[0]
+    runtime = context.runtime
     with tempfile.TemporaryFile() as file:
-        written: list[tuple[str, int]] = []  # slug, rows
-
-        def action(scene: Scene) -> Awaitable[Reply]:
-            return _export(scene, request, cast(BinaryIO, file), written, on_button=on_button)
-
-        reply = await run(update, context, action)
-        await deliver(update, context, reply)
-        if not written:
-            return
-        slug, rows = written[0]
+        async with runtime.sessionmaker() as session, session.begin():
+            fmt = cast(Format, request.format)
+            rows = await write_export(
+                session,
+                consultation.id or 0,
+                fmt,
+                cast(BinaryIO, file),
+                batch_size=EXPORT_BATCH,
+                all_texts=request.all_texts,
+                yes_no=yes_no_words(consultation.languages[0]),
+                placeholder=moderation_views.placeholder,
+                zone=runtime.timezone,
+                factor=runtime.underrepresented_factor,
+            )
         file.seek(0)
         await context.bot.send_document(
-            chat_id,
+            update.effective_chat.id if update.effective_chat else 0,
             InputFile(
                 file,
-                filename=f"{export_file_name(slug, all_texts=request.all_texts)}.{request.format}",
+                filename=f"{export_file_name(consultation.slug, all_texts=request.all_texts)}"
+                f".{request.format}",
             ),
             caption=views.export_caption(rows),
             parse_mode=ParseMode.HTML,
         )
 
 
-async def _export(
-    scene: Scene,
-    request: ExportRequest,
-    file: BinaryIO,
-    written: list[tuple[str, int]],
-    *,
-    on_button: bool,
-) -> Reply:
-    """Write the export of the consultation asked for into ``file``; audited."""
+async def _export(scene: Scene, request: ExportRequest, chosen: list[Consultation]) -> Reply:
+    """Find the consultation asked for and audit its export; the file is written after."""
     if request.which is None or not request.format:
         return Reply(send=[views.export_usage()])
     consultation = await _consultation(scene.session, request.which)
     if consultation is None:
         return Reply(send=[views.no_such_consultation()])
-    fmt = cast(Format, request.format)
-    rows = await export_for(
-        scene.session,
-        consultation.id or 0,
-        fmt,
-        file,
-        actor=scene.user_id,
-        now=scene.now,
-        all_texts=request.all_texts,
-        yes_no=yes_no_words(consultation.languages[0]),
-        placeholder=moderation_views.placeholder,
-        zone=scene.runtime.timezone,
-        factor=scene.runtime.underrepresented_factor,
-    )
-    written.append((consultation.slug, rows))
+    # The pseudonyms' secret is made (once ever) here, in a transaction that writes.
+    await instance_secret(scene.session)
+    details = {"format": request.format, **({"all_texts": True} if request.all_texts else {})}
+    slug = consultation.slug
+    await audit(scene.session, scene.user_id, "consultation.export", slug, details, now=scene.now)
+    chosen.append(consultation)
+    on_button = scene.message_id is not None
     return Reply(notice=views.export_ready() if on_button else None)

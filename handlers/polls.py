@@ -37,12 +37,13 @@ async def _vote(scene: Scene, poll_id: str, indexes: list[int]) -> Reply:
     except (ConsultationNotOpen, polls.UnknownPoll) as error:
         closed = isinstance(error, ConsultationNotOpen)
         raise Abort(Reply(send=[Outgoing(views.vote_refused(closed=closed))])) from error
-    offers = []
     if not result.retracted and result.position.just_completed:
-        # No reminder to finish any more; the thanks asks whether to hear back (and the arena
-        # of the consultation, if any, is offered after it).
-        offers = await after_completion(scene.session, person, result.position, scene.now)
-    return Reply(send=views.vote_taken(offers, withdrawn=result.retracted))
+        # No reminder to finish any more; one message thanks, shows the answer and asks
+        # whether to hear back (and to join the consultation's arena, if it names one).
+        return Reply(
+            send=await after_completion(scene.session, person, result.position, scene.now)
+        )
+    return Reply(send=views.vote_taken(withdrawn=result.retracted))
 
 
 async def stop_closed_polls(context: BotContext) -> None:

@@ -8,11 +8,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.answers import Answer, Response
-from models.base import Text, UTCDateTime, localized, utcnow
+from models.base import Text, UTCDateTime, localized, table_of, utcnow
 from models.consultation_file import ConsultationSpec, QuestionSpec, QuestionType
 from models.roles import audit
 
@@ -181,6 +182,84 @@ async def load_consultation(
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
         return None
+    return ConsultationView(consultation, await _questions_of(session, consultation_id))
+
+
+class ViewCache:
+    """Consultations' questions and options, kept between updates while they stay the same.
+
+    Answering reads the consultation row in every step (its status and dates decide whether it
+    is open); its questions and options are read only when its ``updated_at`` stamp differs
+    from the one they were read with. Everything that changes questions or options (an import,
+    a translation) sets ``updated_at``, so a replica whose copy is stale sees a new stamp and
+    reads them again. The copies belong to no session (read as plain rows): they are read,
+    never written, and a session that loads the same questions for itself gets its own objects.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        """Keep the questions of at most ``size`` consultations."""
+        self.size = size
+        self._views: dict[int, tuple[datetime, list[QuestionView]]] = {}
+        self._consultation_of: dict[int, int] = {}  # question id -> consultation id
+
+    def consultation_of(self, question_id: int) -> int | None:
+        """The consultation a question belongs to, if it is known here."""
+        return self._consultation_of.get(question_id)
+
+    async def view(self, session: AsyncSession, consultation: Consultation) -> ConsultationView:
+        """The consultation (the row given, fresh) with its questions, read again if changed."""
+        cid = consultation.id or 0
+        kept = self._views.get(cid)
+        if kept is None or kept[0] != consultation.updated_at:
+            questions = await _detached_questions_of(session, cid)
+            if len(self._views) >= self.size:
+                self.clear()
+            kept = (consultation.updated_at, questions)
+            self._views[cid] = kept
+            self._consultation_of.update({q.id: cid for q in questions})
+        return ConsultationView(consultation, kept[1])
+
+    def clear(self) -> None:
+        """Forget everything (tests; a full cache)."""
+        self._views.clear()
+        self._consultation_of.clear()
+
+
+#: The process's cache of consultations' questions for the answering flow.
+VIEWS = ViewCache()
+
+
+async def _detached_questions_of(
+    session: AsyncSession, consultation_id: int
+) -> list[QuestionView]:
+    """A consultation's questions and options as objects of no session (two queries)."""
+    questions = table_of(Question)
+    options = table_of(Option)
+    # Core rows on the session's connection: nothing enters the session's identity map.
+    connection = await session.connection()
+    question_rows = await connection.execute(
+        sa_select(questions)
+        .where(questions.c.consultation_id == consultation_id)
+        .order_by(questions.c.position)
+    )
+    option_rows = await connection.execute(
+        sa_select(options)
+        .join(questions, questions.c.id == options.c.question_id)
+        .where(questions.c.consultation_id == consultation_id)
+        .order_by(options.c.question_id, options.c.position)
+    )
+    by_question: dict[int, list[Option]] = {}
+    for row in option_rows:
+        option = Option.model_validate(dict(row._mapping))
+        by_question.setdefault(option.question_id, []).append(option)
+    return [
+        QuestionView(question, by_question.get(question.id or 0, []))
+        for question in (Question.model_validate(dict(row._mapping)) for row in question_rows)
+    ]
+
+
+async def _questions_of(session: AsyncSession, consultation_id: int) -> list[QuestionView]:
+    """A consultation's questions with their options, in order (two queries)."""
     questions = (
         await session.exec(
             select(Question)
@@ -199,10 +278,7 @@ async def load_consultation(
     by_question: dict[int, list[Option]] = {}
     for option in options:
         by_question.setdefault(option.question_id, []).append(option)
-    return ConsultationView(
-        consultation,
-        [QuestionView(q, by_question.get(q.id or 0, [])) for q in questions],
-    )
+    return [QuestionView(q, by_question.get(q.id or 0, [])) for q in questions]
 
 
 async def open_consultations(session: AsyncSession, now: datetime) -> list[Consultation]:

@@ -18,6 +18,7 @@ back, with the reminders of events they still plan to attend.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -40,7 +41,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.answers import Response
-from models.arenas import Subscription
+from models.arenas import Arena, Subscription, find_arena, subscribed_arena_ids
 from models.base import UTCDateTime, table_of, utcnow
 from models.consultation import Consultation, Status, is_open
 from models.drafts import start_draft
@@ -92,6 +93,32 @@ async def wants_followup(
     if latest is None:
         return None
     return latest.granted and latest.withdrawn_at is None
+
+
+@dataclass
+class Offers:
+    """What is offered when a consultation is finished, and the person's answer to each.
+
+    ``wanted``: hear what came of it (None: not answered yet). ``arena``: the consultation's
+    arena, when it names one that exists, and ``joined``: whether the person is a member.
+    """
+
+    consultation: Consultation
+    wanted: bool | None
+    arena: Arena | None = None
+    joined: bool = False
+
+
+async def offers_after(
+    session: AsyncSession, participant_id: int, consultation: Consultation
+) -> Offers:
+    """The offers at the end of ``consultation``, with the person's answers so far."""
+    offers = Offers(consultation, await wants_followup(session, participant_id, consultation))
+    if consultation.arena_slug:
+        offers.arena = await find_arena(session, consultation.arena_slug)
+        if offers.arena is not None:
+            offers.joined = offers.arena.id in await subscribed_arena_ids(session, participant_id)
+    return offers
 
 
 async def record_followup(

@@ -118,10 +118,45 @@ async def latest_consent(
     return result.first()
 
 
+#: ``session.info`` key: participant id -> whether they accept the current privacy notice, as
+#: read with the participant (:func:`find_participant_and_consent`) in this transaction.
+_CONSENTED = "medvirk.consented"
+
+
+async def find_participant_and_consent(
+    session: AsyncSession, telegram_user_id: int
+) -> Participant | None:
+    """Return the participant, reading in the same query whether they consented.
+
+    The answer is kept for this session (``session.info``), so :func:`has_consented` asks the
+    database no more; a decision recorded or withdrawn in the session forgets it.
+    """
+    row = (
+        await session.exec(
+            select(Participant, consent_condition()).where(
+                Participant.telegram_user_id == telegram_user_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    participant, consented = row
+    session.info.setdefault(_CONSENTED, {})[participant.id] = bool(consented)
+    return participant
+
+
+def forget_consent(session: AsyncSession) -> None:
+    """Forget what :func:`find_participant_and_consent` read: a privacy decision changed."""
+    session.info.pop(_CONSENTED, None)
+
+
 async def has_consented(session: AsyncSession, participant: Participant | None) -> bool:
     """Tell whether the participant accepts the current privacy notice."""
     if participant is None:
         return False
+    known = session.info.get(_CONSENTED, {}).get(participant.id)
+    if known is not None:
+        return bool(known)
     consent = await latest_consent(session, participant)
     return (
         consent is not None
@@ -195,6 +230,7 @@ async def record_privacy_decision(
     answer "you declined" later; language and source are kept only with consent.
     """
     participant = await get_or_create_participant(session, telegram_user_id, chat_id)
+    forget_consent(session)
     if granted:
         participant.language = language or participant.language
         participant.source = participant.source or source

@@ -24,7 +24,7 @@ from models.base import localized
 from models.consultation import Consultation, Option, Question, Status
 from models.consultation_file import QuestionType
 from models.followups import stop_messages
-from models.participant import Consent, Participant
+from models.participant import Consent, Participant, forget_consent
 from models.profile import readable_background
 from models.roles import audit
 from models.webchat import WebMessage
@@ -313,6 +313,7 @@ async def forget_freed_space(session: AsyncSession) -> None:
 
 async def withdraw_consent(session: AsyncSession, participant: Participant, now: datetime) -> None:
     """Withdraw every consent the person gave; nothing more is sent to them."""
+    forget_consent(session)
     await session.exec(
         update(Consent)
         .where(

@@ -8,11 +8,13 @@ double-count. A new or changed free text is queued for moderation in the same tr
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, delete, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,13 +23,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.access_codes import Access, forget_prompt
 from models.answers import Answer, AnswerChoice, Response
 from models.consultation import (
+    VIEWS,
     Consultation,
     ConsultationView,
     Question,
     QuestionView,
     Status,
     is_open,
-    load_consultation,
     opens_later,
 )
 from models.consultation_file import QuestionType
@@ -46,6 +48,7 @@ class AnswerValue:
     option_ids: list[int] = field(default_factory=list)
     number: int | None = None
     text: str | None = None
+    answer_id: int | None = None  # the stored row, when there is one
 
 
 @dataclass
@@ -128,6 +131,14 @@ class NotInConsultation(FlowError):
     """Typed input with no question waiting for it."""
 
 
+class InAnotherConsultation(FlowError):
+    """A button of another consultation while the person is in the middle of this one."""
+
+    def __init__(self, position: Position) -> None:
+        super().__init__("in another consultation")
+        self.position = position
+
+
 class StaleQuestion(FlowError):
     """A button of a question the person is no longer on."""
 
@@ -199,26 +210,91 @@ async def responses_by_consultation(
     return {r.consultation_id: r for r in rows.all()}
 
 
-async def _load_answers(session: AsyncSession, response_id: int) -> dict[int, AnswerValue]:
-    answers = (await session.exec(select(Answer).where(Answer.response_id == response_id))).all()
-    by_id = {a.id: a for a in answers}
-    values = {
-        a.question_id: AnswerValue(skipped=a.skipped, number=a.number, text=a.text)
-        for a in answers
-    }
-    if by_id:
-        choices = await session.exec(
-            select(AnswerChoice).where(col(AnswerChoice.answer_id).in_(list(by_id)))
-        )
-        for choice in choices.all():
-            values[by_id[choice.answer_id].question_id].option_ids.append(choice.option_id)
+_ANSWER_COLUMNS = (
+    col(Answer.id),
+    col(Answer.question_id),
+    col(Answer.skipped),
+    col(Answer.number),
+    col(Answer.text),
+    col(AnswerChoice.option_id),
+)
+
+
+def _collect_answers(rows: Iterable[Sequence[Any]]) -> dict[int, AnswerValue]:
+    """Answers by question from rows of (id, question, skipped, number, text, option)."""
+    values: dict[int, AnswerValue] = {}
+    for answer_id, question_id, skipped, number, text, option_id in rows:
+        if answer_id is None:
+            continue  # a response without answers (an outer join's empty row)
+        value = values.get(question_id)
+        if value is None:
+            value = values[question_id] = AnswerValue(
+                skipped=skipped, number=number, text=text, answer_id=answer_id
+            )
+        if option_id is not None:
+            value.option_ids.append(option_id)
     return values
+
+
+async def _load_answers(session: AsyncSession, response_id: int) -> dict[int, AnswerValue]:
+    """A response's answers by question, with their ticked options (one query)."""
+    rows = await session.exec(
+        select(*_ANSWER_COLUMNS)  # type: ignore[call-overload]
+        .outerjoin(AnswerChoice, col(AnswerChoice.answer_id) == col(Answer.id))
+        .where(Answer.response_id == response_id)
+        .order_by(col(Answer.id), col(AnswerChoice.option_id))
+    )
+    return _collect_answers(rows.all())
+
+
+@dataclass
+class _Loaded:
+    """A response with its consultation and its answers, read in one query."""
+
+    response: Response
+    view: ConsultationView
+    answers: dict[int, AnswerValue]
+
+
+async def _with_consultation(
+    session: AsyncSession, *conditions: ColumnElement[bool]
+) -> _Loaded | None:
+    """A response, its consultation and its answers in one query (questions from VIEWS).
+
+    One row per answer and ticked option (the response and consultation repeat, and are one
+    object each in the session), or one row with no answer.
+    """
+    rows = (
+        await session.exec(
+            select(Response, Consultation, *_ANSWER_COLUMNS)  # type: ignore[call-overload]
+            .join(Consultation, col(Consultation.id) == col(Response.consultation_id))
+            .outerjoin(Answer, col(Answer.response_id) == col(Response.id))
+            .outerjoin(AnswerChoice, col(AnswerChoice.answer_id) == col(Answer.id))
+            .where(*conditions)
+            .order_by(col(Answer.id), col(AnswerChoice.option_id))
+        )
+    ).all()
+    if not rows:
+        return None
+    response, consultation = rows[0][0], rows[0][1]
+    answers = _collect_answers(row[2:] for row in rows)
+    return _Loaded(response, await VIEWS.view(session, consultation), answers)
 
 
 async def _position(
     session: AsyncSession, view: ConsultationView, response: Response, *, completed: bool = False
 ) -> Position:
     answers = await _load_answers(session, response.id or 0)
+    return _at(view, response, answers, completed=completed)
+
+
+def _at(
+    view: ConsultationView,
+    response: Response,
+    answers: dict[int, AnswerValue],
+    *,
+    completed: bool = False,
+) -> Position:
     question = (
         view.question(response.current_question_id) if response.current_question_id else None
     )
@@ -239,16 +315,16 @@ async def start(
     A closed consultation (``access: code``) is begun only when ``admitted`` (a one-time code
     was used); otherwise :class:`CodeRequired` is raised. Resuming needs no code again.
     """
-    view = await load_consultation(session, consultation_id)
-    if view is None:
+    consultation = await session.get(Consultation, consultation_id)
+    if consultation is None:
         raise UnknownQuestion("no such consultation")
-    consultation = view.consultation
     if opens_later(consultation, now):
         raise NotOpenYet(consultation, consultation.opens_at)
     if consultation.status == Status.DRAFT:
         raise NotOpenYet(consultation, None)
     if not is_open(consultation, now):
         raise ConsultationNotOpen
+    view = await VIEWS.view(session, consultation)
     response = await find_response(session, participant, consultation_id)
     if response is None and view.consultation.access == Access.CODE and not admitted:
         raise CodeRequired(consultation_id)
@@ -275,13 +351,30 @@ async def current_position(
     """Return where the person stands in the consultation they are answering, if any."""
     if participant.active_response_id is None:
         return None
-    response = await session.get(Response, participant.active_response_id)
-    if response is None or response.participant_id != participant.id:
+    found = await _with_consultation(
+        session,
+        col(Response.id) == participant.active_response_id,
+        col(Response.participant_id) == participant.id,
+    )
+    if found is None or not is_open(found.view.consultation, now):
         return None
-    view = await load_consultation(session, response.consultation_id)
-    if view is None or not is_open(view.consultation, now):
-        return None
-    return await _position(session, view, response)
+    return _at(found.view, found.response, found.answers)
+
+
+@dataclass
+class _Located:
+    """A button's question checked against the person's response: what a step works on."""
+
+    view: ConsultationView
+    response: Response
+    question: QuestionView
+    answers: dict[int, AnswerValue]
+
+    def position(self, *, completed: bool = False) -> Position:
+        """Where the person stands now, from what was loaded (no query)."""
+        current = self.response.current_question_id
+        question = self.view.question(current) if current else None
+        return Position(self.view, self.response, self.answers, question, completed)
 
 
 async def _locate(
@@ -291,86 +384,118 @@ async def _locate(
     now: datetime,
     *,
     must_be_current: bool = True,
-) -> tuple[ConsultationView, Response, QuestionView]:
-    """Check a button's question against the database and the person's place in it."""
-    question = await session.get(Question, question_id)
-    if question is None:
-        raise UnknownQuestion("no such question")
-    view = await load_consultation(session, question.consultation_id)
-    assert view is not None
+) -> _Located:
+    """Check a button's question against the database and the person's place in it.
+
+    One query: the response with its consultation and answers (the question to consultation
+    map and the questions come from :data:`VIEWS`; a question it does not know costs one
+    more).
+    """
+    consultation_id = VIEWS.consultation_of(question_id)
+    if consultation_id is None:
+        consultation_id = (
+            await session.exec(select(Question.consultation_id).where(Question.id == question_id))
+        ).first()
+        if consultation_id is None:
+            raise UnknownQuestion("no such question")
+    found = await _with_consultation(
+        session,
+        col(Response.participant_id) == participant.id,
+        col(Response.consultation_id) == consultation_id,
+    )
+    if found is None:
+        raise UnknownQuestion("not started")
+    response, view = found.response, found.view
     if not is_open(view.consultation, now):
         raise ConsultationNotOpen
-    response = await find_response(session, participant, view.id)
-    if response is None:
-        raise UnknownQuestion("not started")
-    question_view = view.question(question_id)
-    assert question_view is not None
+    question = view.question(question_id)
+    if question is None:
+        raise UnknownQuestion("no such question")
+    if participant.active_response_id not in (None, response.id):
+        await _stay_in_current(session, participant, now)
+    located = _Located(view, response, question, found.answers)
     if must_be_current and response.current_question_id != question_id:
-        raise StaleQuestion(await _position(session, view, response))
+        raise StaleQuestion(located.position())
     participant.active_response_id = response.id
-    return view, response, question_view
+    return located
+
+
+async def _stay_in_current(session: AsyncSession, participant: Participant, now: datetime) -> None:
+    """Refuse an old button of another consultation while the person is in the middle of one."""
+    current = await current_position(session, participant, now)
+    if current is not None and current.question is not None:
+        raise InAnotherConsultation(current)
 
 
 async def _store(
     session: AsyncSession,
-    response: Response,
+    located: _Located,
     question_id: int,
     now: datetime,
     value: AnswerValue,
 ) -> None:
-    """Write the answer, replacing any earlier one (the unique constraint keeps it single)."""
-    answer = (
+    """Write the answer, replacing any earlier one (the unique constraint keeps it single).
+
+    The earlier answer is the one loaded with the response: an update of the answer's row (or
+    an insert), and of its ticked options only what changed.
+    """
+    earlier = located.answers.get(question_id)
+    fields = {
+        "number": value.number,
+        "text": value.text,
+        "skipped": value.skipped,
+        "answered_at": now,
+    }
+    if earlier is None or earlier.answer_id is None:
+        inserted = await session.exec(
+            insert(Answer)  # type: ignore[call-overload]
+            .values(response_id=located.response.id, question_id=question_id, **fields)
+            .returning(col(Answer.id))
+        )
+        value.answer_id = int(inserted.scalar_one())
+        before: list[int] = []
+    else:
+        value.answer_id = earlier.answer_id
         await session.exec(
-            select(Answer).where(
-                Answer.response_id == response.id, Answer.question_id == question_id
+            update(Answer)  # type: ignore[call-overload]
+            .where(col(Answer.id) == earlier.answer_id)
+            .values(**fields)
+        )
+        before = earlier.option_ids
+    gone = [o for o in before if o not in value.option_ids]
+    new = [o for o in value.option_ids if o not in before]
+    if gone:
+        await session.exec(
+            delete(AnswerChoice).where(  # type: ignore[call-overload]
+                col(AnswerChoice.answer_id) == value.answer_id,
+                col(AnswerChoice.option_id).in_(gone),
             )
         )
-    ).first()
-    if answer is None:
-        answer = Answer(response_id=response.id or 0, question_id=question_id)
-        session.add(answer)
-    previous_text = answer.text
-    answer.number, answer.text, answer.skipped = value.number, value.text, value.skipped
-    answer.answered_at = now
-    await session.flush()
-    await session.exec(delete(AnswerChoice).where(col(AnswerChoice.answer_id) == answer.id))  # type: ignore[call-overload]
-    session.add_all(AnswerChoice(answer_id=answer.id or 0, option_id=o) for o in value.option_ids)
-    await session.flush()
+    if new:
+        await session.exec(
+            insert(AnswerChoice).values(  # type: ignore[call-overload]
+                [{"answer_id": value.answer_id, "option_id": o} for o in new]
+            )
+        )
+    located.answers[question_id] = value
+    previous_text = earlier.text if earlier is not None else None
     if value.text != previous_text:
         # Moderation hook: a new or changed free text is queued for review (pending) in this
         # same transaction; a text replaced by a skip leaves the queue.
-        await text_changed(session, answer.id or 0, value.text, now)
+        await text_changed(session, value.answer_id, value.text, now)
 
 
 async def _answer(
-    session: AsyncSession,
-    view: ConsultationView,
-    response: Response,
-    question_id: int,
-    now: datetime,
-    value: AnswerValue,
+    session: AsyncSession, located: _Located, now: datetime, value: AnswerValue
 ) -> Position:
-    """Store the answer and move past the question."""
-    await _store(session, response, question_id, now, value)
-    return await _advance(session, view, response, now)
+    """Store the answer to the located question and move past it."""
+    await _store(session, located, located.question.id, now, value)
+    return await _advance(session, located, now)
 
 
-async def _rejected(
-    session: AsyncSession,
-    view: ConsultationView,
-    response: Response,
-    problem: Problem,
-    limit: int | None = None,
-) -> AnswerRejected:
-    """An answer refused for ``problem``; the person stays where they are."""
-    return AnswerRejected(problem, await _position(session, view, response), limit)
-
-
-async def _advance(
-    session: AsyncSession, view: ConsultationView, response: Response, now: datetime
-) -> Position:
+async def _advance(session: AsyncSession, located: _Located, now: datetime) -> Position:
     """Move past the current question: to the next one, or to the summary."""
-    answers = await _load_answers(session, response.id or 0)
+    view, response, answers = located.view, located.response, located.answers
     visible = visible_questions(view, answers)
     visible_ids = {q.id for q in visible}
     hidden = [qid for qid in answers if qid not in visible_ids]
@@ -407,14 +532,20 @@ async def choose(
     now: datetime,
 ) -> Position:
     """Answer a single-choice or yes/no question with a button."""
-    view, response, question = await _locate(session, participant, question_id, now)
+    return await _choose(
+        session, await _locate(session, participant, question_id, now), option_id, now
+    )
+
+
+async def _choose(
+    session: AsyncSession, located: _Located, option_id: int, now: datetime
+) -> Position:
+    question = located.question
     if question.type not in (QuestionType.SINGLE_CHOICE, QuestionType.YES_NO):
         raise UnknownQuestion("not a single-choice question")
     if question.option(option_id) is None:
         raise UnknownQuestion("option of another question")
-    return await _answer(
-        session, view, response, question_id, now, AnswerValue(option_ids=[option_id])
-    )
+    return await _answer(session, located, now, AnswerValue(option_ids=[option_id]))
 
 
 async def toggle(
@@ -425,109 +556,111 @@ async def toggle(
     now: datetime,
 ) -> Position:
     """Tick or untick one option of a multiple-choice question; the question stays."""
-    view, response, question = await _locate(session, participant, question_id, now)
+    located = await _locate(session, participant, question_id, now)
+    question = located.question
     if question.type != QuestionType.MULTIPLE_CHOICE or question.option(option_id) is None:
         raise UnknownQuestion("option of another question")
-    answers = await _load_answers(session, response.id or 0)
-    chosen = list(answers[question_id].option_ids) if question_id in answers else []
+    earlier = located.answers.get(question_id)
+    chosen = list(earlier.option_ids) if earlier is not None else []
     if option_id in chosen:
         chosen.remove(option_id)
     else:
         limit = question.question.max_choices
         if limit is not None and len(chosen) >= limit:
-            raise await _rejected(session, view, response, Problem.TOO_MANY, limit)
+            raise AnswerRejected(Problem.TOO_MANY, located.position(), limit)
         chosen.append(option_id)
-    await _store(session, response, question_id, now, AnswerValue(option_ids=chosen))
-    return await _position(session, view, response)
+    await _store(session, located, question_id, now, AnswerValue(option_ids=chosen))
+    return located.position()
 
 
 async def finish_choices(
     session: AsyncSession, participant: Participant, question_id: int, now: datetime
 ) -> Position:
     """Confirm the ticked options of a multiple-choice question and move on."""
-    view, response, question = await _locate(session, participant, question_id, now)
+    located = await _locate(session, participant, question_id, now)
+    question = located.question
     if question.type != QuestionType.MULTIPLE_CHOICE:
         raise UnknownQuestion("not a multiple-choice question")
-    answers = await _load_answers(session, response.id or 0)
-    if not answers.get(question_id, AnswerValue()).option_ids:
+    if not located.answers.get(question_id, AnswerValue()).option_ids:
         if question.question.required:
-            raise await _rejected(session, view, response, Problem.REQUIRED)
-        await _store(session, response, question_id, now, AnswerValue(skipped=True))
-    return await _advance(session, view, response, now)
+            raise AnswerRejected(Problem.REQUIRED, located.position())
+        await _store(session, located, question_id, now, AnswerValue(skipped=True))
+    return await _advance(session, located, now)
 
 
 async def rate(
     session: AsyncSession, participant: Participant, question_id: int, value: int, now: datetime
 ) -> Position:
     """Answer a scale question."""
-    view, response, question = await _locate(session, participant, question_id, now)
-    q = question.question
-    if question.type != QuestionType.SCALE:
+    return await _rate(session, await _locate(session, participant, question_id, now), value, now)
+
+
+async def _rate(session: AsyncSession, located: _Located, value: int, now: datetime) -> Position:
+    q = located.question.question
+    if located.question.type != QuestionType.SCALE:
         raise UnknownQuestion("not a scale question")
     if not (q.scale_min or 0) <= value <= (q.scale_max or 0):
-        raise await _rejected(session, view, response, Problem.OUT_OF_RANGE)
-    return await _answer(session, view, response, question_id, now, AnswerValue(number=value))
+        raise AnswerRejected(Problem.OUT_OF_RANGE, located.position())
+    return await _answer(session, located, now, AnswerValue(number=value))
 
 
 async def skip(
     session: AsyncSession, participant: Participant, question_id: int, now: datetime
 ) -> Position:
     """Pass over a question that is not required."""
-    view, response, question = await _locate(session, participant, question_id, now)
-    if question.question.required:
-        raise await _rejected(session, view, response, Problem.REQUIRED)
-    return await _answer(session, view, response, question_id, now, AnswerValue(skipped=True))
+    located = await _locate(session, participant, question_id, now)
+    if located.question.question.required:
+        raise AnswerRejected(Problem.REQUIRED, located.position())
+    return await _answer(session, located, now, AnswerValue(skipped=True))
 
 
 async def back(
     session: AsyncSession, participant: Participant, question_id: int, now: datetime
 ) -> Position:
     """Go to the previous question (from an edit: back to the summary)."""
-    view, response, question = await _locate(session, participant, question_id, now)
-    answers = await _load_answers(session, response.id or 0)
+    located = await _locate(session, participant, question_id, now)
+    response, question = located.response, located.question
     if response.editing and response.completed_at is not None:
         response.editing = False
         response.current_question_id = None
     else:
         earlier = [
             q
-            for q in visible_questions(view, answers)
+            for q in visible_questions(located.view, located.answers)
             if q.question.position < question.question.position
         ]
         if earlier:
             response.current_question_id = earlier[-1].id
     await session.flush()
-    return await _position(session, view, response)
+    return located.position()
 
 
 async def edit(
     session: AsyncSession, participant: Participant, question_id: int, now: datetime
 ) -> Position:
     """From the summary, go to one question to change its answer."""
-    view, response, question = await _locate(
-        session, participant, question_id, now, must_be_current=False
-    )
-    answers = await _load_answers(session, response.id or 0)
-    if response.completed_at is None or not is_visible(question, view, answers):
-        raise StaleQuestion(await _position(session, view, response))
+    located = await _locate(session, participant, question_id, now, must_be_current=False)
+    response, question = located.response, located.question
+    if response.completed_at is None or not is_visible(question, located.view, located.answers):
+        raise StaleQuestion(located.position())
     response.current_question_id = question_id
     response.editing = True
     await session.flush()
-    return Position(view, response, answers, question)
+    return located.position()
 
 
 async def show_summary(
     session: AsyncSession, participant: Participant, consultation_id: int, now: datetime
 ) -> Position:
     """Return the summary of a completed response."""
-    view = await load_consultation(session, consultation_id)
-    if view is None:
-        raise UnknownQuestion("no such consultation")
-    response = await find_response(session, participant, consultation_id)
-    if response is None or response.completed_at is None:
+    found = await _with_consultation(
+        session,
+        col(Response.participant_id) == participant.id,
+        col(Response.consultation_id) == consultation_id,
+    )
+    if found is None or found.response.completed_at is None:
         raise UnknownQuestion("not completed")
-    answers = await _load_answers(session, response.id or 0)
-    return Position(view, response, answers, None)
+    return Position(found.view, found.response, found.answers, None)
 
 
 async def record_choices(
@@ -546,8 +679,10 @@ async def record_choices(
         raise ConsultationNotOpen
     if option_ids:
         response.current_question_id = question.id
-        value = AnswerValue(option_ids=option_ids)
-        return await _answer(session, view, response, question.id, now, value)
+        located = _Located(
+            view, response, question, await _load_answers(session, response.id or 0)
+        )
+        return await _answer(session, located, now, AnswerValue(option_ids=option_ids))
     await session.exec(  # type: ignore[call-overload]
         delete(Answer).where(
             col(Answer.response_id) == response.id, col(Answer.question_id) == question.id
@@ -567,6 +702,7 @@ async def type_answer(
     if position is None or position.question is None:
         raise NotInConsultation
     question = position.question
+    located = _Located(position.view, position.response, question, position.answers)
     q = question.question
     cleaned = text.strip()
     if question.type == QuestionType.FREE_TEXT:
@@ -574,28 +710,28 @@ async def type_answer(
             raise AnswerRejected(Problem.EMPTY, position)
         if q.max_length is not None and len(cleaned) > q.max_length:
             raise AnswerRejected(Problem.TOO_LONG, position, q.max_length)
-        value = AnswerValue(text=cleaned)
-        return await _answer(session, position.view, position.response, question.id, now, value)
+        return await _answer(session, located, now, AnswerValue(text=cleaned))
     if question.type == QuestionType.SCALE:
         # isdecimal, not isdigit: "²" is a digit int() refuses. A number thousands of digits
         # long is out of range anyway, and int() refuses it too (found by the fuzz test).
         if not cleaned.isdecimal() or len(cleaned) > 9:
             raise AnswerRejected(Problem.OUT_OF_RANGE, position)
-        return await rate(session, participant, question.id, int(cleaned), now)
+        return await _rate(session, located, int(cleaned), now)
     if question.type == QuestionType.YES_NO:
         word = cleaned.lower().rstrip(".!")
         key = "yes" if word in YES_WORDS else "no" if word in NO_WORDS else None
         option = next((o for o in question.options if o.key == key), None)
         if option is None:
             raise AnswerRejected(Problem.USE_BUTTONS, position)
-        return await choose(session, participant, question.id, option.id or 0, now)
+        return await _choose(session, located, option.id or 0, now)
     raise AnswerRejected(Problem.USE_BUTTONS, position)
 
 
 async def leave(session: AsyncSession, participant: Participant) -> int | None:
     """Step out of the current consultation; the answers stay for later.
 
-    Returns the consultation's id, or None when the person was not in one.
+    Returns the consultation's id, or None when the person was not in the middle of one (a
+    consultation answered to the end has nothing left to pause).
     """
     await forget_prompt(session, participant)
     if participant.active_response_id is None:
@@ -603,4 +739,6 @@ async def leave(session: AsyncSession, participant: Participant) -> int | None:
     response = await session.get(Response, participant.active_response_id)
     participant.active_response_id = None
     await session.flush()
-    return response.consultation_id if response else None
+    if response is None or response.current_question_id is None:
+        return None
+    return response.consultation_id

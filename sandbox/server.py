@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import mimetypes
 import time
@@ -143,6 +144,8 @@ class BotApiServer:
         bot_user: the bot's ``User`` object (getMe).
         global_rate: sends per second across all chats before 429 (None: unlimited).
         per_chat_rate: sends per second per chat before 429 (None: unlimited).
+        per_chat_burst: sends one chat may get at once before ``per_chat_rate`` applies
+            (Telegram tolerates a short burst; 1: none).
         keep_messages: bot messages kept per chat (None: all; 0: none, only counters).
             Events are kept up to four times that. Evicted messages cannot be edited.
         latency: seconds every Bot API call waits before it is handled.
@@ -159,6 +162,7 @@ class BotApiServer:
         bot_name: str = "Medvirk",
         global_rate: float | None = None,
         per_chat_rate: float | None = None,
+        per_chat_burst: int = 1,
         keep_messages: int | None = None,
         latency: float = 0.0,
         webhook_timeout: float = 10.0,
@@ -174,6 +178,7 @@ class BotApiServer:
         }
         self.global_rate = global_rate
         self.per_chat_rate = per_chat_rate
+        self.per_chat_burst = per_chat_burst
         self.keep_messages = keep_messages
         self.latency = latency
         self.webhook_timeout = webhook_timeout
@@ -991,7 +996,9 @@ class BotApiServer:
         if self.per_chat_rate:
             chat_bucket = chat.bucket
             if chat_bucket is None or chat_bucket.rate != self.per_chat_rate:
-                chat_bucket = chat.bucket = TokenBucket(self.per_chat_rate, now)
+                chat_bucket = chat.bucket = TokenBucket(
+                    self.per_chat_rate, now, capacity=self.per_chat_burst
+                )
             wait = chat_bucket.wait_time(now)
         if self.global_rate:
             global_bucket = self._global_bucket
@@ -1301,12 +1308,38 @@ class BotApiServer:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
         try:
             async with self._session.post(hook.url, json=update, headers=headers) as response:
-                await response.read()
+                body = await response.read()
                 if 200 <= response.status < 300:
+                    await self.execute_webhook_answer(response.content_type, body)
                     return None
                 return f"Wrong response from the webhook: {response.status} {response.reason}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"Connection failed: {exc!r}"
+
+    async def execute_webhook_answer(self, content_type: str, body: bytes) -> None:
+        """Make the Bot API call a webhook answered with, as Telegram does.
+
+        A webhook may answer an update with one method call as a JSON object with ``method``
+        and its parameters. Telegram makes the call and never says how it went; so does this.
+        """
+        if content_type != "application/json":
+            return
+        try:
+            values = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(values, dict) or not isinstance(values.get("method"), str):
+            return
+        method = values.pop("method").lower()
+        self.stats.calls[method] += 1
+        self.stats.answered_in_webhook[method] += 1
+        handler = self._methods.get(method)
+        if handler is None:
+            return
+        try:
+            await handler(Params(values))
+        except ApiError as error:
+            self.stats.record_error(error.status)
 
     async def _send_message(self, params: Params) -> JSONDict:
         chat = self._target_chat(params)

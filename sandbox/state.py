@@ -161,14 +161,14 @@ class Fault:
 
 
 class TokenBucket:
-    """A token bucket: ``rate`` sends per second with bursts of up to ``max(1, rate)``."""
+    """A token bucket: ``rate`` sends per second with bursts of up to ``max(capacity, rate)``."""
 
     __slots__ = ("capacity", "rate", "stamp", "tokens")
 
-    def __init__(self, rate: float, now: float) -> None:
+    def __init__(self, rate: float, now: float, capacity: float = 1.0) -> None:
         """Start full at time ``now``."""
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, capacity, rate)
         self.tokens = self.capacity
         self.stamp = now
 
@@ -288,6 +288,8 @@ class SandboxStats:
         bad_requests: 400 answers.
         calls: Bot API calls per method name (lower case).
         send_times: ``time.monotonic()`` of each successful send, in order.
+        answered_in_webhook: Bot API calls a webhook made in its answer to an update, per
+            method name (lower case; counted in ``calls`` too).
         webhook_deliveries: updates the webhook receiver accepted.
         webhook_failures: webhook attempts answered non-2xx or failed.
     """
@@ -300,6 +302,7 @@ class SandboxStats:
     bad_requests: int = 0
     calls: Counter[str] = field(default_factory=Counter)
     send_times: array[float] = field(default_factory=lambda: array("d"))
+    answered_in_webhook: Counter[str] = field(default_factory=Counter)
     webhook_deliveries: int = 0
     webhook_failures: int = 0
 
@@ -344,6 +347,7 @@ class SandboxStats:
         self.per_chat.clear()
         self.rate_limited = self.forbidden = self.server_errors = self.bad_requests = 0
         self.calls.clear()
+        self.answered_in_webhook.clear()
         self.send_times = array("d")
         self.webhook_deliveries = self.webhook_failures = 0
 

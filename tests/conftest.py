@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import bot.app
 from bot.db import create_engine, create_sessionmaker
 from bot.logs import quiet_noisy_loggers
+from models.consultation import VIEWS
 from sandbox import Sandbox
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -64,13 +65,21 @@ def _no_bot_token_in_logs() -> Iterator[None]:
 def _no_reply_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Send a reply's messages back to back: the sandbox in the tests has no per-chat limit.
 
-    In production the bot spaces messages to one chat a second apart (bot/ratelimit.py); here
-    thousands of one-second waits would only make the suite slow. Bot processes the tests
-    start themselves keep the spacing.
+    In production the bot keeps Telegram's pace per chat after a short burst
+    (bot/ratelimit.py); here thousands of one-second waits would only make the suite slow.
+    Bot processes the tests start themselves keep the pace.
     """
     monkeypatch.setattr(
         bot.app, "ReplyRateLimiter", functools.partial(bot.app.ReplyRateLimiter, per_chat=0.0)
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_questions() -> Iterator[None]:
+    """Each test starts with no consultation's questions kept from another test's database."""
+    VIEWS.clear()
+    yield
+    VIEWS.clear()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ Every offer (to join an arena, to hear what came of a consultation) has its one-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from telegram import InlineKeyboardButton
@@ -92,8 +93,14 @@ def arena_card(arena: Arena, joined: bool) -> Outgoing:
     return Outgoing("\n".join(lines), keyboard([_toggle(arena, joined, "c")]))
 
 
-def offer_message(arena: Arena, joined: bool) -> Outgoing:
-    """The offer at the end of a consultation to join its arena (and its answered form)."""
+def offer_message(
+    arena: Arena, joined: bool, data: Callable[[int], cb.CallbackData] | None = None
+) -> Outgoing:
+    """The offer at the end of a consultation to join its arena (and its answered form).
+
+    ``data`` makes the button's data from 1 (join) or 0 (leave); by default an arena toggle
+    that shows this offer again.
+    """
     if joined:
         text = _("You joined <b>{arena}</b>. You will get invitations to its meetings.")
     else:
@@ -104,7 +111,10 @@ def offer_message(arena: Arena, joined: bool) -> Outgoing:
     lines = [end_sentence(text.format(arena=escape(mid_sentence(name(arena)))))]
     if not joined and _description(arena):
         lines.append(escape(_description(arena)))
-    return Outgoing("\n\n".join(lines), keyboard([_toggle(arena, joined, "o")]))
+    toggle = _toggle(arena, joined, "o")
+    if data is not None:
+        toggle = button(toggle.text, data(0 if joined else 1))
+    return Outgoing("\n\n".join(lines), keyboard([toggle]))
 
 
 def membership_notice(arena: Arena, joined: bool) -> str:
@@ -138,24 +148,33 @@ def arena_not_found() -> Outgoing:
 # ---------------------------------------------------------------------- follow-ups
 
 
-def followup_offer(consultation: Consultation, wanted: bool | None) -> Outgoing:
-    """The question whether to hear what came of it, or its answered form with an undo."""
+def followup_offer(
+    consultation: Consultation,
+    wanted: bool | None,
+    data: Callable[[int], cb.CallbackData] | None = None,
+) -> Outgoing:
+    """The question whether to hear what came of it, or its answered form with an undo.
+
+    ``data`` makes a button's data from 1 (yes) or 0 (no); by default a follow-up answer that
+    shows this offer again.
+    """
     cid = consultation.id or 0
+    make = data or (lambda value: cb.FollowUp(cid, value, "o"))
     if wanted is None:
         text = _(
             "May we tell you what came of this? When the municipality has decided, we send "
             "you one message about <b>{title}</b>."
         )
         buttons = [
-            button(_("✅ Yes, tell me"), cb.FollowUp(cid, 1, "o")),
-            button(_("No thanks"), cb.FollowUp(cid, 0, "o")),
+            button(_("✅ Yes, tell me"), make(1)),
+            button(_("No thanks"), make(0)),
         ]
     elif wanted:
         text = _("Thank you! We will tell you what came of <b>{title}</b>.")
-        buttons = [button(_("🔕 No, do not tell me"), cb.FollowUp(cid, 0, "o"))]
+        buttons = [button(_("🔕 No, do not tell me"), make(0))]
     else:
         text = _("Okay, we will not send you news about <b>{title}</b>.")
-        buttons = [button(_("🔔 Tell me after all"), cb.FollowUp(cid, 1, "o"))]
+        buttons = [button(_("🔔 Tell me after all"), make(1))]
     title = title_of(consultation)
     return Outgoing(end_sentence(text.format(title=mid_sentence(title))), keyboard(buttons))
 

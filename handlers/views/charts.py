@@ -23,18 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-from matplotlib import font_manager
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ft2font import FT2Font
-from matplotlib.patches import Rectangle
+from typing import TYPE_CHECKING
 
 from handlers.i18n import _
 from models.base import localized
 from models.consultation_file import QuestionType
 from models.results import ConsultationResults, QuestionResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# Matplotlib, with NumPy and Pillow, is about 50 MB of a process's memory: it is imported when
+# the first chart is drawn or measured (in the functions below), not when the bot starts.
 
 FONT = "DejaVu Sans"
 DPI = 180
@@ -77,6 +77,9 @@ class Chart:
 @cache
 def _glyphs() -> frozenset[int]:
     """The code points the chart font can draw."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
     path = font_manager.findfont(
         font_manager.FontProperties(family=FONT), fallback_to_default=True
     )
@@ -139,6 +142,9 @@ def render_chart(
     """
     if len(labels) != len(counts):
         raise ValueError("one count per label")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     layout = _layout(title, question_text, labels, counts, subtitle)
     figure = Figure(figsize=(WIDTH, layout.height), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)
@@ -211,6 +217,8 @@ def _draw_texts(axes: Axes, texts: list[tuple[float, str, float, str, str]]) -> 
 
 def _draw_bars(axes: Axes, bars: list[tuple[float, int]], total: int) -> None:
     """Each bar on its track (100 %), with the count and share right of the track."""
+    from matplotlib.patches import Rectangle
+
     track = WIDTH - 2 * MARGIN - VALUE_ROOM
     for top, count in bars:
         share = count / total if total else 0.0

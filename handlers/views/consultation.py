@@ -24,6 +24,7 @@ from models.response import (
     AnswerValue,
     ConsultationNotOpen,
     FlowError,
+    InAnotherConsultation,
     NotInConsultation,
     Position,
     Problem,
@@ -139,10 +140,11 @@ def opened(position: Position, *, first_time: bool) -> list[Outgoing]:
         note = language_note(position.view)
         return [*([Outgoing(note)] if note else []), poll_message(position)]
     if first_time:
-        return [intro_message(position.view), *after_step(position)]
+        # The intro stays in the chat to read again; the question's message moves on.
+        return [intro_message(position.view), where_you_are(position)]
     if position.at_summary:
         return [summary_message(position)]
-    return [Outgoing(_("Welcome back! Here is where you left off.")), where_you_are(position)]
+    return [welcome_back(position)]
 
 
 def intro_message(view: ConsultationView) -> Outgoing:
@@ -274,25 +276,27 @@ def _question_keyboard(position: Position, question: QuestionView) -> InlineKeyb
     return InlineKeyboardMarkup(rows)
 
 
-def answered_message(position: Position, question: QuestionView) -> Outgoing:
-    """The question's message once answered: the question and the answer, no buttons."""
+def answer_toast(position: Position, question_id: int) -> str | None:
+    """The short toast on a pressed answer ("✓ Often"): the question itself moves on."""
     with language(content_language(position.view)):
-        return _answered_message(position, question)
+        return _answer_toast(position, question_id)
 
 
-def _answered_message(position: Position, question: QuestionView) -> Outgoing:
-    visible = [q.id for q in position.visible_questions()]
-    number = visible.index(question.id) + 1 if question.id in visible else len(visible)
-    view = position.view
-    title = text_of(view, view.consultation.title)
-    stored = position.answers.get(question.id)
-    value = answer_text(view, question, stored)
-    # A tick says "answered"; a skipped question shows only that it was skipped.
-    shown = f"<i>{value}</i>" if stored is None or stored.skipped else f"✓ <i>{value}</i>"
-    return Outgoing(
-        f"<b>{title}</b> · {number}/{len(visible)}\n\n"
-        f"{text_of(view, question.question.text)}\n\n{shown}"
-    )
+def _answer_toast(position: Position, question_id: int) -> str | None:
+    question = position.view.question(question_id)
+    value = position.answers.get(question_id)
+    if question is None or value is None or value.skipped:
+        return None
+    if value.number is not None:
+        return f"✓ {value.number}"
+    labels = [
+        localized(o.text, current_language(), position.view.consultation.languages[0])
+        if question.type != QuestionType.YES_NO
+        else (_("Yes") if o.key == "yes" else _("No"))
+        for o in question.options
+        if (o.id or 0) in value.option_ids
+    ]
+    return short("✓ " + ", ".join(labels), 190) if labels else None
 
 
 # ---------------------------------------------------------------------- after an answer
@@ -324,25 +328,21 @@ def _summary_message(position: Position) -> Outgoing:
     return Outgoing("\n\n".join(lines), InlineKeyboardMarkup(rows))
 
 
-def after_step(position: Position) -> list[Outgoing]:
-    """What follows an answer: the next question, or thanks and the summary."""
-    if position.question is not None:
-        return [question_message(position)]
-    messages = []
-    if position.just_completed:
-        messages.append(Outgoing(_("Thank you! Your answers are saved.")))
-    messages.append(summary_message(position))
-    return messages
-
-
 def where_you_are(position: Position) -> Outgoing:
-    """The current question, or the summary when everything is answered."""
+    """The current question, or the summary when everything is answered.
+
+    It is also what follows an answer (the next question, or the summary after a change); a
+    first completion shows :func:`handlers.views.finish.finished_message` instead.
+    """
     return question_message(position) if position.question else summary_message(position)
 
 
-def typed_answer_taken(position: Position) -> list[Outgoing]:
-    """A tick for a typed answer, then what follows it."""
-    return [Outgoing("✓"), *after_step(position)]
+def welcome_back(position: Position) -> Outgoing:
+    """Where the person left off, in one message with a line saying so."""
+    here = where_you_are(position)
+    return Outgoing(
+        _("Welcome back! Here is where you left off.") + "\n\n" + here.text, here.keyboard
+    )
 
 
 # ---------------------------------------------------------------------- what went wrong
@@ -387,6 +387,10 @@ def flow_problem(error: FlowError) -> str:
         return _problem_text(error)
     if isinstance(error, StaleQuestion):
         return _("That question is already behind you. Here is where you are.")
+    if isinstance(error, InAnotherConsultation):
+        return _(
+            "You are in the middle of «{title}». Finish it, or take a break with /cancel, first."
+        ).format(title=plain_title(error.position.view.consultation))
     if isinstance(error, ConsultationNotOpen):
         return _("This consultation is closed. Thank you for your interest! See /consultations.")
     if isinstance(error, NotInConsultation):
@@ -442,15 +446,11 @@ def vote_refused(*, closed: bool) -> str:
     return _("I do not know this poll any more. See /consultations.")
 
 
-def vote_taken(offers: list[Outgoing], *, withdrawn: bool = False) -> list[Outgoing]:
-    """Thanks for a vote; on completion the first offer is said in the same message."""
+def vote_taken(*, withdrawn: bool = False) -> list[Outgoing]:
+    """Thanks for a vote, or word that it was withdrawn (a completion ends with the summary)."""
     if withdrawn:
         return [Outgoing(_("Your vote is withdrawn."))]
-    thanks = _("Thank you! Your answer is saved.")
-    if not offers:
-        return [Outgoing(thanks)]
-    first, *more = offers
-    return [Outgoing(f"{thanks}\n\n{first.text}", first.keyboard), *more]
+    return [Outgoing(_("Thank you! Your answer is saved."))]
 
 
 # ---------------------------------------------------------------------- one-time codes

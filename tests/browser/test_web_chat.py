@@ -69,11 +69,10 @@ async def test_a_citizen_answers_a_whole_consultation(
     await kari.expect_text("1/6")
     await kari.press("Hver uke")
     await kari.expect_text("2/6")
-    # The answered question is edited in place: one message, the answer shown, no buttons.
-    first = kari.chat().locator(".message").filter(has_text="1/6")
-    await expect(first).to_have_count(1)
-    await expect(first).to_contain_text("Hver uke")
-    await expect(first.get_by_role("button")).to_have_count(0)
+    # A step is one message: the question's message became the next question.
+    await expect(kari.chat().locator(".message").filter(has_text="1/6")).to_have_count(0)
+    await expect(kari.chat().locator(".message").filter(has_text="2/6")).to_have_count(1)
+    await kari.screenshot("13-next-question-in-place")
 
     await kari.press("⬜ Leksehjelp")
     await expect(kari.button("☑️ Leksehjelp")).to_be_visible()
@@ -93,6 +92,10 @@ async def test_a_citizen_answers_a_whole_consultation(
     # Formatting arrives as formatting: the summary's heading is bold, not "<b>" text.
     await expect(summary.locator("strong").first).to_be_visible()
     await expect(summary).not_to_contain_text("<b>")
+    # Finishing is one message: thanks, the summary, then the offers, with their buttons.
+    await expect(summary).to_contain_text("Takk! Svarene dine er lagret.")
+    await expect(summary.get_by_role("button", name="✅ Ja, si fra")).to_be_visible()
+    await kari.screenshot("13-finished-one-message")
 
     assert await completed_responses(tmp_path) == 1
     assert_offline(kari)
@@ -231,7 +234,7 @@ async def test_two_citizens_answer_at_the_same_time(
     badge = kari.page.locator(f'button.person[data-id="{amina_id}"] .badge')
     await expect(badge).to_be_visible()
     await kari.page.locator(f'button.person[data-id="{amina_id}"]').click()
-    await expect(kari.chat()).to_contain_text("In a small group")
+    await expect(kari.chat()).to_contain_text("Do you need information in a language other")
     await expect(badge).to_be_hidden()
     assert_offline(kari)
     assert_offline(amina)

@@ -146,8 +146,11 @@ async def _leader_pid(db: Sessions) -> int:
             name = (
                 await session.exec(
                     text(  # type: ignore[call-overload]
+                        # This database's replicas only: other test databases on the same
+                        # server run bots of their own.
                         "SELECT application_name FROM pg_stat_activity "
-                        "WHERE application_name LIKE 'medvirk-delivery:%'"
+                        "WHERE application_name LIKE 'medvirk-delivery:%' "
+                        "AND datname = current_database()"
                     )
                 )
             ).first()

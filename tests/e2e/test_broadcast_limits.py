@@ -45,8 +45,12 @@ SIX_QUESTIONS = "slug: seks\ntitle: {nb: Seks spørsmål}\nquestions:\n" + "".jo
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    """The sandbox with Telegram's limits and a little network latency."""
-    async with Sandbox(global_rate=30, per_chat_rate=1, latency=0.01) as sandbox:
+    """The sandbox with Telegram's limits and a little network latency.
+
+    Per chat: a short burst, then one message a second, as Telegram tolerates (the replies
+    use the burst; broadcasts keep to one a second per chat).
+    """
+    async with Sandbox(global_rate=30, per_chat_rate=1, per_chat_burst=3, latency=0.01) as sandbox:
         yield sandbox
 
 

@@ -129,13 +129,22 @@ async def test_the_end_of_a_consultation_asks_about_follow_ups_and_its_arena(
         consultation = await add_consultation(session, WITH_ARENA)
     person = await _consented(harness, 7505, "/start c_kafe")
     await harness.press(person, "Yes")
-    texts = harness.new_texts(person)
-    assert texts[-4] == "Thank you! Your answers are saved."
-    assert texts[-3].startswith("May we tell you what came of this?")
-    assert texts[-2].startswith("Would you like to take part in <b>the volunteer centre</b>?")
-    assert texts[-1].startswith("<b>Your answers: Café</b>")  # the summary stays last
+    # One tidy message: the question's own message becomes thanks, summary, then the offers.
+    (finished,) = harness.new_texts(person)
+    parts = finished.split("\n\n")
+    assert parts[0] == "Thank you! Your answers are saved."
+    assert parts[1] == "<b>Your answers: Café</b>"
+    assert parts[-3].startswith("May we tell you what came of this?")
+    assert parts[-2].startswith("Would you like to take part in <b>the volunteer centre</b>?")
+    assert "✏️ Change 1" in person.buttons()[0]
     assert await harness.press(person, "Yes, tell me") == "We will tell you what came of it."
+    # Taking an offer shows the whole message again: the summary stays, the offer is answered.
+    (shown,) = harness.new_texts(person)
+    assert "<b>Your answers: Café</b>" in shown
+    assert "Thank you! We will tell you what came of <b>Café</b>." in shown
     await harness.press(person, "Join the volunteer centre")
+    assert "You joined <b>the volunteer centre</b>" in harness.last(person)
+    assert "✖ Leave the volunteer centre" in person.buttons()
     pid = (await _participant(sessionmaker, 7505)).id or 0
     async with sessionmaker() as session:
         assert await wants_followup(session, pid, consultation) is True

@@ -343,3 +343,73 @@ async def test_a_poster_scanned_a_day_early_says_when_it_opens_and_offers_to_tel
     assert [(d.kind, d.due_at.isoformat()) for d in reminders] == [
         ("remind-opens", "2027-01-16T09:00:00+00:00")
     ]
+
+
+TWO_QUESTIONS = """
+slug: kafe
+title: {nb: Kafé}
+questions:
+  - {id: like, type: yes_no, text: {nb: Liker du kafeen?}}
+  - {id: score, type: scale, min: 1, max: 5, text: {nb: Hvor god er kaffen?}}
+"""
+
+
+async def _position_of(sessionmaker: Sessions, user_id: int) -> list[tuple[int, int | None]]:
+    async with sessionmaker() as session:
+        rows = await session.exec(select(Response.consultation_id, Response.current_question_id))
+        return sorted(rows.all())
+
+
+async def test_an_old_button_never_pulls_a_person_out_of_their_consultation(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session)
+        await add_consultation(session, TWO_QUESTIONS)
+    person = await _consented(harness, 7010, "/start c_park")
+    park_question = person.button("Ofte")  # park's first question, left open
+    await harness.send(person, "/start c_kafe")
+    assert "1/2" in harness.last(person)
+    before = await _position_of(sessionmaker, 7010)
+    notice = await harness.press_data(person, park_question[1], park_question[0])
+    assert notice == "Du er midt i «Kafé». Fullfør den, eller ta en pause med /cancel, først."
+    assert await _position_of(sessionmaker, 7010) == before
+    assert await _answers(sessionmaker) == []
+    # Typed text still answers the consultation the person is in.
+    await harness.send(person, "ja")
+    assert "2/2" in harness.last(person)
+    # After a break, the old button may take them back.
+    await harness.send(person, "/cancel")
+    assert await harness.press_data(person, park_question[1], park_question[0]) == "✓ Ofte"
+
+
+async def test_a_summary_changed_in_place_keeps_no_stale_buttons(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session, TWO_QUESTIONS)
+    person = await _consented(harness, 7011, "/start c_kafe")
+    await harness.press(person, "Ja")
+    await harness.press(person, "3")
+    summary = person.button("Endre 2")[0]
+    await harness.press(person, "Endre 2")
+    # The summary's own message became the question; answering makes it the summary again.
+    assert "2/2" in (harness.sandbox.message(person.id, summary) or {}).get("text", "")
+    await harness.press(person, "5")
+    shown = harness.sandbox.message(person.id, summary) or {}
+    assert "Svarene dine" in shown.get("text", "")
+    assert "→ 5" in shown.get("text", "")
+    texts = [m.get("text", "") for m in harness.sandbox.messages(person.id)]
+    assert sum("Svarene dine" in t for t in texts) == 1
+
+
+async def test_cancel_after_the_last_answer_has_nothing_to_pause(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session, TWO_QUESTIONS)
+    person = await _consented(harness, 7012, "/start c_kafe")
+    await harness.press(person, "Ja")
+    await harness.press(person, "3")
+    await harness.send(person, "/cancel")
+    assert "ingenting å avbryte" in harness.last(person)

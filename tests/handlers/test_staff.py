@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -13,6 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import callbacks as cb
+from models import export as export_module
 from models.consultation import Consultation, Status, find_consultation
 from models.roles import AuditLog, Role, grant
 from tests.auxil.citizen import Citizen
@@ -276,3 +280,38 @@ async def test_export_sends_a_file_without_telegram_ids(
         assert user_id not in content
     await harness.send(staff, "/export finnes-ikke csv")
     assert "Det finnes ingen undersøkelse med det navnet" in harness.last(staff)
+
+
+async def test_residents_are_answered_while_an_export_is_written(
+    harness: Harness, sessionmaker: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _answered_park(harness, sessionmaker)
+    staff = await _staff(harness, sessionmaker)
+    resident = harness.citizen(7204)
+    await harness.send(resident, "/start c_park")
+    await harness.press(resident, "Ja, jeg godtar")
+    # As in production on SQLite: one writer at a time, queued in the process.
+    harness.runtime.transaction_lock = asyncio.Lock()
+    # The export's rows are held in the worker thread until the resident has been answered:
+    # were they built on the event loop, or in a transaction the resident must wait for, the
+    # resident's answer could not come first.
+    writing, answered = threading.Event(), threading.Event()
+    build = export_module._rows
+
+    def held(*args: Any) -> Any:
+        writing.set()
+        assert answered.wait(10), "the resident was not answered while the export was written"
+        return build(*args)
+
+    monkeypatch.setattr(export_module, "_rows", held)
+    await staff.send("/export park csv")
+    await resident.press("Ofte")
+    export, press = await harness.app.bot.get_updates(offset=harness.offset, timeout=0)
+    harness.offset = press.update_id + 1
+    exporting = asyncio.create_task(harness.app.process_update(export))
+    assert await asyncio.to_thread(writing.wait, 10)
+    await asyncio.wait_for(harness.app.process_update(press), 5)
+    assert "2/5" in harness.last(resident)
+    answered.set()
+    await exporting
+    assert any(m.get("document") for m in harness.sandbox.messages(staff.id))

@@ -48,7 +48,9 @@ async def test_a_flow_completes_through_5xx_timeouts_and_429(
         await kari.send("/start c_scales")
         await kari.expect("Før vi begynner", timeout=15)
 
-        sandbox.inject_fault(method="answerCallbackQuery", status=502)
+        # The button's answer rides on the webhook's 200 (Telegram makes that call itself);
+        # the bot's own requests for this step are the edit and the messages it sends.
+        sandbox.inject_fault(method="sendMessage", status=502)
         sandbox.inject_fault(method="editMessageText", status=429, retry_after=1)
         await kari.press("Ja, jeg godtar")
         await kari.expect("1/10", timeout=15)
@@ -58,8 +60,9 @@ async def test_a_flow_completes_through_5xx_timeouts_and_429(
         await kari.send("5")
         await kari.expect("2/10", timeout=15)
 
+        # A press is answered by one edit: the question's message becomes the next question.
         sandbox.inject_fault(method="editMessageText", status=503)
-        sandbox.inject_fault(method="sendMessage", status=504)
+        sandbox.inject_fault(method="editMessageText", status=504)
         await kari.press("7")
         await kari.expect("3/10", timeout=15)
 

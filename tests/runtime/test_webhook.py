@@ -143,7 +143,8 @@ async def test_an_update_delivered_twice_takes_effect_once(
 
     assert await answers_of(db, ANNA) == {questions[0]: 4, questions[1]: 5}
     texts = [m["text"] for m in sandbox.messages(ANNA)]
-    assert texts.count("✓") == 2
+    # One reply per update that took effect: the next question, once each.
+    assert [t.split("\n")[0] for t in texts] == ["<b>Skalaer</b> · 2/10", "<b>Skalaer</b> · 3/10"]
     assert await count(db, ProcessedUpdate) == 2
 
 
@@ -215,16 +216,16 @@ async def test_the_sandbox_redelivers_a_failed_update_until_it_succeeds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     questions = await scales_with_anna(sandbox, db)
-    real_rate = flow.rate
+    real_answer = flow.type_answer
     failures: list[int] = []
 
     async def failing_twice(*args: object, **kwargs: object) -> flow.Position:
         if len(failures) < 2:
             failures.append(1)
             raise TimeoutError("lock wait")
-        return await real_rate(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_answer(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(flow, "rate", failing_twice)
+    monkeypatch.setattr(flow, "type_answer", failing_twice)
     await webhook.use_sandbox_delivery()
     anna = Citizen.__new__(Citizen)  # Anna exists in the sandbox already
     anna.sandbox, anna.id, anna.cursor = sandbox, ANNA, sandbox.cursor
@@ -373,3 +374,22 @@ async def test_the_operators_guide_says_truly_which_job_runs_in_every_replica(
     # The delivery worker is the one thing that waits for the lock (bot/leader.py).
     assert documented.pop("delivery worker") == "the lock holder only"
     assert set(documented) == jobs
+
+
+async def test_a_press_costs_the_bot_one_request_the_answer_rides_on_the_200(
+    sandbox: Sandbox, webhook: Webhook, db: async_sessionmaker[AsyncSession]
+) -> None:
+    questions = await scales_with_anna(sandbox, db)
+    assert await webhook.post(text_update(60, ANNA, "4")) == 200  # brings question 2
+    (shown,) = sandbox.messages(ANNA)
+    sandbox.stats.reset()
+    data = f"n:{questions[1]}:5"
+    query = await sandbox.press(ANNA, data, shown["message_id"])
+    assert await webhook.post(press_update(61, ANNA, data, shown["message_id"], query)) == 200
+    # Telegram made the button's answer from the webhook's response; the bot itself made one
+    # request: the edit that turned question 2 into question 3.
+    assert sandbox.stats.answered_in_webhook == {"answercallbackquery": 1}
+    assert sandbox.stats.calls == {"answercallbackquery": 1, "editmessagetext": 1}
+    assert (await sandbox.wait_for_callback_answer(query, 5))["text"] == "✓ 5"
+    assert "3/10" in sandbox.messages(ANNA)[-1]["text"]
+    assert await answers_of(db, ANNA) == {questions[0]: 4, questions[1]: 5}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from telegram import Bot, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Conflict
 
 from sandbox import Sandbox
@@ -102,3 +102,38 @@ async def test_webhook_retries_when_the_receiver_is_down(
     body = await asyncio.wait_for(receiver.accepted.get(), 5)
     assert body["message"]["text"] == "after"
     assert [secret for secret, _ in receiver.received] == [None]
+
+
+async def test_a_method_in_the_webhook_answer_is_made_as_telegram_does(
+    sandbox: Sandbox, bot: Bot, user_id: int
+) -> None:
+    """A webhook may answer an update with one Bot API call; the sandbox makes it."""
+    pressed: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(request: web.Request) -> web.Response:
+        query = (await request.json())["callback_query"]
+        await pressed.put(query["id"])
+        return web.json_response(
+            {"method": "answerCallbackQuery", "callback_query_id": query["id"], "text": "Lagret"}
+        )
+
+    app = web.Application()
+    app.router.add_post("/telegram", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        message = await bot.send_message(user_id, "Velg", reply_markup=_one_button())
+        assert await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/telegram")
+        query = await sandbox.press(user_id, "x:1", message.message_id)
+        assert await asyncio.wait_for(pressed.get(), 5) == query
+        answer = await sandbox.wait_for_callback_answer(query, 5)
+        assert answer["text"] == "Lagret"
+        assert sandbox.stats.calls["answercallbackquery"] == 1
+    finally:
+        await bot.delete_webhook()
+        await runner.cleanup()
+
+
+def _one_button() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton("Ja", callback_data="x:1")]])
