@@ -7,10 +7,11 @@ It is decided once, from the database, inside the update's own transaction:
    rejecting a text;
 2. otherwise, for a document from staff: the upload of a consultation file;
 3. otherwise, for text, a volunteer's phone number, asked for within the last minutes
-   (``handlers/volunteer.py``);
+   (``handlers/volunteer.py``; while a consultation is in progress, only text that is a phone
+   number);
 4. otherwise, when a closed consultation asked the person for the one-time code from their
    letter (within the hour, and nothing else opened since): the code;
-4. otherwise the consultation the person is answering: a free-text question, or a digit or
+5. otherwise the consultation the person is answering: a free-text question, or a digit or
    yes/no typed instead of pressing a button. With nothing in progress, it answers politely
    what can be done.
 """

@@ -259,12 +259,14 @@ async def _share(scene: Scene, data: cb.NeedShare, first_name: str, username: st
 async def take_phone(scene: Scene, text: str) -> Reply | None:
     """A phone number typed after "Type a phone number"; None when none is awaited."""
     person = scene.participant
-    if person is None:
+    phone = signups.clean_phone(text)
+    # Someone answering a consultation types its answers: while one is in progress only a
+    # phone number itself goes to a waiting sign-up (and other text costs no query).
+    if person is None or (person.active_response_id is not None and phone is None):
         return None
     signup = await signups.waiting_for_phone(scene.session, person.id or 0, scene.now)
     if signup is None:
         return None
-    phone = signups.clean_phone(text)
     if phone is None:
         return Reply(send=[views.phone_wrong()])
     await signups.take_phone(scene.session, signup, phone, scene.now)

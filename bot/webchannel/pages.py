@@ -62,7 +62,9 @@ from models.consultation import find_consultation, is_open, open_consultations
 from models.participant import find_participant, has_consented
 from models.participant import set_language as store_language
 from models.webchat import (
+    NOTICE,
     RESIDENT,
+    WebMessage,
     add_message,
     claim_request,
     find_message,
@@ -284,6 +286,7 @@ def _no_change() -> dict[str, Any]:
         "replaced": [],
         "last_id": 0,
         "announcement": "",
+        "toast": "",
         "controls": False,
         "drop_start": False,
         "draft": "",
@@ -555,12 +558,14 @@ async def _chat(current: Page, heading: str | None, start: Start | None) -> web.
     messages = messages[-SHOWN_MESSAGES:]
     if start is None and not messages:
         start = Start(_("Start"), "/start")
+    transcript, toast = _without_toasts(messages)
     with language(current.language):
         return current.render(
             "chat.html",
             heading=heading or _("Your conversation with the municipality"),
             start=start,
-            messages=[shown(m) for m in messages],
+            messages=transcript,
+            toast=toast,
             earlier=earlier,
             last_id=messages[-1].id if messages else 0,
             status=current.request.query.get("status")
@@ -716,11 +721,13 @@ async def _too_long(current: Page, text: str) -> web.Response:
 async def _chat_with(current: Page, *, status: str, draft: str) -> web.Response:
     async with _session(current.channel.runtime) as session:
         messages = await recent_messages(session, current.visitor.chat_id, SHOWN_MESSAGES)
+    transcript, toast = _without_toasts(messages)
     return current.render(
         "chat.html",
         heading=_("Your conversation with the municipality"),
         start=None,
-        messages=[shown(m) for m in messages],
+        messages=transcript,
+        toast=toast,
         earlier=False,
         last_id=messages[-1].id if messages else 0,
         status=status,
@@ -804,7 +811,7 @@ async def _changes(current: Page, after: int, acted: Acted) -> web.Response:
         found = await messages_changed(session, chat, after, acted.changed, SHOWN_MESSAGES)
     new = [m for m in found if (m.id or 0) > after]
     edited = [m for m in found if (m.id or 0) <= after]
-    appended = [shown(m) for m in new]
+    appended, toast = _without_toasts(new)
     last_id = max([after, *(m.id or 0 for m in new)])
     status = _status_text(acted.status) if acted.status else ""
     return current.render(
@@ -812,7 +819,8 @@ async def _changes(current: Page, after: int, acted: Acted) -> web.Response:
         appended=appended,
         replaced=[shown(m) for m in edited],
         last_id=last_id,
-        announcement=_announcement(appended, [shown(m) for m in edited]),
+        announcement=_announcement(appended, toast),
+        toast=toast,
         status=status,
         controls=True,
         drop_start=acted.started,
@@ -821,13 +829,23 @@ async def _changes(current: Page, after: int, acted: Acted) -> web.Response:
     )
 
 
-def _announcement(appended: Iterable[Shown], replaced: Iterable[Shown]) -> str:
-    """What the screen reader says: the bot's new words (and toasts), not the person's own."""
+def _without_toasts(messages: list[WebMessage]) -> tuple[list[Shown], str]:
+    """The transcript, and the newest toast when it is the newest message.
+
+    A button's toast ("✓ Often") is a notice for a moment, as in Telegram, not a line of the
+    conversation: since a step edits the question's message into the next question, a toast
+    kept in the transcript would stand below the question it no longer belongs to.
+    """
+    transcript = [shown(m) for m in messages if m.sender != NOTICE]
+    toast = messages[-1].text if messages and messages[-1].sender == NOTICE else ""
+    return transcript, toast
+
+
+def _announcement(appended: Iterable[Shown], toast: str) -> str:
+    """What the screen reader says: the bot's new words, else the toast, not the person's own."""
     parts = [m.text for m in appended if not m.from_resident and m.text]
     parts += [m.poll.question for m in appended if m.poll is not None]
-    if not parts:
-        parts = [m.text for m in replaced if m.is_notice and m.text]
-    return " ".join(parts)[:2000]
+    return " ".join(parts or [toast])[:2000]
 
 
 @page()
@@ -840,14 +858,14 @@ async def updates(current: Page) -> web.Response:
         new = await messages_after(session, current.visitor.chat_id, after, SHOWN_MESSAGES)
     if not new:
         return current.finish(web.Response(status=204))
-    appended = [shown(m) for m in new]
+    appended, _toast = _without_toasts(new)
     return current.render(
         "_update.html",
         **{
             **_no_change(),
             "appended": appended,
             "last_id": new[-1].id or 0,
-            "announcement": _announcement(appended, []),
+            "announcement": _announcement(appended, ""),
         },
         status="",
     )

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
-from models.webchat import BOT, NOTICE, RESIDENT, WebMessage
+from models.webchat import BOT, RESIDENT, WebMessage
 
 #: Telegram's formatting tags and what the page writes for them.
 _TAGS = {
@@ -135,11 +135,6 @@ class Shown:
     def from_bot(self) -> bool:
         """A message of the bot (not the resident's, not a notice)."""
         return self.sender == BOT
-
-    @property
-    def is_notice(self) -> bool:
-        """A short notice (what Telegram shows as a button's toast)."""
-        return self.sender == NOTICE
 
     @property
     def from_resident(self) -> bool:

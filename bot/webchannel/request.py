@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
 from bot.webchannel.botapi import WebBotApi
@@ -79,10 +77,12 @@ class ChannelRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+        # The timeouts are PTB's "float, None or not given" (its type lives in a private
+        # module); they pass through to Telegram untouched.
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send the call to the channel it is about."""
         params = request_data.parameters if request_data is not None else {}

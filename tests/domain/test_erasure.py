@@ -24,7 +24,6 @@ from models.participant import Participant, record_privacy_decision
 from models.pseudonym import pseudonymizer
 from models.roles import AuditLog, Role, RoleGrant, grant, roles_of
 from models.updates import ProcessedUpdate, claim_update
-from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.postgres
 
@@ -128,7 +127,7 @@ def _sqlite_without_secure_delete(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.cursor().execute("PRAGMA secure_delete=OFF")
 
 
-@pytest.mark.skipif(POSTGRES_URL is not None, reason="the database file of SQLite")
+@pytest.mark.sqlite_only("the database file of SQLite")
 async def test_an_erased_text_is_gone_from_the_sqlite_file(
     engine: AsyncEngine, database_url: str
 ) -> None:

@@ -19,7 +19,6 @@ from models.participant import Participant
 from models.reminders import EVENT_KIND, ReminderPolicy, reminder_time
 from models.stops import mark_stopped
 from tests.auxil.people import add_people
-from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.postgres
 
@@ -241,7 +240,7 @@ async def test_answers_to_a_started_or_unknown_event_are_refused(session: AsyncS
         await events.answer(session, draft.id or 0, people[0], RsvpAnswer.YES, NOW, TEXTS, POLICY)
 
 
-@pytest.mark.skipif(POSTGRES_URL is None, reason="SQLite has one writer: no race to lose")
+@pytest.mark.postgres_only("SQLite has one writer: no race to lose")
 async def test_two_people_taking_the_last_place_at_once_get_one_place(
     sessionmaker: Sessions,
 ) -> None:

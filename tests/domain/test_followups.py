@@ -44,7 +44,6 @@ from models.reminders import (
 from models.stops import stopped_at
 from tests.auxil.consultations import add_consultation
 from tests.auxil.people import add_people
-from tests.conftest import POSTGRES_URL
 from tests.domain.test_events import TEXTS
 
 pytestmark = pytest.mark.postgres
@@ -308,7 +307,7 @@ async def test_a_consultation_that_closes_caps_the_reminder_and_is_not_reminded_
     assert await unfinished_to_remind(session, NOW + DAY + timedelta(hours=3), DAY) == []
 
 
-@pytest.mark.skipif(POSTGRES_URL is None, reason="SQLite has one writer: no race to lose")
+@pytest.mark.postgres_only("SQLite has one writer: no race to lose")
 async def test_two_replicas_queueing_the_same_reminders_at_once_queue_each_once(
     sessionmaker: Sessions,
 ) -> None:

@@ -29,7 +29,6 @@ from models.participant import Participant, find_participant, record_privacy_dec
 from models.privacy import erase
 from tests.auxil.consultations import add_consultation
 from tests.auxil.people import add_people, participant_id
-from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.postgres
 
@@ -353,7 +352,7 @@ async def test_erasing_a_person_removes_their_deliveries_and_subscriptions(
     assert left.all() == []
 
 
-@pytest.mark.skipif(POSTGRES_URL is None, reason="row locks with SKIP LOCKED need PostgreSQL")
+@pytest.mark.postgres_only("row locks with SKIP LOCKED need PostgreSQL")
 async def test_two_open_claims_on_postgresql_skip_each_others_rows(
     sessionmaker: Sessions, session: AsyncSession
 ) -> None:

@@ -160,7 +160,7 @@ async def _leader_pid(db: Sessions) -> int:
     raise AssertionError("no replica holds the delivery lock")
 
 
-@pytest.mark.skipif(POSTGRES_URL is None, reason="replicas share PostgreSQL (TEST_DATABASE_URL)")
+@pytest.mark.postgres_only("replicas share PostgreSQL (TEST_DATABASE_URL)")
 async def test_two_replicas_on_postgresql_take_over_from_each_other_without_doubling(
     sandbox: Sandbox,
     settings: Settings,

@@ -121,6 +121,10 @@ async def test_a_resident_answers_every_question_type_and_comes_back(
     await _consent_and_open_park(kari)
     await kari.press("Ofte")
     assert "2/5" in kari.last()
+    # The press's toast shows under the conversation, not as a line below the next question.
+    assert '<div id="toast"' in kari.html
+    assert "✓ Ofte" in kari.html
+    assert not any("✓ Ofte" in text for text in kari.texts())
     await kari.press("Leke")
     await kari.press("Idrett")
     assert "☑️ Idrett" in kari.chat()[-1].buttons

@@ -30,13 +30,12 @@ from models.response import Answer, Response
 from sandbox import Sandbox
 from tests.auxil.consultations import add_consultation
 from tests.auxil.people import add_people
-from tests.conftest import POSTGRES_URL
 from tests.runtime.conftest import BotProcess, free_port, wait_until
 
 pytestmark = [
     pytest.mark.postgres,
     # SQLite serves one process by design (docs/scaling.md): two would both send.
-    pytest.mark.skipif(POSTGRES_URL is None, reason="replicas share a PostgreSQL database"),
+    pytest.mark.postgres_only("replicas share a PostgreSQL database"),
 ]
 
 PEOPLE = 30
