@@ -53,11 +53,7 @@ def event_calendar(
         description: what.
         cancelled: write ``STATUS:CANCELLED`` (calendars then strike the entry out).
     """
-    calendar = Calendar()
-    calendar.add("version", "2.0")
-    calendar.add("prodid", PRODUCT)
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
+    calendar = _calendar(cancelled)
     event = CalendarEvent()
     event.add("uid", _text(uid))
     event.add("dtstamp", _utc(stamp))
@@ -71,3 +67,13 @@ def event_calendar(
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     calendar.add_component(event)
     return calendar.to_ical().decode("utf-8")
+
+
+def _calendar(cancelled: bool) -> Calendar:
+    """An empty calendar that publishes its events, or cancels them."""
+    calendar = Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODUCT)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
+    return calendar

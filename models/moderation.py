@@ -230,9 +230,22 @@ async def text_changed(
             delete(ModerationItem).where(col(ModerationItem.answer_id) == answer_id)
         )
         return
+    values = _pending(text, now)
+    result = await session.exec(  # type: ignore[call-overload]
+        update(ModerationItem)
+        .where(col(ModerationItem.answer_id) == answer_id)
+        .values(**values, version=col(ModerationItem.version) + 1)
+    )
+    if not result.rowcount:
+        session.add(ModerationItem(answer_id=answer_id, **values))
+        await session.flush()
+
+
+def _pending(text: str, now: datetime) -> dict[str, Any]:
+    """The columns of a text waiting for review, screened: no decision, post or flag yet."""
     found = screen(text)
     personal_data = bool(found.personal_data)
-    values: dict[str, Any] = {
+    return {
         "status": Status.PENDING.value,
         "reason": None,
         "note": None,
@@ -250,14 +263,6 @@ async def text_changed(
         "handled_by": None,
         "handled_at": None,
     }
-    result = await session.exec(  # type: ignore[call-overload]
-        update(ModerationItem)
-        .where(col(ModerationItem.answer_id) == answer_id)
-        .values(**values, version=col(ModerationItem.version) + 1)
-    )
-    if not result.rowcount:
-        session.add(ModerationItem(answer_id=answer_id, **values))
-        await session.flush()
 
 
 async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
@@ -390,12 +395,10 @@ async def decide(
     """Approve, reject (with a reason) or flag a text for staff, and write it in the audit log.
 
     Args:
-        session: in a transaction.
         item_id: the text's moderation item.
         seen_version: the version the moderator saw (from the button).
         moderator: the moderator's Telegram id.
         status: approved, rejected or flagged.
-        now: when.
         reason: why it was rejected (required for rejected, ignored otherwise).
         note: the reason in the moderator's words, for the reason "other".
 
@@ -408,27 +411,32 @@ async def decide(
         TextChanged: the writer changed the text since (``error.item`` is the new one).
     """
     stored_reason = _stored_reason(status, reason)
-    decided = await _update_item(
-        session,
-        item_id,
-        [
-            col(ModerationItem.status) == Status.PENDING.value,
-            col(ModerationItem.version) == seen_version,
-        ],
-        status=status.value,
-        reason=stored_reason,
-        note=note[:NOTE_LIMIT] if note and stored_reason == Reason.OTHER else None,
-        decided_by=moderator,
-        decided_at=now,
-        reserved_by=None,
-        reserved_until=None,
-    )
-    if not decided:
+    pending_as_seen = [
+        col(ModerationItem.status) == Status.PENDING.value,
+        col(ModerationItem.version) == seen_version,
+    ]
+    values = _decision(status, stored_reason, note, moderator, now)
+    if not await _update_item(session, item_id, pending_as_seen, **values):
         raise await _conflict(session, item_id)
     action, target = f"moderation.{status.value}", f"moderation_item:{item_id}"
     details = {"reason": stored_reason} if stored_reason else None
     await audit(session, moderator, action, target, details, now=now)
     return await _reloaded(session, item_id)
+
+
+def _decision(
+    status: Status, stored_reason: str | None, note: str | None, moderator: int, now: datetime
+) -> dict[str, Any]:
+    """The columns a decision sets; the moderator's reservation of the text ends with it."""
+    return {
+        "status": status.value,
+        "reason": stored_reason,
+        "note": note[:NOTE_LIMIT] if note and stored_reason == Reason.OTHER else None,
+        "decided_by": moderator,
+        "decided_at": now,
+        "reserved_by": None,
+        "reserved_until": None,
+    }
 
 
 def _stored_reason(status: Status, reason: Reason | None) -> str | None:

@@ -186,12 +186,29 @@ class BotApiServer:
         self.url: str | None = None
 
         self._events_limit = None if keep_messages is None else 4 * keep_messages
+        self._init_people()
+        self._init_updates()
+        self._init_things()
+        self._faults: list[Fault] = []
+        self._global_bucket: TokenBucket | None = None
+
+        self._methods = self._bot_methods()
+        self.app = self._create_app()
+
+    def _init_people(self) -> None:
+        """No users and no chats yet."""
         self._users: dict[int, SandboxUser] = {}
         self._chats: dict[int, ChatState] = {}
         self._user_ids = itertools.count(1_000_001)
         self._seq = 0
         self._chat_signals: dict[int, Signal] = {}
+        self._markup_cache: tuple[str, JSONDict | None] | None = None
+        self._last_text = ""
 
+    def _init_updates(self) -> None:
+        """Not listening, no updates waiting, no webhook: long polling until the bot sets one."""
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
         self._updates: deque[JSONDict] = deque()
         self._update_ids = itertools.count(1)
         self._updates_signal = Signal()
@@ -200,6 +217,8 @@ class BotApiServer:
         self._webhook: WebhookState | None = None
         self._session: aiohttp.ClientSession | None = None
 
+    def _init_things(self) -> None:
+        """No files, polls, button presses, commands or menu buttons yet."""
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
         self._file_numbers = itertools.count(1)
@@ -210,15 +229,6 @@ class BotApiServer:
         self._callback_signal = Signal()
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._menu_buttons: dict[int | None, JSONDict] = {}
-        self._faults: list[Fault] = []
-        self._global_bucket: TokenBucket | None = None
-        self._markup_cache: tuple[str, JSONDict | None] | None = None
-        self._last_text = ""
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-
-        self._methods = self._bot_methods()
-        self.app = self._create_app()
 
     def _bot_methods(self) -> dict[str, BotMethod]:
         """The Bot API methods served, by lower-case name (Telegram ignores the case)."""

@@ -32,6 +32,7 @@ from models.results import ConsultationResults, QuestionResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # Matplotlib, with NumPy and Pillow, is about 50 MB of a process's memory: it is imported when
 # the first chart is drawn or measured (in the functions below), not when the bot starts.
@@ -142,23 +143,30 @@ def render_chart(
     """
     if len(labels) != len(counts):
         raise ValueError("one count per label")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     layout = _layout(title, question_text, labels, counts, subtitle)
-    figure = Figure(figsize=(WIDTH, layout.height), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)
-    # One axes over the whole figure, in inches with y growing downwards: the layout can then
-    # be drawn as it was computed.
-    axes = figure.add_axes((0, 0, 1, 1))
-    axes.set_axis_off()
-    axes.set_xlim(0, WIDTH)
-    axes.set_ylim(layout.height, 0)
+    figure, axes = _blank_figure(layout.height)
     _draw_texts(axes, layout.texts)
     _draw_bars(axes, layout.bars, total)
     with _render_lock, io.BytesIO() as buffer:
         figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
         return buffer.getvalue()
+
+
+def _blank_figure(height: float) -> tuple[Figure, Axes]:
+    """A white figure of the chart's size, with one axes over the whole of it.
+
+    The axes are in inches with y growing downwards: the layout is drawn as it was computed.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(WIDTH, height), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_axis_off()
+    axes.set_xlim(0, WIDTH)
+    axes.set_ylim(height, 0)
+    return figure, axes
 
 
 @dataclass

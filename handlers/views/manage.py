@@ -95,14 +95,19 @@ def listing(
         )
         label = "⚙ " + shorten(plain_title(consultation), TITLE_BUTTON)
         buttons.append(row(label, cb.ManageOne(consultation.id or 0)))
+    if navigation := _page_buttons(page, pages):
+        buttons.append(navigation)
+    return Outgoing("\n".join(lines), keyboard(*buttons))
+
+
+def _page_buttons(page: int, pages: int) -> list[InlineKeyboardButton]:
+    """◀ and ▶ to the neighbouring pages of the list, where there are any."""
     navigation = []
     if page > 0:
         navigation.append(button("◀", cb.ManageList(page - 1)))
     if page < pages - 1:
         navigation.append(button("▶", cb.ManageList(page + 1)))
-    if navigation:
-        buttons.append(navigation)
-    return Outgoing("\n".join(lines), keyboard(*buttons))
+    return navigation
 
 
 def flagged_line(flagged: int) -> str:

@@ -229,9 +229,22 @@ def _readable(data: dict[str, Any]) -> dict[str, Any]:
 def data_summary(data: dict[str, Any], user_id: int) -> Outgoing:
     """What we have about the person, in plain words; the JSON file follows with all of it."""
     records: dict[str, list[dict[str, Any]]] = data["records"]
-    person = (records.get("participant") or [{}])[0]
     lines = [
         _("<b>What we have about you</b>"),
+        *_about_you(records, user_id),
+        *_what_you_did(data["answers"], records),
+        _(
+            "We do not have your name or username. The file below has every stored row, for the "
+            "record. /delete erases it all."
+        ),
+    ]
+    return Outgoing("\n".join(lines))
+
+
+def _about_you(records: dict[str, list[dict[str, Any]]], user_id: int) -> list[str]:
+    """The person's number, language, first source and yes to the privacy notice."""
+    person = (records.get("participant") or [{}])[0]
+    lines = [
         "• "
         + _("Your Telegram user number, {number}, and your chat, to reply to you.").format(
             number=user_id
@@ -256,7 +269,14 @@ def data_summary(data: dict[str, Any], user_id: int) -> Outgoing:
             "• "
             + _("Your yes to the privacy notice, from {date}.").format(date=f"{when:%d.%m.%Y}")
         )
-    answers = data["answers"]
+    return lines
+
+
+def _what_you_did(
+    answers: list[dict[str, Any]], records: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """How many answers, to which consultations, and how many arenas the person joined."""
+    lines = []
     if answers:
         titles = list(dict.fromkeys(str(a["consultation"]) for a in answers))
         lines.append(
@@ -275,13 +295,7 @@ def data_summary(data: dict[str, Any], user_id: int) -> Outgoing:
                 "You are a member of {n} arena.", "You are a member of {n} arenas.", len(joined)
             ).format(n=len(joined))
         )
-    lines.append(
-        _(
-            "We do not have your name or username. The file below has every stored row, for the "
-            "record. /delete erases it all."
-        )
-    )
-    return Outgoing("\n".join(lines))
+    return lines
 
 
 def data_document(data: dict[str, Any]) -> bytes:

@@ -181,12 +181,7 @@ async def enqueue_for_chats(
     if not telegram_ids:
         return 0
     connection = await session.connection()
-    found = await connection.execute(
-        core_select(P.c.telegram_user_id, P.c.language).where(
-            P.c.telegram_user_id.in_(list(telegram_ids))
-        )
-    )
-    chosen: dict[int, str | None] = {int(uid): language for uid, language in found.all()}
+    chosen = await _chosen_languages(connection, telegram_ids)
     rendered: dict[str, Payload] = {}
     rows = []
     for telegram_id in telegram_ids:
@@ -208,3 +203,15 @@ async def enqueue_for_chats(
         )
     await connection.execute(insert(D), rows)
     return len(rows)
+
+
+async def _chosen_languages(
+    connection: AsyncConnection, telegram_ids: Sequence[int]
+) -> dict[int, str | None]:
+    """The language each of these people chose, by Telegram id, for those who are participants."""
+    found = await connection.execute(
+        core_select(P.c.telegram_user_id, P.c.language).where(
+            P.c.telegram_user_id.in_(list(telegram_ids))
+        )
+    )
+    return {int(uid): language for uid, language in found.all()}
