@@ -19,6 +19,7 @@ from bot.db import create_engine, create_sessionmaker
 from bot.logs import quiet_noisy_loggers
 from models.consultation import VIEWS
 from sandbox import Sandbox
+from tests.auxil.people import prepare_database
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = bool(os.environ.get("CI"))
@@ -93,6 +94,23 @@ def _no_cached_questions() -> Iterator[None]:
     VIEWS.clear()
     yield
     VIEWS.clear()
+
+
+@pytest.fixture
+async def prepared_database_url(tmp_path: Path) -> str:
+    """A database a bot process starts on at once: every table, the newest migration stamped.
+
+    SQLite of this test, or TEST_DATABASE_URL (emptied first). For tests that put rows in
+    before the bot starts; ``empty_database_url`` (tests/e2e) leaves the schema to the bot.
+    """
+    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
+    try:
+        await prepare_database(url)
+    except OSError as error:
+        if IN_CI:
+            raise
+        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
+    return url
 
 
 @pytest.fixture

@@ -100,8 +100,8 @@ def _stamp_head(connection: Connection) -> None:
 async def prepare_database(url: str) -> None:
     """Empty the database, create every table from the models and stamp the newest migration.
 
-    The bot's own ``upgrade`` at start is then a no-op; tables added since the last migration
-    exist too (the lead regenerates the migration; tests/domain tests the migrations).
+    The bot's own ``upgrade`` at start is then a no-op (tests/domain/test_migrations.py checks
+    that the migrations build the same schema).
     """
     engine = create_engine(url)
     try:

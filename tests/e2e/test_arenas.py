@@ -26,8 +26,7 @@ from models.outbox import Delivery, DeliveryState
 from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
-from tests.auxil.people import add_people, prepare_database
-from tests.conftest import IN_CI, POSTGRES_URL
+from tests.auxil.people import add_people
 from tests.e2e.conftest import BotRunner, Clock
 
 pytestmark = pytest.mark.postgres
@@ -39,27 +38,14 @@ Message = dict[str, Any]
 
 
 @pytest.fixture
-async def empty_database_url(tmp_path: Path) -> str:
-    """The bot's database with every table (the migration is regenerated at the end)."""
-    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
-    try:
-        await prepare_database(url)
-    except OSError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
-    return url
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, empty_database_url: str) -> Settings:
+def settings(sandbox: Sandbox, prepared_database_url: str) -> Settings:
     """One admin, a fast outbox, the default quiet hours (22-08 in Europe/Oslo)."""
     assert sandbox.url is not None
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token=SecretStr(sandbox.token),
         telegram_api_url=sandbox.url,
-        database_url=empty_database_url,
+        database_url=prepared_database_url,
         admin_ids=frozenset({STAFF}),
         broadcast_rate=200,
         quiet_hours="22-08",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -34,8 +33,7 @@ from tests.auxil.broadcasts import (
 )
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
-from tests.auxil.people import add_people, prepare_database
-from tests.conftest import IN_CI, POSTGRES_URL
+from tests.auxil.people import add_people
 from tests.e2e.conftest import BotRunner, Clock
 
 pytestmark = pytest.mark.postgres
@@ -46,26 +44,13 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-async def empty_database_url(tmp_path: Path) -> str:
-    """The bot's database with every table, broadcasts' included (see prepare_database)."""
-    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
-    try:
-        await prepare_database(url)
-    except OSError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
-    return url
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, empty_database_url: str) -> Settings:
+def settings(sandbox: Sandbox, prepared_database_url: str) -> Settings:
     """A fast broadcast rate (the sandbox has no limits here) and one admin."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token=SecretStr(sandbox.token),
         telegram_api_url=sandbox.url,
-        database_url=empty_database_url,
+        database_url=prepared_database_url,
         admin_ids=frozenset({STAFF}),
         broadcast_rate=200,
         quiet_hours="off",

@@ -13,7 +13,6 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -33,8 +32,6 @@ from tests.auxil.broadcasts import (
     wait_for_sends,
     wait_for_state,
 )
-from tests.auxil.people import prepare_database
-from tests.conftest import IN_CI, POSTGRES_URL
 
 pytestmark = pytest.mark.postgres
 
@@ -50,19 +47,6 @@ async def sandbox() -> AsyncIterator[Sandbox]:
     async with Sandbox(global_rate=30, per_chat_rate=1, latency=0.01) as sandbox:
         sandbox.add_user(STAFF)
         yield sandbox
-
-
-@pytest.fixture
-async def empty_database_url(tmp_path: Path) -> str:
-    """The bot's database with every table, broadcasts' included."""
-    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
-    try:
-        await prepare_database(url)
-    except OSError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
-    return url
 
 
 def _free_port() -> int:

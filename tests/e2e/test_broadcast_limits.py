@@ -10,7 +10,6 @@ import asyncio
 import statistics
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -27,8 +26,6 @@ from tests.auxil.broadcasts import (
 )
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
-from tests.auxil.people import prepare_database
-from tests.conftest import IN_CI, POSTGRES_URL
 from tests.e2e.conftest import BotRunner, Clock
 
 pytestmark = pytest.mark.postgres
@@ -55,26 +52,13 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 
 @pytest.fixture
-async def empty_database_url(tmp_path: Path) -> str:
-    """The bot's database with every table, broadcasts' included."""
-    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
-    try:
-        await prepare_database(url)
-    except OSError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
-    return url
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, empty_database_url: str) -> Settings:
+def settings(sandbox: Sandbox, prepared_database_url: str) -> Settings:
     """The defaults: BROADCAST_RATE 25."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token=SecretStr(sandbox.token),
         telegram_api_url=sandbox.url,
-        database_url=empty_database_url,
+        database_url=prepared_database_url,
         quiet_hours="off",
     )
 

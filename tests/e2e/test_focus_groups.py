@@ -4,7 +4,6 @@ brings the next in line of the same group, a yes keeps the seat."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -21,8 +20,7 @@ from models.reminders import ReminderPolicy
 from sandbox import Sandbox
 from tests.auxil.background import add_profile, give_background
 from tests.auxil.citizen import Citizen
-from tests.auxil.people import add_people, prepare_database
-from tests.conftest import IN_CI, POSTGRES_URL
+from tests.auxil.people import add_people
 from tests.e2e.conftest import Clock
 
 pytestmark = pytest.mark.postgres
@@ -32,27 +30,14 @@ PEOPLE = {9601: "young", 9602: "young", 9603: "old", 9604: "old"}
 
 
 @pytest.fixture
-async def empty_database_url(tmp_path: Path) -> str:
-    """The bot's database with every table."""
-    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
-    try:
-        await prepare_database(url)
-    except OSError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
-    return url
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, empty_database_url: str) -> Settings:
+def settings(sandbox: Sandbox, prepared_database_url: str) -> Settings:
     """A fast outbox; 13:00 in Oslo is outside the quiet hours."""
     assert sandbox.url is not None
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token=SecretStr(sandbox.token),
         telegram_api_url=sandbox.url,
-        database_url=empty_database_url,
+        database_url=prepared_database_url,
         broadcast_rate=200,
     )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -22,9 +21,7 @@ from models import matching
 from models.matching import Matching
 from sandbox import Sandbox
 from tests.auxil.citizen import Citizen
-from tests.auxil.people import prepare_database
 from tests.auxil.volunteers import Profile, a_need, add_centres, add_volunteers
-from tests.conftest import IN_CI, POSTGRES_URL
 from tests.e2e.conftest import BotRunner, Clock
 
 pytestmark = pytest.mark.postgres
@@ -36,26 +33,13 @@ SATURDAY = datetime(2027, 1, 23, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def empty_database_url(tmp_path: Path) -> str:
-    """The bot's database with every table (the migration is regenerated at the end)."""
-    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
-    try:
-        await prepare_database(url)
-    except OSError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
-    return url
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, empty_database_url: str) -> Settings:
+def settings(sandbox: Sandbox, prepared_database_url: str) -> Settings:
     """Five messages a second, one after the other: the order they arrive in is the order sent."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token=SecretStr(sandbox.token),
         telegram_api_url=sandbox.url,
-        database_url=empty_database_url,
+        database_url=prepared_database_url,
         broadcast_rate=5,
         quiet_hours="22-08",
     )

@@ -21,22 +21,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from alembic import command
-from alembic.config import Config
 from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import bot.app
 from bot.app import RunningBot
-from bot.db import MIGRATIONS, create_engine, create_sessionmaker
+from bot.db import create_engine, create_sessionmaker
 from bot.settings import Settings
 from bot.web import BOT, SECRET_HEADER, create_web_app
 from sandbox import Sandbox
-from tests.conftest import IN_CI, POSTGRES_URL
 
 SECRET = "test-webhook-secret_123"
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
@@ -46,39 +40,6 @@ NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     # PTB 22 warns while building RetryAfter unless this is set; warnings are errors here.
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-def _stamp_head(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.stamp(config, "head")
-
-
-async def prepare_database(url: str) -> None:
-    """Empty the database, create every table from the models and stamp the newest migration."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(SQLModel.metadata.drop_all)
-            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            await connection.run_sync(SQLModel.metadata.create_all)
-            await connection.run_sync(_stamp_head)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def bot_database(tmp_path: Path) -> str:
-    """The URL of a database ready for the bot: SQLite of this test, or TEST_DATABASE_URL."""
-    url = POSTGRES_URL or f"sqlite+aiosqlite:///{tmp_path / 'medvirk.db'}"
-    try:
-        await prepare_database(url)
-    except OSError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"the test database at TEST_DATABASE_URL is unreachable: {error}")
-    return url
 
 
 @pytest.fixture
@@ -96,7 +57,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def settings(sandbox: Sandbox, bot_database: str) -> Settings:
+def settings(sandbox: Sandbox, prepared_database_url: str) -> Settings:
     """Webhook-mode settings pointing at the sandbox and the prepared database."""
     port = free_port()
     assert sandbox.url is not None
@@ -104,7 +65,7 @@ def settings(sandbox: Sandbox, bot_database: str) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         bot_token=SecretStr(sandbox.token),
         telegram_api_url=sandbox.url,
-        database_url=bot_database,
+        database_url=prepared_database_url,
         webhook_url=f"http://127.0.0.1:{port}/telegram",
         webhook_secret=SecretStr(SECRET),
         web_port=port,
@@ -128,9 +89,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def db(bot_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def db(prepared_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on the bot's database, for setting up and checking."""
-    engine = create_engine(bot_database)
+    engine = create_engine(prepared_database_url)
     yield create_sessionmaker(engine)
     await engine.dispose()
 
