@@ -46,15 +46,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Re-extract UI strings and merge them into the three catalogues; English is filled in as its
-# own translation. Then translate the new empty entries in nb and nn.
+# Re-extract UI strings and merge them into every catalogue (handlers/locales/*/), keeping each
+# one's X-Checked-By-Native-Speaker header; English is filled in as its own translation. Then
+# translate the new empty entries in nb and nn (the other languages: their translators).
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o handlers/locales/medvirk.pot --no-location --omit-header --no-wrap .
-	for lang in nb nn en; do \
-		$(BIN)/pybabel update -i handlers/locales/medvirk.pot -d handlers/locales -D medvirk -l $$lang \
-			--no-fuzzy-matching --no-wrap --ignore-obsolete; \
-	done
-	$(BIN)/python -c "from handlers.i18n import fill_english; fill_english()"
+	$(BIN)/python -c "from bot.catalogues import update_all; update_all()"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
