@@ -59,9 +59,9 @@ class CatalogueState:
         return self.translated == self.total
 
 
-def is_translated(strings: str | Sequence[str], fuzzy: bool) -> bool:
+def is_translated(strings: str | Sequence[str] | None, fuzzy: bool) -> bool:
     """An entry counts once every plural form has a text and no tool marked it fuzzy."""
-    forms = [strings] if isinstance(strings, str) else list(strings)
+    forms = [strings] if isinstance(strings, str) else list(strings or ())
     return bool(forms) and all(forms) and not fuzzy
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -129,10 +129,12 @@ class RightToLeftText(str):
 
     __slots__ = ()
 
-    def format(self, *args: Any, **kwargs: Any) -> str:  # noqa: D102 - as str.format
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        """As ``str.format``, each value isolated."""
         return _ISOLATING.vformat(str(self), args, kwargs)
 
-    def format_map(self, mapping: Mapping[str, Any]) -> str:  # noqa: D102 - as str.format_map
+    def format_map(self, mapping: Any) -> str:
+        """As ``str.format_map``, each value isolated."""
         return _ISOLATING.vformat(str(self), (), mapping)
 
 
