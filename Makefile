@@ -18,19 +18,22 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# Debian's Chromium (and an emoji font, so the bot's buttons render) for the browser tests;
+# Debian's Chromium, an emoji font (so the bot's buttons render) and Noto's core fonts (Arabic and
+# Ethiopic: Tigrinya's script has no glyph in Chromium's default fonts) for the browser tests;
 # Playwright drives it by path and downloads no browser. Needs root; without it the browser
 # tests skip, except in CI, where they fail.
 CHROMIUM := /usr/bin/chromium
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+ETHIOPIC_FONT := /usr/share/fonts/truetype/noto/NotoSansEthiopic-Regular.ttf
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji fonts-noto-core
 browser:
-	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(EMOJI_FONT) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(EMOJI_FONT) ] || [ ! -f $(ETHIOPIC_FONT) ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			export DEBIAN_FRONTEND=noninteractive; \
-			apt-get install -y -q chromium fonts-noto-color-emoji \
-				|| { apt-get update -q && apt-get install -y -q chromium fonts-noto-color-emoji; }; \
+			apt-get install -y -q $(BROWSER_PACKAGES) \
+				|| { apt-get update -q && apt-get install -y -q $(BROWSER_PACKAGES); }; \
 		else \
-			echo "Chromium is missing: as root, apt-get install chromium fonts-noto-color-emoji"; \
+			echo "Chromium or a font is missing: as root, apt-get install $(BROWSER_PACKAGES)"; \
 		fi; \
 	fi
 

@@ -129,17 +129,23 @@ def fill_english() -> None:
     _write(path, catalog, checked_value(path) or "yes")
 
 
-def add_language(code: str) -> Path:
-    """Create the catalogue of a new UI language: every string empty, not checked."""
+def add_language(code: str, locales: Path = LOCALES) -> Path:
+    """Create the catalogue of a new UI language: every string empty, not checked.
+
+    It is offered from the next start on (``handlers.i18n`` finds the catalogues), with the
+    English text of every string until its translation is there.
+    """
     if not CODE.fullmatch(code):
         raise LanguageRefused(f"{code!r} is not a language code: use two or three letters (pl)")
-    if code in LANGUAGES or catalogue_path(code).exists():
-        raise LanguageRefused(f"{code} is a UI language already: {catalogue_path(code)}")
+    path = catalogue_path(code, locales)
+    if path.exists():
+        raise LanguageRefused(f"{code} is a UI language already: {path}")
     try:
         locale = Locale.parse(code)
     except (UnknownLocaleError, ValueError):
         raise LanguageRefused(f"{code!r} is not a language Babel knows (CLDR)") from None
-    catalog = _template()
+    with (locales / f"{DOMAIN}.pot").open("rb") as pot:
+        catalog = read_po(pot)
     catalog.locale = locale
     catalog.project, catalog.version = "Medvirk", "VERSION"
     catalog.revision_date = datetime.now(UTC)
@@ -148,6 +154,13 @@ def add_language(code: str) -> Path:
         f"# {locale.english_name} translations for Medvirk.\n"
         f"# Set {CHECKED_HEADER} to yes once a native speaker checked every text."
     )
-    path = catalogue_path(code)
     _write(path, catalog, "no")
     return path
+
+
+_PLACEHOLDER = re.compile(r"\{[a-z_]*(?:![rsa])?(?::[^{}]*)?\}")
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``{name}`` placeholders of a text (a translation must keep the source's)."""
+    return set(_PLACEHOLDER.findall(text))

@@ -47,13 +47,14 @@ FALLBACK = "nb"
 FSI, PDI = "\u2068", "\u2069"  # FIRST STRONG ISOLATE, POP DIRECTIONAL ISOLATE
 
 
-def catalogue_path(code: str) -> Path:
+def catalogue_path(code: str, locales: Path = LOCALES) -> Path:
     """Where the catalogue of ``code`` is."""
-    return LOCALES / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+    return locales / code / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def _found_languages() -> tuple[str, ...]:
-    found = {path.parents[1].name for path in LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+def found_languages(locales: Path = LOCALES) -> tuple[str, ...]:
+    """The languages with a catalogue in ``locales``, in the picker's order."""
+    found = {path.parents[1].name for path in locales.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
     ordered = [code for code in PICKER_ORDER if code in found]
     return (*ordered, *sorted(found - set(ordered)))
 
@@ -64,7 +65,7 @@ def own_name(code: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-LANGUAGES: tuple[str, ...] = _found_languages()
+LANGUAGES: tuple[str, ...] = found_languages()
 LANGUAGE_NAMES: dict[str, str] = {code: own_name(code) for code in LANGUAGES}
 
 _current: ContextVar[str] = ContextVar("language", default=FALLBACK)
