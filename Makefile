@@ -18,19 +18,22 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# Debian's Chromium (and an emoji font, so the bot's buttons render) for the browser tests;
+# Debian's Chromium, an emoji font (so the bot's buttons render) and Noto's core fonts (Arabic and
+# Ethiopic: Tigrinya's script has no glyph in Chromium's default fonts) for the browser tests;
 # Playwright drives it by path and downloads no browser. Needs root; without it the browser
 # tests skip, except in CI, where they fail.
 CHROMIUM := /usr/bin/chromium
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+ETHIOPIC_FONT := /usr/share/fonts/truetype/noto/NotoSansEthiopic-Regular.ttf
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji fonts-noto-core
 browser:
-	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(EMOJI_FONT) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(EMOJI_FONT) ] || [ ! -f $(ETHIOPIC_FONT) ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			export DEBIAN_FRONTEND=noninteractive; \
-			apt-get install -y -q chromium fonts-noto-color-emoji \
-				|| { apt-get update -q && apt-get install -y -q chromium fonts-noto-color-emoji; }; \
+			apt-get install -y -q $(BROWSER_PACKAGES) \
+				|| { apt-get update -q && apt-get install -y -q $(BROWSER_PACKAGES); }; \
 		else \
-			echo "Chromium is missing: as root, apt-get install chromium fonts-noto-color-emoji"; \
+			echo "Chromium or a font is missing: as root, apt-get install $(BROWSER_PACKAGES)"; \
 		fi; \
 	fi
 
@@ -46,15 +49,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Re-extract UI strings and merge them into the three catalogues; English is filled in as its
-# own translation. Then translate the new empty entries in nb and nn.
+# Re-extract UI strings and merge them into every catalogue (handlers/locales/*/), keeping each
+# one's X-Checked-By-Native-Speaker header; English is filled in as its own translation. Then
+# translate the new empty entries in nb and nn (the other languages: their translators).
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o handlers/locales/medvirk.pot --no-location --omit-header --no-wrap .
-	for lang in nb nn en; do \
-		$(BIN)/pybabel update -i handlers/locales/medvirk.pot -d handlers/locales -D medvirk -l $$lang \
-			--no-fuzzy-matching --no-wrap --ignore-obsolete; \
-	done
-	$(BIN)/python -c "from handlers.i18n import fill_english; fill_english()"
+	$(BIN)/python -c "from bot.catalogues import update_all; update_all()"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -44,6 +44,8 @@ from models.consultation import (
     find_consultation,
     import_consultation,
     list_consultations,
+    load_consultation,
+    open_consultations,
     set_status,
 )
 from models.consultation_file import (
@@ -52,6 +54,7 @@ from models.consultation_file import (
     FileRefused,
     parse_consultation_file,
 )
+from models.coverage import Coverage, coverage
 from models.export import Format, count_responses, export_file_name, write_export
 from models.population import (
     PopulationFileError,
@@ -798,3 +801,79 @@ def centre_export(what: str, slug: str | None, output: str | None) -> None:
         fail(f"cannot write {target}: {error.strerror or error}")
     if target != "-":
         click.echo(f"Exported the volunteering {what} to {target}.")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def languages(context: click.Context) -> None:
+    """UI languages: how far each is translated, whether checked, and the open consultations."""
+    if context.invoked_subcommand is not None:
+        return
+    # Imported here for start-up speed: the catalogues' module imports the handlers (a second).
+    from bot.catalogues import catalogue_states
+
+    states = catalogue_states()
+    click.echo(f"{'LANGUAGE':22} {'UI STRINGS':>13}  CHECKED BY A NATIVE SPEAKER")
+    for state in states:
+        share = f"{state.translated}/{state.total}"
+        checked = "yes" if state.checked else "no"
+        click.echo(f"{state.code + ' ' + state.name:22} {share:>13}  {checked}")
+    codes = [state.code for state in states]
+    if not _database_exists():
+        click.echo("\nNo database here, so no consultations to show (see `medvirk --help`).")
+        return
+    rows = with_database(lambda session: _open_coverage(session, codes), existing=True)
+    click.echo("\nOPEN CONSULTATIONS: texts written in each language")
+    if not rows:
+        click.echo("None is open.")
+    for slug, covered in rows:
+        click.echo(slug)
+        for item in covered:
+            mark = "complete" if item.complete else "missing texts" if item.written else "none"
+            click.echo(f"  {item.language:4} {item.written:>4}/{item.total:<4} {mark}")
+
+
+@languages.command("add")
+@click.argument("code")
+def languages_add(code: str) -> None:
+    """Add UI language CODE (e.g. fa): one new catalogue to translate (docs/languages.md)."""
+    from bot.catalogues import LanguageRefused, add_language
+
+    try:
+        path = add_language(code)
+    except LanguageRefused as error:
+        fail(str(error))
+        return
+    click.echo(
+        f"Added {code}: translate {path} (any PO editor, e.g. Poedit), then set "
+        "X-Checked-By-Native-Speaker to yes once a native speaker checked it. Until then it "
+        "shows the English text for every string not translated yet."
+    )
+
+
+def _database_exists() -> bool:
+    """Whether the database is there, looked at without creating it."""
+    settings = load_settings()
+
+    async def look() -> bool:
+        try:
+            engine = create_engine(settings.database_url)
+        except ArgumentError:
+            return True  # with_database says what is wrong
+        try:
+            return await missing_database(engine) is None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(look())
+
+
+async def _open_coverage(
+    session: AsyncSession, codes: list[str]
+) -> list[tuple[str, list[Coverage]]]:
+    rows = []
+    for item in await open_consultations(session, utcnow()):
+        view = await load_consultation(session, item.id or 0)
+        assert view is not None
+        rows.append((item.slug, [coverage(view, code) for code in codes]))
+    return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,8 +12,18 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.outbox import QuietHours
 
-SUPPORTED_LANGUAGES = ("nb", "nn", "en")
+#: The UI languages are the catalogues in handlers/locales (handlers.i18n.LANGUAGES); looked up
+#: by path, since importing the handlers takes a second that every CLI command would pay.
+LOCALES = Path(__file__).parents[1] / "handlers" / "locales"
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def is_ui_language(code: str) -> bool:
+    """Whether ``code`` has a UI catalogue (a language the bot can speak)."""
+    return (
+        re.fullmatch(r"[a-z]{2,3}", code) is not None
+        and (LOCALES / code / "LC_MESSAGES" / "medvirk.po").is_file()
+    )
 
 
 #: Telegram's own Bot API server.
@@ -148,8 +159,9 @@ class Settings(BaseSettings):
     @field_validator("default_language")
     @classmethod
     def _known_language(cls, value: str) -> str:
-        if value not in SUPPORTED_LANGUAGES:
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        if not is_ui_language(value):
+            found = sorted(path.parents[1].name for path in LOCALES.glob("*/LC_MESSAGES/*.po"))
+            raise ValueError(f"must be one of {', '.join(found)}")
         return value
 
     @field_validator("telegram_api_url")

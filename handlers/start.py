@@ -152,7 +152,7 @@ async def _linked(data: cb.GiveConsent, scene: Scene, person: Participant) -> li
 
 
 async def choose_language(update: Update, context: BotContext) -> None:
-    """Offer the three languages."""
+    """Offer every UI language, each by its own name."""
     await answer(update, context, saying(privacy_views.language_choice))
 
 

@@ -132,3 +132,41 @@ def test_help_explains_that_a_relative_sqlite_path_is_relative_to_the_folder(
     assert "DATABASE_URL" in shown
     assert "relative" in shown
     assert "folder" in shown
+
+
+def test_languages_shows_each_ui_language_and_each_open_consultations_coverage(
+    database: Path,
+) -> None:
+    bare = medvirk("languages", database=database)
+    assert bare.returncode == 0, bare.stderr
+    assert "No database here" in bare.stdout
+    assert not database.exists()  # a command that only reads creates nothing
+    lines = {line.split()[0]: line for line in bare.stdout.splitlines()[1:10]}
+    assert list(lines) == ["nb", "nn", "en", "pl", "uk", "lt", "ar", "so", "ti"]
+    assert lines["nb"].rstrip().endswith("yes")
+    assert "Soomaali" in lines["so"]
+    assert lines["so"].rstrip().endswith("no")  # not checked by a native speaker yet
+    # Holmen's file without its dates: open now.
+    lines_of_file = HOLMEN.read_text(encoding="utf-8").splitlines()
+    undated = database.parent / "holmen.yaml"
+    undated.write_text(
+        "\n".join(line for line in lines_of_file if not line.startswith(("opens:", "closes:"))),
+        encoding="utf-8",
+    )
+    imported = medvirk("consultation", "import", str(undated), "--open", database=database)
+    assert imported.returncode == 0, imported.stderr
+    report = medvirk("languages", database=database).stdout
+    consultations = report.split("OPEN CONSULTATIONS")[1]
+    assert "holmen-frivilligsentral" in consultations
+    covered = {line.split()[0]: line for line in consultations.splitlines()[2:]}
+    assert covered["nb"].rstrip().endswith("complete")
+    assert covered["pl"].rstrip().endswith("none")
+
+
+def test_languages_add_refuses_a_code_that_is_not_a_language(database: Path) -> None:
+    result = medvirk("languages", "add", "x1", database=database)
+    assert result.returncode == 1
+    assert result.stderr.startswith("medvirk: 'x1' is not a language code")
+    assert "Traceback" not in result.stderr
+    taken = medvirk("languages", "add", "nb", database=database)
+    assert "is a UI language already" in taken.stderr

@@ -22,7 +22,14 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.dashboard.desk import DESK, PREFIX, VISIT
-from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, current_language, gettext, ngettext
+from handlers.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    current_language,
+    direction,
+    gettext,
+    ngettext,
+)
 from handlers.views.charts import bar_labels
 from handlers.views.manage import status_text
 from handlers.views.moderation import decision_label
@@ -30,8 +37,6 @@ from handlers.views.outgoing import Outgoing
 from models.results import QuestionResult
 
 TEMPLATES = Path(__file__).parent / "templates"
-#: Languages written right to left (issue #16 adds Arabic).
-RIGHT_TO_LEFT = frozenset({"ar", "fa", "he", "ur"})
 # The tags of Telegram's HTML that the bot's messages use (without attributes); any other "<"
 # or ">" is escaped, and so is an "&" that does not start an entity.
 _TELEGRAM_TAG = re.compile(r"(</?(?:b|i|u|s|code|pre|blockquote)>)")
@@ -69,7 +74,7 @@ def _context(request: web.Request) -> dict[str, Any]:
     return {
         "visit": request.get(VISIT),
         "lang": code,
-        "dir": "rtl" if code in RIGHT_TO_LEFT else "ltr",
+        "dir": direction(code),
         "path": request.path,
         "sandbox": bool(desk.sandbox_logins),
         "when": lambda moment: local_time(moment, zone),

@@ -54,7 +54,17 @@ from bot.webchannel.limits import Limiter
 from bot.webchannel.render import Shown, button_data, plain_text, shown
 from bot.webchannel.updates import message_update, press_update, vote_update
 from handlers.context import Runtime
-from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, gettext, language, ngettext
+from handlers.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    _,
+    direction,
+    gettext,
+    guess_from_header,
+    language,
+    ngettext,
+)
+from handlers.views.times import date_text
 from models.access_codes import Access
 from models.arenas import find_arena, list_arenas
 from models.base import localized
@@ -86,8 +96,6 @@ HTMX_FILE = "htmx-2.0.11.min.js"
 SHOWN_MESSAGES = 100
 #: A form is a few hundred bytes; a long typed answer a few kilobytes.
 MAX_FORM_BYTES = 32 * 1024
-#: Languages written right to left (the page's ``dir``), for the languages #16 adds.
-RIGHT_TO_LEFT = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "ku"})
 _SLUG = re.compile(r"^[a-z0-9-]{1,40}$")
 _SOURCE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
@@ -193,7 +201,7 @@ class Page:
     @property
     def direction(self) -> str:
         """``rtl`` for a language written right to left."""
-        return "rtl" if self.language in RIGHT_TO_LEFT else "ltr"
+        return direction(self.language)
 
     @property
     def csrf(self) -> str:
@@ -423,14 +431,8 @@ def _requested_language(request: web.Request, channel: WebChannel) -> str:
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    for part in request.headers.get("Accept-Language", "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        primary = tag.split("-")[0]
-        if primary in ("nb", "no"):
-            return "nb"
-        if primary in LANGUAGES:
-            return primary
-    return channel.runtime.default_language
+    header = request.headers.get("Accept-Language", "")
+    return guess_from_header(header, channel.runtime.default_language)
 
 
 async def _language(session: AsyncSession, current: Page) -> str:
@@ -492,9 +494,7 @@ def _first_paragraph(text: str) -> str:
 
 
 def _date(moment: datetime, zone: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(zone)).strftime("%d.%m.%Y")
+    return date_text(moment, zone)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from html import escape
-from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -13,6 +12,7 @@ from handlers import callbacks as cb
 from handlers.i18n import _, current_language, language, ngettext
 from handlers.views.help import stale_button
 from handlers.views.outgoing import Outgoing, PollOut, button, keyboard, row
+from handlers.views.times import date_text, time_text
 from handlers.views.words import language_name, language_names, shorten
 from models.access_codes import CodeCheck
 from models.base import localized
@@ -352,8 +352,8 @@ def _opening(consultation: Consultation, zone: str) -> tuple[str, str, str]:
     """The title, and the local date and time it opens."""
     assert consultation.opens_at is not None
     title = escape(localized(consultation.title, current_language(), consultation.languages[0]))
-    local = consultation.opens_at.astimezone(ZoneInfo(zone))
-    return title, f"{local:%d.%m.%Y}", f"{local:%H:%M}"
+    opens = consultation.opens_at
+    return title, date_text(opens, zone), time_text(opens, zone)
 
 
 def not_open_yet(consultation: Consultation, zone: str) -> Outgoing:

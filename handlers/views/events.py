@@ -19,7 +19,7 @@ from handlers import callbacks as cb
 from handlers.i18n import _, current_language, ngettext
 from handlers.i18n import language as writing_in
 from handlers.views.outgoing import Outgoing, button, row, yes_or_no
-from handlers.views.times import span_text, zone_name
+from handlers.views.times import short_date_and_time, span_text, zone_name
 from models.arenas import Arena
 from models.events import (
     DESCRIPTION_LIMIT,
@@ -51,7 +51,7 @@ def when_text(event: Event, zone: str) -> str:
 
 def short_when(moment: datetime, zone: str) -> str:
     """A compact local time for staff lists: ``27.03 18:00``."""
-    return f"{moment.astimezone(ZoneInfo(zone)):%d.%m %H:%M}"
+    return short_date_and_time(moment, zone)
 
 
 # ---------------------------------------------------------------------- what citizens see

@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import callbacks as cb
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, ngettext
 from handlers.views.outgoing import Outgoing, button, inert, keyboard, row, yes_or_no
+from handlers.views.times import short_date_and_time
 from handlers.views.volunteer import centre_name, need_card, slot_name, tag_names, when_of
 from models.centres import Centre, Tag, district_key
 from models.needs import (
@@ -56,10 +57,8 @@ def _state_mark(need: Need) -> str:
 def short_when(need: Need, zone: str) -> str:
     """A compact local time for lists: ``27.03 10:00``, or ``every Tue 18:00``."""
     assert need.starts_at is not None
-    local = need.starts_at.astimezone(ZoneInfo(zone))
-    if need.weekly:
-        return _("weekly from {date}").format(date=f"{local:%d.%m %H:%M}")
-    return f"{local:%d.%m %H:%M}"
+    shown = short_date_and_time(need.starts_at, zone)
+    return _("weekly from {date}").format(date=shown) if need.weekly else shown
 
 
 # ---------------------------------------------------------------------- /needs

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton
 from handlers import callbacks as cb
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, current_language, ngettext
 from handlers.views.outgoing import Outgoing, button, keyboard
+from handlers.views.times import date_text
 from handlers.views.words import language_name
 from models.participant import Consent
 
@@ -29,14 +30,26 @@ def privacy_notice() -> str:
     )
 
 
-def language_row() -> list[InlineKeyboardButton]:
-    """One button per language, each in its own name."""
-    return [button(LANGUAGE_NAMES[code], cb.PickLanguage(code)) for code in LANGUAGES]
+#: Language buttons per row: nine fit in three rows, each name readable on a phone.
+LANGUAGES_PER_ROW = 3
+
+
+def language_rows() -> list[list[InlineKeyboardButton]]:
+    """One button per language, each in its own name, in rows of three.
+
+    Whatever the phone's language: Somali and Tigrinya readers often have a phone in English
+    or Arabic, and must see "Soomaali" and "ትግርኛ" in the first message.
+    """
+    buttons = [button(LANGUAGE_NAMES[code], cb.PickLanguage(code)) for code in LANGUAGES]
+    return [
+        buttons[start : start + LANGUAGES_PER_ROW]
+        for start in range(0, len(buttons), LANGUAGES_PER_ROW)
+    ]
 
 
 def language_choice() -> Outgoing:
-    """The three languages to choose from."""
-    return Outgoing(_("Choose your language:"), keyboard(language_row()))
+    """Every UI language to choose from."""
+    return Outgoing(_("Choose your language:"), keyboard(*language_rows()))
 
 
 def language_chosen() -> Outgoing:
@@ -79,7 +92,7 @@ def welcome(
         return cb.GiveConsent(granted, language, consultation_id, source)
 
     answers = [button(_("✅ Yes, I agree"), consent(1)), button(_("No thanks"), consent(0))]
-    return Outgoing(text, keyboard(answers, language_row()))
+    return Outgoing(text, keyboard(answers, *language_rows()))
 
 
 def consent_needed() -> Outgoing:
@@ -142,9 +155,7 @@ def _volunteering_notice(contact_days: int) -> str:
 def _consent_status(consent: Consent | None, consented: bool) -> str:
     if consented:
         assert consent is not None
-        return _("You accepted this on {date}.").format(
-            date=consent.decided_at.strftime("%d.%m.%Y")
-        )
+        return _("You accepted this on {date}.").format(date=date_text(consent.decided_at, "UTC"))
     if consent is not None and not consent.granted:
         return _("You said no. Send /start if you change your mind.")
     if consent is not None and consent.withdrawn_at is not None:
@@ -267,7 +278,7 @@ def _about_you(records: dict[str, list[dict[str, Any]]], user_id: int) -> list[s
         when = datetime.fromisoformat(str(consents[-1]["decided_at"]))
         lines.append(
             "• "
-            + _("Your yes to the privacy notice, from {date}.").format(date=f"{when:%d.%m.%Y}")
+            + _("Your yes to the privacy notice, from {date}.").format(date=date_text(when, "UTC"))
         )
     return lines
 

@@ -19,7 +19,13 @@ from handlers import callbacks as cb
 from handlers.i18n import _, current_language, ngettext
 from handlers.i18n import language as writing_in
 from handlers.views.outgoing import Outgoing, button, keyboard, row, yes_or_no
-from handlers.views.times import span_text, weekday_name
+from handlers.views.times import (
+    date_text,
+    short_date_and_time,
+    span_text,
+    time_text,
+    weekday_name,
+)
 from models.centres import Centre, Tag, district_key
 from models.needs import Answer, Feedback, Need, Signup
 from models.volunteers import SPOKEN, ChoiceKind, Slot
@@ -183,7 +189,7 @@ def short_time(need: Need, signup: Signup | None, zone: str) -> str:
     """A compact local time: the volunteer's first time, or the need's."""
     moment = (signup.first_at if signup is not None else None) or need.starts_at
     assert moment is not None
-    return f"{moment.astimezone(ZoneInfo(zone)):%d.%m %H:%M}"
+    return short_date_and_time(moment, zone)
 
 
 def section(kind: ChoiceKind, options: Sequence[tuple[str, str]], chosen: set[str]) -> Outgoing:
@@ -271,14 +277,15 @@ def when_of(need: Need, zone: str, start: datetime | None = None) -> str:
     assert need.starts_at is not None
     if not need.weekly:
         return span_text(need.starts_at, need.starts_at + need.length, zone)
-    tz = ZoneInfo(zone)
-    first = need.starts_at.astimezone(tz)
-    end = (need.starts_at + need.length).astimezone(tz)
+    first = need.starts_at.astimezone(ZoneInfo(zone))
+    end = need.starts_at + need.length
     every = _("Every {weekday} {start}-{end}").format(
-        weekday=weekday_name(first.weekday()).lower(), start=f"{first:%H:%M}", end=f"{end:%H:%M}"
+        weekday=weekday_name(first.weekday()).lower(),
+        start=time_text(need.starts_at, zone),
+        end=time_text(end, zone),
     )
-    shown = (start or need.starts_at).astimezone(tz)
-    return every + ", " + _("first time {date}").format(date=f"{shown:%d.%m.%Y}")
+    shown = start or need.starts_at
+    return every + ", " + _("first time {date}").format(date=date_text(shown, zone))
 
 
 def tag_names(need: Need, centre: Centre | None, language: str) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from handlers.i18n import _, current_language
+from babel.numbers import format_decimal
+
+from handlers.i18n import _, babel_locale, current_language
 
 ELLIPSIS = "…"
 # A cut shorter than this share of the room falls back to cutting inside the word: a single
@@ -21,18 +23,28 @@ _DOUBLE_STOP = re.compile(r"([?!])((?:</[a-z]+>)*)[.?]|([.…])((?:</[a-z]+>)*)\
 
 
 def decimal(value: float, digits: int = 1) -> str:
-    """A number as the reader writes it: ``4,0`` in Norwegian, ``4.0`` in English."""
-    text = f"{value:.{digits}f}"
-    return text if current_language() == "en" else text.replace(".", ",")
+    """A number with ``digits`` decimals as the reader writes it (Babel): ``4,0`` in Norwegian,
+    ``4.0`` in English, ``1 234,5`` with the groups of thousands."""
+    pattern = "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(value, pattern, locale=babel_locale(current_language()))
+
+
+def number(value: int) -> str:
+    """A whole number as the reader writes it: ``12 345`` in Norwegian, ``12,345`` in English."""
+    return format_decimal(value, locale=babel_locale(current_language()))
 
 
 def language_name(code: str) -> str:
-    """A language's name in the reader's language ("bokmål", "engelsk"), for staff texts.
+    """A language's name in the reader's language ("bokmål", "polsk", "Polish"), for texts that
+    name a language mid-sentence.
 
     The language picker shows each language in its own name instead (``LANGUAGE_NAMES``).
     """
     names = {"nb": _("Bokmål"), "nn": _("Nynorsk"), "en": _("English")}
-    return names.get(code, code)
+    if code in names:
+        return names[code]
+    # The other languages by CLDR's names, in the reader's language.
+    return babel_locale(current_language()).languages.get(code) or code
 
 
 def language_names(codes: list[str]) -> str:

@@ -12,8 +12,8 @@
   const WEB = "/sandbox/web";
   const LONG_POLL_SECONDS = 25;
   const LANGUAGE_NAMES = {
-    nb: "Norsk bokmål", nn: "Norsk nynorsk", en: "English", uk: "Українська",
-    ar: "العربية", pl: "Polski", so: "Soomaali",
+    nb: "Norsk bokmål", nn: "Norsk nynorsk", en: "English", pl: "Polski", uk: "Українська",
+    lt: "Lietuvių", ar: "العربية", so: "Soomaali", ti: "ትግርኛ",
   };
   const ROLE_NAMES = {
     citizen: "citizen", staff: "staff", moderator: "moderator", coordinator: "coordinator",

@@ -49,7 +49,7 @@ async def test_a_resident_who_scans_a_poster_early_is_told_when_it_opens(
     kari = await open_page(sandbox, citizen(sandbox, "nb"))
     await kari.send("/start c_ny-skole__plakat")
     await kari.press("✅ Ja, jeg godtar")
-    await kari.expect_text("Ny skole på Holmen åpner 01.03.2031 kl. 09:00")
+    await kari.expect_text("Ny skole på Holmen åpner 1. mars 2031 kl. 09:00")
     await expect(kari.chat()).not_to_contain_text("avsluttet")
     await kari.screenshot("14-not-open-yet")
     await kari.press("🔔 Si fra når den åpner")

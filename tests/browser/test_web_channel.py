@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.settings import Settings
 from bot.web import create_web_app
-from handlers.i18n import LANGUAGES
+from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, _, direction, language
 from models.arenas import import_arenas, parse_arena_file
 from tests.auxil.consultations import add_consultation
 from tests.browser.conftest import PHONE, SCREENSHOTS, STEP_TIMEOUT
@@ -32,9 +32,12 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 ARENAS = Path(__file__).parents[2] / "examples" / "arenas.yaml"
-#: The start of the privacy notice in each language, to wait for.
-NOTICE = {"nb": "Før vi begynner", "nn": "Før vi byrjar", "en": "Before we start"}
-CONSENT = {"nb": "Ja, jeg godtar", "nn": "Ja, eg godtek", "en": "Yes, I agree"}
+
+
+def _consent(code: str) -> str:
+    """The consent button's label in ``code``, as its catalogue has it."""
+    with language(code):
+        return str(_("✅ Yes, I agree"))
 
 
 @pytest.fixture
@@ -217,18 +220,13 @@ async def test_the_chat_passes_axe_in_every_language(
     )
     tab = await _tab(context, web_chat)
     await tab.page.goto(web_chat + "/")
-    await (
-        tab.page.get_by_role("button", name=re.compile(r"^(Norsk|English)"))
-        .filter(has_text={"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}[language])
-        .click()
-    )
+    await tab.page.get_by_role("button", name=LANGUAGE_NAMES[language], exact=True).click()
     assert await tab.page.get_attribute("html", "lang") == language
-    assert await tab.page.get_attribute("html", "dir") == "ltr"
+    assert await tab.page.get_attribute("html", "dir") == direction(language)
     assert await _axe(tab.page) == []
     await tab.page.get_by_role("link", name=re.compile("park", re.IGNORECASE)).click()
     await tab.page.locator("form.start button").click()
-    await tab.expect_text(NOTICE[language])
-    await tab.press(re.compile(CONSENT[language]))
+    await tab.press(_consent(language))
     await tab.expect_text("1/5")
     await expect(tab.page.locator("#announcer")).not_to_be_empty()
     assert await _axe(tab.page) == []
@@ -269,3 +267,41 @@ async def test_the_chat_reflows_at_320_pixels_and_200_percent(
         assert width <= viewport["width"], f"scrolls sideways at {viewport}"
         if viewport["width"] == 320:
             await tab.screenshot("320px")
+
+
+@pytest.mark.parametrize(("language", "direction_"), [("ar", "rtl"), ("ti", "ltr")])
+async def test_arabic_reads_right_to_left_and_tigrinya_renders_on_a_phone(
+    web_chat: str,
+    browser: Browser,
+    contexts: list[BrowserContext],
+    language: str,
+    direction_: str,
+) -> None:
+    from playwright.async_api import expect
+
+    context = await _context(browser, contexts, locale="en-GB", viewport=PHONE)
+    tab = await _tab(context, web_chat)
+    await tab.page.goto(web_chat + "/c/park")
+    # An English phone: the reader finds their own language by its own name.
+    await tab.page.get_by_role("button", name=LANGUAGE_NAMES[language], exact=True).click()
+    assert await tab.page.get_attribute("html", "dir") == direction_
+    assert await tab.page.get_attribute("html", "lang") == language
+    await tab.page.locator("form.start button").click()
+    await tab.press(_consent(language))
+    await tab.expect_text("1/5")
+    if direction_ == "rtl":
+        # Mirrored: the chat's messages start at the right edge of the page.
+        box = await tab.chat().bounding_box()
+        first = await tab.chat().locator("li.message").first.bounding_box()
+        assert box is not None
+        assert first is not None
+        assert first["x"] + first["width"] >= box["x"] + box["width"] - 40
+    else:
+        # Every Ethiopic letter has a glyph: the name is as wide as a font draws it, not boxes.
+        name = tab.page.get_by_role("button", name=LANGUAGE_NAMES[language], exact=True)
+        await expect(name).to_be_visible()
+        assert await tab.page.evaluate("document.fonts.check('16px sans-serif', 'ትግርኛ')")
+    assert await _axe(tab.page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await tab.page.screenshot(path=str(SCREENSHOTS / f"16-web-chat-{language}.png"))
+    assert tab.errors == []

@@ -109,7 +109,7 @@ async def test_a_schedule_opens_and_closes_by_itself_and_a_wrong_one_is_refused(
         url, data={"csrf": csrf, "opens": "2027-02-01T08:00", "closes": "2027-02-10T23:59"}
     )
     page = await done.text()
-    assert "opens 01.02 08:00 (Norwegian time)" in page  # local time, as in chat
+    assert "opens 1 Feb 08:00 (Norwegian time)" in page  # local time, as in chat
     async with sessionmaker() as session:
         stored = await find_consultation(session, park.slug)
     assert stored is not None

@@ -54,6 +54,12 @@ async def test_start_shows_the_privacy_notice_and_consent_buttons(harness: Harne
         "Norsk bokmål",
         "Norsk nynorsk",
         "English",
+        "Polski",
+        "Українська",
+        "Lietuvių",
+        "العربية",
+        "Soomaali",
+        "ትግርኛ",
     ]
 
 
@@ -64,13 +70,23 @@ async def test_help_privacy_and_language_work_before_consent(harness: Harness) -
     await harness.send(person, "/privacy")
     assert "Du har ikke godtatt dette ennå" in harness.last(person)
     await harness.send(person, "/language")
-    assert person.buttons() == ["Norsk bokmål", "Norsk nynorsk", "English"]
+    assert person.buttons() == [
+        "Norsk bokmål",
+        "Norsk nynorsk",
+        "English",
+        "Polski",
+        "Українська",
+        "Lietuvių",
+        "العربية",
+        "Soomaali",
+        "ትግርኛ",
+    ]
 
 
 async def test_privacy_shows_the_consent_date(harness: Harness) -> None:
     person = await _consented(harness)
     await harness.send(person, "/privacy")
-    assert "Du godtok dette 15.01.2027." in harness.last(person)
+    assert "Du godtok dette 15. jan. 2027." in harness.last(person)
 
 
 async def test_commands_need_consent_first(harness: Harness) -> None:
@@ -332,7 +348,7 @@ async def test_a_poster_scanned_a_day_early_says_when_it_opens_and_offers_to_tel
     person = await _consented(harness, start="/start c_early__plakat")
     shown = harness.last(person)
     assert "stengt" not in shown  # not "closed"
-    assert "16.01" in shown
+    assert "16. jan. 2027" in shown
     assert "10:00" in shown  # local time: the file says 10:00 +01:00
     message_id, data = person.button("🔔 Si fra når den åpner")
     await harness.press(person, "🔔 Si fra når den åpner")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.i18n import FSI, PDI, _, language
+from models.participant import find_participant
 from models.roles import Role, grant
 from tests.auxil.citizen import Citizen
 from tests.auxil.consultations import add_consultation
@@ -111,3 +113,59 @@ async def _resident(harness: Harness, user_id: int, language: str) -> Citizen:
     await harness.press(person, "✅")
     await harness.press(person, "Hvor skal benken")
     return person
+
+
+# ---------------------------------------------------------------------- the nine languages
+
+
+async def _stored_language(sessionmaker: Sessions, user_id: int) -> str | None:
+    async with sessionmaker() as session:
+        person = await find_participant(session, user_id)
+        return person.language if person else None
+
+
+def _in(code: str, message: str) -> str:
+    with language(code):
+        return str(_(message))
+
+
+async def test_a_resident_whose_telegram_is_in_ukrainian_gets_ukrainian_at_once(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    olena = harness.citizen(7611, "uk-UA")
+    await harness.send(olena, "/start")
+    assert _in("uk", "Do you agree that we store your answers this way?") in harness.last(olena)
+    assert olena.buttons()[0] == _in("uk", "✅ Yes, I agree")
+    await harness.press(olena, _in("uk", "✅ Yes, I agree"))
+    assert await _stored_language(sessionmaker, 7611) == "uk"
+
+
+async def test_a_somali_resident_with_an_english_phone_picks_soomaali_from_the_first_message(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    hodan = harness.citizen(7612, "en")
+    await harness.send(hodan, "/start")
+    assert "Do you agree that we store your answers this way?" in harness.last(hodan)
+    assert "Soomaali" in hodan.buttons()
+    await harness.press(hodan, "Soomaali")
+    # The same message, now in Somali, with the consent kept for the link.
+    assert _in("so", "Do you agree that we store your answers this way?") in harness.last(hodan)
+    await harness.press(hodan, _in("so", "✅ Yes, I agree"))
+    assert await _stored_language(sessionmaker, 7612) == "so"
+    await harness.send(hodan, "/help")
+    assert harness.last(hodan).startswith("<b>Waxa aad samayn karto</b>")  # "What you can do"
+
+
+async def test_a_resident_picks_arabic_and_reads_numbers_isolated_in_it(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    amal = harness.citizen(7613, None)
+    await harness.send(amal, "/start")
+    await harness.press(amal, "العربية")
+    await harness.press(amal, _in("ar", "✅ Yes, I agree"))
+    assert await _stored_language(sessionmaker, 7613) == "ar"
+    await harness.send(amal, "/privacy")
+    # The chat's number keeps its own direction inside the Arabic sentence.
+    assert f"{FSI}7613{PDI}" in harness.last(amal)
+    await harness.send(amal, "/language")
+    assert len(amal.buttons()) == 9

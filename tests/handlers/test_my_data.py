@@ -27,7 +27,7 @@ async def test_mydata_says_in_plain_words_what_we_have_next_to_the_file(
     assert "Telegram-brukernummeret ditt, 7701" in text
     assert "Språket ditt: bokmål." in text
     assert "Hvor du kom fra først: plakat." in text
-    assert "Ja-et ditt til personvernerklæringen, fra 15.01.2027." in text
+    assert "Ja-et ditt til personvernerklæringen, fra 15. jan. 2027." in text
     assert "1 svar, på: Ny park." in text
     assert "Vi har ikke navnet eller brukernavnet ditt." in text
     assert document["document"]["file_name"] == "medvirk-my-data.json"

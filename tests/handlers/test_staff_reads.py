@@ -147,7 +147,7 @@ async def test_staff_times_are_in_norwegian_time(harness: Harness, sessionmaker:
         await add_consultation(session, later)
     staff = await _staff(harness, sessionmaker)
     await harness.send(staff, "/manage")
-    assert "åpner 20.01 09:00 (norsk tid)" in harness.last(staff)
+    assert "åpner 20. jan. 09:00 (norsk tid)" in harness.last(staff)
     await harness.send(staff, "/broadcast")
     await harness.press(staff, "Skriv en kunngjøring")
     assert "Skriv kunngjøringen på bokmål" in harness.last(staff)
