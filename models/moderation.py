@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.answers import Answer
+from models.answers import Answer, Response
 from models.base import TelegramId, Text, UTCDateTime, localized, utcnow
 from models.consultation import Consultation, Question
 from models.masking import Kind, Part, screen, split
@@ -170,6 +170,8 @@ class ItemView:
     group_message_id: int | None
     handled_by: int | None = None
     """The staff member who dealt with a flagged text (None: not yet)."""
+    language: str | None = None
+    """The language the text was written in: the one its writer answered the consultation in."""
 
     def title(self, language: str) -> str:
         """The consultation's title in ``language``, with fallback."""
@@ -264,8 +266,9 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
     """Return what a moderator may see of one text, or None when it is gone."""
     row = (
         await session.exec(
-            select(ModerationItem, Answer, Question, Consultation)
+            select(ModerationItem, Answer, Question, Consultation, Response.language)  # type: ignore[call-overload]
             .join(Answer, col(Answer.id) == col(ModerationItem.answer_id))
+            .join(Response, col(Response.id) == col(Answer.response_id))
             .join(Question, col(Question.id) == col(Answer.question_id))
             .join(Consultation, col(Consultation.id) == col(Question.consultation_id))
             .where(ModerationItem.id == item_id)
@@ -274,7 +277,7 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
     ).first()
     if row is None:
         return None
-    item, answer, question, consultation = row
+    item, answer, question, consultation, written_in = row
     text = answer.text or ""
     found = screen(text)
     return ItemView(
@@ -293,6 +296,7 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
         group_chat_id=item.group_chat_id,
         group_message_id=item.group_message_id,
         handled_by=item.handled_by,
+        language=written_in,
     )
 
 

@@ -120,11 +120,29 @@ class NotOpenYet(ConsultationNotOpen):
 
 
 class CodeRequired(FlowError):
-    """A closed consultation asks for a one-time code before its first question."""
+    """A closed consultation asks for a one-time code before its first question.
 
-    def __init__(self, consultation_id: int) -> None:
+    ``language`` is the consultation's language the person will answer in (kept with the
+    prompt, so the code leads straight to the questions in it).
+    """
+
+    def __init__(self, consultation_id: int, language: str) -> None:
         super().__init__("code required")
         self.consultation_id = consultation_id
+        self.language = language
+
+
+class ChooseLanguage(FlowError):
+    """The consultation is not in the person's language: they choose one of ``languages``.
+
+    Nothing is stored: the choice comes back as ``choice`` to :func:`start`.
+    """
+
+    def __init__(self, consultation: Consultation, source: str | None) -> None:
+        super().__init__("choose a language")
+        self.consultation = consultation
+        self.languages = list(consultation.languages)
+        self.source = source
 
 
 class NotInConsultation(FlowError):
@@ -308,9 +326,17 @@ async def start(
     *,
     source: str | None,
     now: datetime,
+    reader: str | None = None,
+    choice: str | None = None,
     admitted: bool = False,
 ) -> Position:
     """Begin a consultation, or resume it where the person left off.
+
+    A new response is answered in ``choice`` (a language the person picked) or else in
+    ``reader`` (the language they read Medvirk in; their stored one when not given, and for
+    someone with none, as in scripts, the consultation's first) when the consultation has it;
+    otherwise :class:`ChooseLanguage` is raised and nothing is stored. A resumed response keeps
+    its language.
 
     A closed consultation (``access: code``) is begun only when ``admitted`` (a one-time code
     was used); otherwise :class:`CodeRequired` is raised. Resuming needs no code again.
@@ -326,9 +352,11 @@ async def start(
         raise ConsultationNotOpen
     view = await VIEWS.view(session, consultation)
     response = await find_response(session, participant, consultation_id)
-    if response is None and view.consultation.access == Access.CODE and not admitted:
-        raise CodeRequired(consultation_id)
     if response is None:
+        reader = reader or participant.language or consultation.languages[0]
+        language = answering_language(consultation, reader, choice, source)
+        if view.consultation.access == Access.CODE and not admitted:
+            raise CodeRequired(consultation_id, language)
         visible = visible_questions(view, {})
         response = Response(
             participant_id=participant.id or 0,
@@ -336,13 +364,31 @@ async def start(
             source=source,
             started_at=now,
             current_question_id=visible[0].id if visible else None,
+            language=language,
         )
         session.add(response)
         await session.flush()
+    elif response.language is None:
+        reader = reader or participant.language or consultation.languages[0]
+        response.language = answering_language(consultation, reader, choice, source)
     participant.active_response_id = response.id
     await forget_prompt(session, participant)
     await session.flush()
     return await _position(session, view, response)
+
+
+def answering_language(
+    consultation: Consultation, reader: str | None, choice: str | None, source: str | None
+) -> str:
+    """The language a new response is answered in: the one chosen, else the reader's.
+
+    Raises:
+        ChooseLanguage: the consultation has neither; the person is to pick one of its own.
+    """
+    for language in (choice, reader):
+        if language is not None and language in consultation.languages:
+            return language
+    raise ChooseLanguage(consultation, source)
 
 
 async def current_position(
