@@ -29,7 +29,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.answers import Response
 from models.base import TelegramId, UTCDateTime, table_of, utcnow
 from models.channels import Channel, channel_of
-from models.consultation import Consultation
+from models.consultation import load_consultation
+from models.translation import complete_languages
 
 # Bump when the privacy notice changes in substance: everyone is asked again.
 PRIVACY_NOTICE_VERSION = "1"
@@ -264,9 +265,7 @@ async def set_language(session: AsyncSession, participant: Participant, language
     participant.language = language
     if participant.active_response_id is not None:
         response = await session.get(Response, participant.active_response_id)
-        consultation = (
-            await session.get(Consultation, response.consultation_id) if response else None
-        )
-        if response and consultation and language in consultation.languages:
+        view = await load_consultation(session, response.consultation_id) if response else None
+        if response and view and language in complete_languages(view):
             response.language = language
     await session.flush()

@@ -35,6 +35,7 @@ from models.consultation import (
 from models.consultation_file import QuestionType
 from models.moderation import text_changed
 from models.participant import Participant
+from models.translation import complete_languages
 
 YES_WORDS = frozenset({"ja", "j", "jo", "yes", "y"})
 NO_WORDS = frozenset({"nei", "n", "no"})
@@ -138,10 +139,12 @@ class ChooseLanguage(FlowError):
     Nothing is stored: the choice comes back as ``choice`` to :func:`start`.
     """
 
-    def __init__(self, consultation: Consultation, source: str | None) -> None:
+    def __init__(
+        self, consultation: Consultation, languages: list[str], source: str | None
+    ) -> None:
         super().__init__("choose a language")
         self.consultation = consultation
-        self.languages = list(consultation.languages)
+        self.languages = languages
         self.source = source
 
 
@@ -354,7 +357,7 @@ async def start(
     response = await find_response(session, participant, consultation_id)
     if response is None:
         reader = reader or participant.language or consultation.languages[0]
-        language = answering_language(consultation, reader, choice, source)
+        language = answering_language(view, reader, choice, source)
         if view.consultation.access == Access.CODE and not admitted:
             raise CodeRequired(consultation_id, language)
         visible = visible_questions(view, {})
@@ -370,7 +373,7 @@ async def start(
         await session.flush()
     elif response.language is None:
         reader = reader or participant.language or consultation.languages[0]
-        response.language = answering_language(consultation, reader, choice, source)
+        response.language = answering_language(view, reader, choice, source)
     participant.active_response_id = response.id
     await forget_prompt(session, participant)
     await session.flush()
@@ -378,17 +381,21 @@ async def start(
 
 
 def answering_language(
-    consultation: Consultation, reader: str | None, choice: str | None, source: str | None
+    view: ConsultationView, reader: str | None, choice: str | None, source: str | None
 ) -> str:
     """The language a new response is answered in: the one chosen, else the reader's.
+
+    Only a language every text of the consultation is in counts: a question is never shown
+    half in one language and half in another.
 
     Raises:
         ChooseLanguage: the consultation has neither; the person is to pick one of its own.
     """
+    complete = complete_languages(view)
     for language in (choice, reader):
-        if language is not None and language in consultation.languages:
+        if language is not None and language in complete:
             return language
-    raise ChooseLanguage(consultation, source)
+    raise ChooseLanguage(view.consultation, complete, source)
 
 
 async def current_position(
