@@ -639,9 +639,12 @@ async def release_posts(session: AsyncSession, item_ids: list[int]) -> None:
 
 
 async def text_counts(
-    session: AsyncSession, question_ids: list[int]
+    session: AsyncSession, question_ids: list[int], *, within: Any = None
 ) -> dict[int, dict[Status, int]]:
-    """Free texts per question and moderation status (a text without an item is pending)."""
+    """Free texts per question and moderation status (a text without an item is pending).
+
+    ``within``: a subquery of response ids to keep to (the results' filters); None: all.
+    """
     if not question_ids:
         return {}
     status = func.coalesce(col(ModerationItem.status), Status.PENDING.value)
@@ -653,6 +656,7 @@ async def text_counts(
             col(Answer.question_id).in_(question_ids),
             col(Answer.text).is_not(None),
             col(Answer.skipped).is_(False),
+            *([col(Answer.response_id).in_(within)] if within is not None else []),
         )
         .group_by(col(Answer.question_id), status)
     )
@@ -663,12 +667,13 @@ async def text_counts(
 
 
 async def approved_texts(
-    session: AsyncSession, question_ids: list[int], per_question: int
+    session: AsyncSession, question_ids: list[int], per_question: int, *, within: Any = None
 ) -> dict[int, list[tuple[Part, ...]]]:
     """The first approved free texts of each question, oldest first, split for masking.
 
     Only texts a moderator approved; each is split around personal data (:func:`split`), so the
-    reader sees placeholders, never the data. At most ``per_question`` per question.
+    reader sees placeholders, never the data. At most ``per_question`` per question; ``within``
+    as in :func:`text_counts`.
     """
     texts: dict[int, list[tuple[Part, ...]]] = {}
     for question_id in question_ids:
@@ -679,6 +684,7 @@ async def approved_texts(
                 Answer.question_id == question_id,
                 ModerationItem.status == Status.APPROVED.value,
                 col(Answer.text).is_not(None),
+                *([col(Answer.response_id).in_(within)] if within is not None else []),
             )
             .order_by(col(Answer.id))
             .limit(per_question)

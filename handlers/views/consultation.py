@@ -33,8 +33,9 @@ from models.response import (
     Response,
     StaleQuestion,
 )
+from models.translation import BUTTON_TEXT_MAX
 
-BUTTON_TEXT_MAX = 60
+# Buttons show this much of a text whole (models.translation tells translators the same).
 # Six buttons fit a phone's width; a 0-10 scale takes two rows.
 SCALE_ROW = 6
 
