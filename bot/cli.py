@@ -502,7 +502,12 @@ def codes_generate(slug: str, count: int, output: str | None) -> None:
     is_flag=True,
     help="Every free text with its moderation status, not only approved ones (always masked).",
 )
-def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
+@click.option(
+    "--language", "answered_in", help="Only the responses answered in this language, e.g. pl."
+)
+def export(
+    slug: str, fmt: str, output: str | None, all_texts: bool, answered_in: str | None
+) -> None:
     """Export a consultation's responses, one row per response (see docs/exports.md)."""
     export_format = cast(Format, fmt)  # click.Choice has checked it
     settings = load_settings()
@@ -518,7 +523,7 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
         found = await find_consultation(session, slug)
         if found is None or found.id is None:
             return None
-        total = await count_responses(session, found.id)
+        total = await count_responses(session, found.id, answered_in)
         # Imported here for start-up speed, as in `run`: the views bring in PTB.
         from handlers.i18n import language, yes_no_words
         from handlers.views.moderation import placeholder
@@ -543,6 +548,7 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
                 zone=settings.timezone,
                 progress=progress,
                 factor=factor,
+                language=answered_in,
             )
 
     try:

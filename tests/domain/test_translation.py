@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime
 
 import polib
@@ -10,8 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import response as flow
 from models.consultation import load_consultation
+from models.export import write_export
 from models.moderation import load_item, next_for
 from models.participant import get_or_create_participant, set_language
+from models.results import ResultFilter, consultation_results
 from models.translation import (
     TranslationRefused,
     add_translation,
@@ -138,3 +142,34 @@ async def test_resuming_keeps_the_language_and_changing_language_follows_when_it
     assert again.response.language == "en"
     await set_language(session, person, "nb")
     assert again.response.language == "nb"
+
+
+async def test_results_and_the_export_split_by_the_language_answered_in(
+    session: AsyncSession,
+) -> None:
+    consultation = await add_consultation(session, EVERY_TYPE, publish=True)
+    cid = consultation.id or 0
+    for user_id, language in ((2011, "nb"), (2012, "en"), (2013, "nn")):
+        person = await _person(session, user_id, language)
+        # The Nynorsk reader picked English: the park has no Nynorsk.
+        choice = "en" if language == "nn" else None
+        position = await flow.start(
+            session, person, cid, source=None, now=NOW, reader=language, choice=choice
+        )
+        assert position.question is not None
+        first = position.question.options[0].id or 0
+        await flow.choose(session, person, position.question.id, first, NOW)
+    await session.commit()
+    everyone = await consultation_results(session, cid)
+    assert everyone is not None
+    assert [(a.language, a.responses) for a in everyone.answered_in] == [("en", 2), ("nb", 1)]
+    english = await consultation_results(session, cid, ResultFilter(language="en"))
+    assert english is not None
+    assert english.started == 2
+    assert english.questions[0].answered == 2
+    out = io.BytesIO()
+    rows = await write_export(session, cid, "json", out, language="en")
+    assert rows == 2
+    exported = json.loads(out.getvalue())
+    assert "language" in exported["columns"]
+    assert [row["language"] for row in exported["rows"]] == ["en", "en"]
