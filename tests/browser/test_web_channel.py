@@ -229,6 +229,9 @@ async def test_the_chat_passes_axe_in_every_language(
     await tab.page.locator("form.start button").click()
     await tab.expect_text(NOTICE[language])
     await tab.press(re.compile(CONSENT[language]))
+    if language == "nn":
+        # The park is in Bokmål and English: a Nynorsk reader picks one of them first.
+        await tab.press(re.compile("Norsk bokmål"))
     await tab.expect_text("1/5")
     await expect(tab.page.locator("#announcer")).not_to_be_empty()
     assert await _axe(tab.page) == []
