@@ -39,6 +39,7 @@ from models.centres import (
 )
 from models.channels import is_web_id
 from models.consultation import (
+    ConsultationView,
     ImportRefused,
     Status,
     find_consultation,
@@ -48,13 +49,13 @@ from models.consultation import (
     open_consultations,
     set_status,
 )
+from models.consultation_file import LANGUAGES as CONTENT_LANGUAGES
 from models.consultation_file import (
     ConsultationFileError,
     ConsultationSpec,
     FileRefused,
     parse_consultation_file,
 )
-from models.coverage import Coverage, coverage
 from models.export import Format, count_responses, export_file_name, write_export
 from models.population import (
     PopulationFileError,
@@ -66,6 +67,14 @@ from models.profile import ProfileImportRefused, background_questions, import_pr
 from models.profile_file import ProfileFileError, parse_profile_file
 from models.pseudonym import instance_secret
 from models.roles import Role, RoleGrant, grant, list_grants, revoke
+from models.translation import (
+    Coverage,
+    TranslationRefused,
+    add_translation,
+    coverage,
+    read_translation,
+    translator_file,
+)
 
 T = TypeVar("T")
 
@@ -295,7 +304,7 @@ def db_upgrade() -> None:
 
 @main.group()
 def consultation() -> None:
-    """Consultations: import, list, open, close."""
+    """Consultations: import, list, open, close, translate."""
 
 
 @consultation.command("import")
@@ -350,6 +359,80 @@ def consultation_open(slug: str) -> None:
 def consultation_close(slug: str) -> None:
     """Close a consultation: no more answers."""
     _change_status(slug, Status.CLOSED)
+
+
+@consultation.command("translate")
+@click.argument("slug")
+@click.option("--to", "target", help="Write a translator's file for this language, e.g. pl.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the translator's file (with --to).",
+)
+@click.option(
+    "--import",
+    "filled",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read a filled-in translator's file back and add its language.",
+)
+def consultation_translate(
+    slug: str, target: str | None, output: Path | None, filled: Path | None
+) -> None:
+    """Write a translator's file (PO) for a language, or import a filled-in one.
+
+    \b
+    medvirk consultation translate SLUG --to pl --output holmen-pl.po
+    medvirk consultation translate SLUG --import holmen-pl.po
+    """
+    if filled is not None and target is None:
+        _import_translation(slug, filled)
+    elif target is not None and output is not None and filled is None:
+        _write_translator_file(slug, target, output)
+    else:
+        fail("give either --to LANG --output FILE, or --import FILE")
+
+
+async def _view_of(session: AsyncSession, slug: str) -> ConsultationView:
+    found = await find_consultation(session, slug)
+    view = await load_consultation(session, found.id or 0) if found else None
+    if view is None:
+        fail(f"no consultation with the slug {slug!r}; see `medvirk consultation list`")
+    assert view is not None  # fail() exits
+    return view
+
+
+def _write_translator_file(slug: str, target: str, output: Path) -> None:
+    if target not in CONTENT_LANGUAGES:
+        fail(f"--to {target}: use one of {', '.join(CONTENT_LANGUAGES)}")
+
+    async def write(session: AsyncSession) -> tuple[str, int, int]:
+        view = await _view_of(session, slug)
+        found = coverage(view, [target])[target]
+        return translator_file(view, target), found.written, found.total
+
+    text, done, total = with_database(write, existing=True)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        fail(f"cannot write {output}: {error.strerror or error}")
+    click.echo(f"Wrote {total} texts of {slug} to {output} ({done} already in {target}).")
+
+
+def _import_translation(slug: str, filled: Path) -> None:
+    data = read_bytes(filled).decode("utf-8", errors="replace")
+
+    async def store(session: AsyncSession) -> str:
+        view = await _view_of(session, slug)
+        try:
+            translation = read_translation(view, data)
+        except TranslationRefused as error:
+            refuse(filled, error.problems)
+        await add_translation(session, view, translation, actor=None, now=utcnow())
+        return translation.language
+
+    language = with_database(store, existing=True)
+    click.echo(f"{slug} is now also in {language}.")
 
 
 @main.group()
@@ -420,7 +503,12 @@ def codes_generate(slug: str, count: int, output: str | None) -> None:
     is_flag=True,
     help="Every free text with its moderation status, not only approved ones (always masked).",
 )
-def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
+@click.option(
+    "--language", "answered_in", help="Only the responses answered in this language, e.g. pl."
+)
+def export(
+    slug: str, fmt: str, output: str | None, all_texts: bool, answered_in: str | None
+) -> None:
     """Export a consultation's responses, one row per response (see docs/exports.md)."""
     export_format = cast(Format, fmt)  # click.Choice has checked it
     settings = load_settings()
@@ -436,7 +524,7 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
         found = await find_consultation(session, slug)
         if found is None or found.id is None:
             return None
-        total = await count_responses(session, found.id)
+        total = await count_responses(session, found.id, answered_in)
         # Imported here for start-up speed, as in `run`: the views bring in PTB.
         from handlers.i18n import language, yes_no_words
         from handlers.views.moderation import placeholder
@@ -461,6 +549,7 @@ def export(slug: str, fmt: str, output: str | None, all_texts: bool) -> None:
                 zone=settings.timezone,
                 progress=progress,
                 factor=factor,
+                language=answered_in,
             )
 
     try:
@@ -875,5 +964,5 @@ async def _open_coverage(
     for item in await open_consultations(session, utcnow()):
         view = await load_consultation(session, item.id or 0)
         assert view is not None
-        rows.append((item.slug, [coverage(view, code) for code in codes]))
+        rows.append((item.slug, list(coverage(view, codes).values())))
     return rows

@@ -366,6 +366,7 @@ class DeliveryWorker:
         self._hungry = asyncio.Event()  # the feeder: claim now
         self._lost = asyncio.Event()  # leadership lost: stop sending
         self._flushed = asyncio.Event()
+        self._helpers_done = asyncio.Event()  # the lead ends: the helpers finish and return
         self._task: asyncio.Task[None] | None = None
         self.leading = False
 
@@ -433,6 +434,7 @@ class DeliveryWorker:
             )
         self._lost.clear()
         await self._refresh_states()
+        self._helpers_done.clear()
         helpers = [
             asyncio.create_task(self._flush_loop(), name="delivery-flush"),
             asyncio.create_task(self._keep(), name="delivery-keep"),
@@ -441,9 +443,21 @@ class DeliveryWorker:
         try:
             await self._dispatch()
         finally:
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._end_helpers(helpers)
+
+    async def _end_helpers(self, helpers: list[asyncio.Task[None]]) -> None:
+        """Let the helpers finish what they are writing and return; cancel only stragglers.
+
+        A helper cancelled in the middle of a transaction leaves its connection to the garbage
+        collector, which logs a traceback (seen when Ctrl+C stopped the sandbox mid-claim).
+        """
+        self._helpers_done.set()
+        self._hungry.set()
+        self._flushed.set()
+        _, late = await asyncio.wait(helpers, timeout=self.config.request_timeout)
+        for helper in late:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _drain(self) -> None:
         """Wait for sends in flight, write their outcomes, give back what was not sent."""
@@ -479,7 +493,7 @@ class DeliveryWorker:
     async def _feed(self) -> None:
         """Keep about a second of claimed rows in memory."""
         batch = self.config.batch
-        while True:
+        while not self._helpers_done.is_set():
             claimed = 0
             if len(self._heap) < batch // 2:
                 try:
@@ -501,7 +515,7 @@ class DeliveryWorker:
         next_check = time.monotonic() + config.leader_check
         next_house = 0.0
         next_renewal = time.monotonic() + config.lease / 4
-        while True:
+        while not self._helpers_done.is_set():
             now = time.monotonic()
             if now >= next_check:
                 if not await self.leadership.check():
@@ -520,7 +534,8 @@ class DeliveryWorker:
                     next_renewal = time.monotonic() + config.lease / 4
             except Exception:
                 logger.exception("Broadcast housekeeping failed; it runs again shortly")
-            await asyncio.sleep(config.state_refresh)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._helpers_done.wait(), config.state_refresh)
 
     async def _send_one(self, item: _Item) -> None:
         claim = item.claim
@@ -695,7 +710,7 @@ class DeliveryWorker:
     # ------------------------------------------------------------------ writing outcomes
 
     async def _flush_loop(self) -> None:
-        while True:
+        while not self._helpers_done.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flushed.wait(), self.config.flush_interval)
             self._flushed.clear()

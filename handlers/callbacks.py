@@ -90,6 +90,16 @@ class OpenConsultation(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class ReadIn(CallbackData):
+    """Answer a consultation in one of its languages; carries the deep link's source through."""
+
+    prefix: ClassVar[str] = "cl"
+    consultation_id: int
+    language: str
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RemindOpening(CallbackData):
     """Send me a message when this consultation opens."""
 

@@ -17,6 +17,7 @@ from handlers import callbacks as cb
 from handlers.background import offer_after_completion
 from handlers.common import Abort, Reply, Scene, answer, callback_data
 from handlers.context import BotContext
+from handlers.i18n import current_language
 from handlers.privacy import consented
 from handlers.views import consultation as views
 from handlers.views.finish import finished_message
@@ -55,18 +56,31 @@ async def open_consultation(
     source: str | None,
     now: datetime,
     zone: str,
+    choice: str | None = None,
 ) -> Reply:
     """Start a consultation with its intro, or resume it where the person left off.
 
-    One that has not opened yet says when it will (in ``zone``) and offers to tell then.
+    One that has not opened yet says when it will (in ``zone``) and offers to tell then. One
+    that lacks the person's language (and ``choice``, a language they picked) asks them to
+    pick one of its own.
     """
     existing = await flow.find_response(session, participant, consultation_id)
     try:
-        position = await flow.start(session, participant, consultation_id, source=source, now=now)
+        position = await flow.start(
+            session,
+            participant,
+            consultation_id,
+            source=source,
+            now=now,
+            reader=current_language(),
+            choice=choice,
+        )
     except flow.NotOpenYet as early:
         return Reply(send=[views.not_open_yet(early.consultation, zone)])
-    except flow.CodeRequired:
-        return await _ask_for_code(session, participant, consultation_id, source, now)
+    except flow.ChooseLanguage as unspoken:
+        return Reply(send=[views.choose_language(unspoken)])
+    except flow.CodeRequired as closed:
+        return await _ask_for_code(session, participant, closed, source, now)
     except (flow.ConsultationNotOpen, flow.UnknownQuestion) as error:
         return Reply(send=[Outgoing(views.flow_problem(error))])
     return Reply(send=views.opened(position, first_time=existing is None))
@@ -75,15 +89,17 @@ async def open_consultation(
 async def _ask_for_code(
     session: AsyncSession,
     participant: Participant,
-    consultation_id: int,
+    closed: flow.CodeRequired,
     source: str | None,
     now: datetime,
 ) -> Reply:
     """A closed consultation: ask for the code from the letter; the next typed text is it."""
-    consultation = await session.get(Consultation, consultation_id)
+    consultation = await session.get(Consultation, closed.consultation_id)
     assert consultation is not None  # flow.start found it
-    await ask_for_code(session, participant, consultation_id, source, now)
-    return Reply(send=[views.code_prompt(consultation)])
+    await ask_for_code(
+        session, participant, closed.consultation_id, source, now, language=closed.language
+    )
+    return Reply(send=[views.code_prompt(consultation, closed.language)])
 
 
 async def take_code(scene: Scene, prompt: CodePrompt, typed: str) -> Reply:
@@ -100,6 +116,8 @@ async def take_code(scene: Scene, prompt: CodePrompt, typed: str) -> Reply:
             prompt.consultation_id,
             source=prompt.source,
             now=scene.now,
+            reader=current_language(),
+            choice=prompt.language,
             admitted=True,
         )
     except flow.FlowError as error:  # closed meanwhile: the code stays unused
@@ -223,6 +241,29 @@ async def _open(scene: Scene, consultation_id: int) -> Reply:
     return await open_consultation(
         scene.session, person, consultation_id, None, scene.now, scene.runtime.timezone
     )
+
+
+async def on_read_in(update: Update, context: BotContext) -> None:
+    """Begin a consultation in the language the person picked from its own."""
+    data = cb.ReadIn.unpack(callback_data(update))
+    await answer(update, context, lambda scene: _read_in(scene, data))
+
+
+async def _read_in(scene: Scene, data: cb.ReadIn) -> Reply:
+    person = await consented(scene.session, scene.participant)
+    reply = await open_consultation(
+        scene.session,
+        person,
+        data.consultation_id,
+        data.source or None,
+        scene.now,
+        scene.runtime.timezone,
+        choice=data.language,
+    )
+    # The choice's message gives way to what it opened, so its buttons cannot be pressed twice.
+    if reply.send and reply.edit is None:
+        reply.edit = reply.send.pop(0)
+    return reply
 
 
 async def on_remind_opening(update: Update, context: BotContext) -> None:

@@ -45,7 +45,7 @@ from models.polls import can_be_poll
 from models.profile import background_questions
 from models.pseudonym import instance_secret
 from models.representation import representation
-from models.results import ConsultationResults, consultation_results
+from models.results import ALL, ConsultationResults, ResultFilter, consultation_results
 from models.roles import Role, audit
 
 logger = logging.getLogger(__name__)
@@ -165,11 +165,16 @@ async def on_results(update: Update, context: BotContext) -> None:
 
 @requires(Role.STAFF, "/results")
 async def results(update: Update, context: BotContext) -> None:
-    """``/results SLUG``: results and charts; without a slug, the list to pick from."""
-    await _send_results(update, context, context.args[0] if context.args else None)
+    """``/results SLUG [LANGUAGE]``: results and charts, of every response or of those given in
+    one language; without a slug, the list to pick from."""
+    args = list(context.args or [])
+    only = ResultFilter(language=args[1].lower()) if len(args) > 1 else ALL
+    await _send_results(update, context, args[0] if args else None, only)
 
 
-async def _send_results(update: Update, context: BotContext, which: int | str | None) -> None:
+async def _send_results(
+    update: Update, context: BotContext, which: int | str | None, only: ResultFilter = ALL
+) -> None:
     """Count in the update's transaction; the charts follow once the text went out.
 
     Last comes who answered against who lives here, read in a session of its own after the
@@ -177,7 +182,7 @@ async def _send_results(update: Update, context: BotContext, which: int | str | 
     the update's transaction holds the one write lock everyone else waits for.
     """
     counted: list[ConsultationResults] = []
-    reply = await run(update, context, lambda scene: _results(scene, which, counted))
+    reply = await run(update, context, lambda scene: _results(scene, which, counted, only))
     await deliver(update, context, reply)
     if not counted or not counted[0].started:
         return
@@ -199,23 +204,32 @@ async def _send_results(update: Update, context: BotContext, which: int | str | 
 
 
 async def _results(
-    scene: Scene, which: int | str | None, counted: list[ConsultationResults]
+    scene: Scene,
+    which: int | str | None,
+    counted: list[ConsultationResults],
+    only: ResultFilter = ALL,
 ) -> Reply:
     consultation = await _consultation(scene.session, which)
     if consultation is None:
         if which is None:
             return Reply(send=[await _listing(scene, 0)])
         return Reply(send=[views.no_such_consultation()])
-    found = await consultation_results(scene.session, consultation.id or 0)
+    if only.language is not None and only.language not in consultation.languages:
+        return Reply(send=[views.not_a_language_of(consultation)])
+    found = await consultation_results(scene.session, consultation.id or 0, only)
     assert found is not None
     counted.append(found)
     free_texts = [q.question_id for q in found.questions if q.type is QuestionType.FREE_TEXT]
+    within = only.response_ids(found.consultation_id) if only.narrows else None
     texts = views.FreeTexts(
         found.slug,
-        await text_counts(scene.session, free_texts),
-        await approved_texts(scene.session, free_texts, views.TEXTS_SHOWN),
+        await text_counts(scene.session, free_texts, within=within),
+        await approved_texts(scene.session, free_texts, views.TEXTS_SHOWN, within=within),
     )
-    return Reply(send=views.results_messages(found, texts))
+    shown = views.results_messages(found, texts)
+    if only.language is not None:
+        shown[0].text = views.filtered_heading(only.language) + "\n\n" + shown[0].text
+    return Reply(send=shown)
 
 
 # ---------------------------------------------------------------------- /link

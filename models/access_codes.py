@@ -78,6 +78,8 @@ class CodePrompt(SQLModel, table=True):
         )
     )
     source: str | None = Field(default=None, max_length=64)
+    # The consultation's language the person chose before being asked for the code.
+    language: str | None = Field(default=None, max_length=8)
     asked_at: datetime = Field(sa_type=UTCDateTime)
     failures: int = 0
     first_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -166,6 +168,7 @@ async def ask_for_code(
     consultation_id: int,
     source: str | None,
     now: datetime,
+    language: str | None = None,
 ) -> None:
     """Note that the person was asked for the code; their next typed message is taken as it.
 
@@ -179,6 +182,7 @@ async def ask_for_code(
         session.add(prompt)
     prompt.consultation_id = consultation_id
     prompt.source = source
+    prompt.language = language
     prompt.asked_at = now
     # Not answering anything else meanwhile: typed text is the code, not an answer.
     participant.active_response_id = None

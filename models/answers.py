@@ -43,6 +43,9 @@ class Response(SQLModel, table=True):
     )
     # True while changing one answer from the summary: the next step is the summary again.
     editing: bool = False
+    # The language the person answers in, chosen when it is begun: its questions, buttons and
+    # free texts are in it (migration 0011 gave older responses the language they were shown in).
+    language: str | None = Field(default=None, max_length=8)
 
 
 class Answer(SQLModel, table=True):

@@ -22,7 +22,9 @@ from typing import Any, ClassVar
 
 import yaml
 
-LANGUAGES: tuple[str, ...] = ("nb", "nn", "en")
+#: The languages a staff file's texts may be in: the ones Medvirk's interface speaks (issue #16),
+#: so that a question's buttons and hints can always be in the question's language.
+LANGUAGES: tuple[str, ...] = ("nb", "nn", "en", "pl", "uk", "lt", "ar", "so", "ti")
 DEFAULT_LANGUAGE = LANGUAGES[0]
 MAX_FILE_BYTES = 256 * 1024
 

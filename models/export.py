@@ -111,6 +111,7 @@ META_COLUMNS = (
     Column("consultation", Kind.META),
     Column("source", Kind.META),
     Column("channel", Kind.META),
+    Column("language", Kind.META),
     Column("started_at", Kind.META),
     Column("completed_at", Kind.META),
 )
@@ -126,7 +127,7 @@ def export_columns(
     all_texts: bool = False,
     background: Sequence[BackgroundQuestion] = (),
 ) -> list[Column]:
-    """Return the columns of an export: six about the response, then per question in order.
+    """Return the columns of an export: seven about the response, then per question in order.
 
     Single- and multiple-choice questions get two columns, ``q_<key>`` with the option ids and
     ``q_<key>_text`` with the option texts; the others one, ``q_<key>``. With ``all_texts``,
@@ -242,6 +243,7 @@ class _RowBuilder:
         participant_id: int,
         source: str | None,
         channel: str,
+        language: str | None,
         started_at: datetime,
         completed_at: datetime | None,
         answers: dict[int, _Stored],
@@ -253,6 +255,7 @@ class _RowBuilder:
             # As /results counts them: no link source is "direct" there too.
             source or DIRECT,
             channel,
+            language,
             started_at,
             completed_at,
         ]
@@ -292,6 +295,7 @@ async def export_batches(
     *,
     batch_size: int = BATCH_SIZE,
     background: _Background | None = None,
+    language: str | None = None,
 ) -> AsyncGenerator[list[_Read], None]:
     """Yield the responses a batch at a time, oldest first, each with its answers and bands.
 
@@ -302,7 +306,7 @@ async def export_batches(
     # exec are typed for at most four columns, and rows are all that is needed here.
     connection = await session.connection()
     after = 0
-    while responses := await _responses_after(connection, view.id, after, batch_size):
+    while responses := await _responses_after(connection, view.id, after, batch_size, language):
         after = responses[-1][0]
         ids = [r[0] for r in responses]
         answers = await _answers_of(connection, ids) if view.questions else {}
@@ -329,12 +333,13 @@ class _Read:
 def _rows(builder: _RowBuilder, batch: list[_Read]) -> list[list[Cell]]:
     rows = []
     for read in batch:
-        _id, participant_id, source, channel, started_at, completed_at = read.response
+        _id, participant_id, source, channel, language, started_at, completed_at = read.response
         rows.append(
             builder.row(
                 participant_id,
                 source,
                 channel,
+                language,
                 started_at,
                 completed_at,
                 read.answers,
@@ -373,9 +378,17 @@ async def _bands_of(
 
 
 async def _responses_after(
-    connection: AsyncConnection, consultation_id: int, after: int, batch_size: int
+    connection: AsyncConnection,
+    consultation_id: int,
+    after: int,
+    batch_size: int,
+    language: str | None = None,
 ) -> Sequence[Row[Any]]:
-    """The next batch of the consultation's responses after id ``after``, oldest first."""
+    """The next batch of the consultation's responses after id ``after``, oldest first.
+
+    ``language``: only those answered in it (None: all).
+    """
+    only = [col(Response.language) == language] if language is not None else []
     return (
         await connection.execute(
             sa_select(
@@ -383,11 +396,16 @@ async def _responses_after(
                 col(Response.participant_id),
                 col(Response.source),
                 col(Participant.channel),
+                col(Response.language),
                 col(Response.started_at),
                 col(Response.completed_at),
             )
             .join(Participant, col(Participant.id) == col(Response.participant_id))
-            .where(col(Response.consultation_id) == consultation_id, col(Response.id) > after)
+            .where(
+                col(Response.consultation_id) == consultation_id,
+                col(Response.id) > after,
+                *only,
+            )
             .order_by(col(Response.id))
             .limit(batch_size)
         )
@@ -744,8 +762,11 @@ async def write_export(
     zone: str = "Europe/Oslo",
     progress: Callable[[int], None] | None = None,
     factor: float = DEFAULT_FACTOR,
+    language: str | None = None,
 ) -> int:
     """Write every response of a consultation to ``out``; return how many rows were written.
+
+    ``language``: only the responses answered in that language (None: every one).
 
     ``yes_no``: the words for the options ``yes`` and ``no`` in the consultation's first
     language (``{"yes": "Ja", "no": "Nei"}``), for the descriptions of yes/no questions.
@@ -795,7 +816,9 @@ async def write_export(
         return len(batch)
 
     # aclosing: if a writer fails halfway, the generator is closed now, not at loop shutdown.
-    batches_of = export_batches(session, view, batch_size=batch_size, background=extras.background)
+    batches_of = export_batches(
+        session, view, batch_size=batch_size, background=extras.background, language=language
+    )
     async with aclosing(batches_of) as batches:
         async for batch in batches:
             count = await asyncio.to_thread(write, batch)
@@ -806,11 +829,14 @@ async def write_export(
     return written
 
 
-async def count_responses(session: AsyncSession, consultation_id: int) -> int:
+async def count_responses(
+    session: AsyncSession, consultation_id: int, language: str | None = None
+) -> int:
     """How many responses an export of the consultation will have (one row each)."""
     connection = await session.connection()
+    only = [col(Response.language) == language] if language is not None else []
     counted = await connection.execute(
-        sa_select(func.count()).where(col(Response.consultation_id) == consultation_id)
+        sa_select(func.count()).where(col(Response.consultation_id) == consultation_id, *only)
     )
     return int(counted.scalar_one())
 

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.answers import Answer
+from models.answers import Answer, Response
 from models.base import TelegramId, Text, UTCDateTime, localized, utcnow
 from models.consultation import Consultation, Question
 from models.masking import Kind, Part, screen, split
@@ -170,6 +170,8 @@ class ItemView:
     group_message_id: int | None
     handled_by: int | None = None
     """The staff member who dealt with a flagged text (None: not yet)."""
+    language: str | None = None
+    """The language the text was written in: the one its writer answered the consultation in."""
 
     def title(self, language: str) -> str:
         """The consultation's title in ``language``, with fallback."""
@@ -269,8 +271,9 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
     """Return what a moderator may see of one text, or None when it is gone."""
     row = (
         await session.exec(
-            select(ModerationItem, Answer, Question, Consultation)
+            select(ModerationItem, Answer, Question, Consultation, Response.language)  # type: ignore[call-overload]
             .join(Answer, col(Answer.id) == col(ModerationItem.answer_id))
+            .join(Response, col(Response.id) == col(Answer.response_id))
             .join(Question, col(Question.id) == col(Answer.question_id))
             .join(Consultation, col(Consultation.id) == col(Question.consultation_id))
             .where(ModerationItem.id == item_id)
@@ -279,7 +282,7 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
     ).first()
     if row is None:
         return None
-    item, answer, question, consultation = row
+    item, answer, question, consultation, written_in = row
     text = answer.text or ""
     found = screen(text)
     return ItemView(
@@ -298,6 +301,7 @@ async def load_item(session: AsyncSession, item_id: int) -> ItemView | None:
         group_chat_id=item.group_chat_id,
         group_message_id=item.group_message_id,
         handled_by=item.handled_by,
+        language=written_in,
     )
 
 
@@ -643,9 +647,12 @@ async def release_posts(session: AsyncSession, item_ids: list[int]) -> None:
 
 
 async def text_counts(
-    session: AsyncSession, question_ids: list[int]
+    session: AsyncSession, question_ids: list[int], *, within: Any = None
 ) -> dict[int, dict[Status, int]]:
-    """Free texts per question and moderation status (a text without an item is pending)."""
+    """Free texts per question and moderation status (a text without an item is pending).
+
+    ``within``: a subquery of response ids to keep to (the results' filters); None: all.
+    """
     if not question_ids:
         return {}
     status = func.coalesce(col(ModerationItem.status), Status.PENDING.value)
@@ -657,6 +664,7 @@ async def text_counts(
             col(Answer.question_id).in_(question_ids),
             col(Answer.text).is_not(None),
             col(Answer.skipped).is_(False),
+            *([col(Answer.response_id).in_(within)] if within is not None else []),
         )
         .group_by(col(Answer.question_id), status)
     )
@@ -667,12 +675,13 @@ async def text_counts(
 
 
 async def approved_texts(
-    session: AsyncSession, question_ids: list[int], per_question: int
+    session: AsyncSession, question_ids: list[int], per_question: int, *, within: Any = None
 ) -> dict[int, list[tuple[Part, ...]]]:
     """The first approved free texts of each question, oldest first, split for masking.
 
     Only texts a moderator approved; each is split around personal data (:func:`split`), so the
-    reader sees placeholders, never the data. At most ``per_question`` per question.
+    reader sees placeholders, never the data. At most ``per_question`` per question; ``within``
+    as in :func:`text_counts`.
     """
     texts: dict[int, list[tuple[Part, ...]]] = {}
     for question_id in question_ids:
@@ -683,6 +692,7 @@ async def approved_texts(
                 Answer.question_id == question_id,
                 ModerationItem.status == Status.APPROVED.value,
                 col(Answer.text).is_not(None),
+                *([col(Answer.response_id).in_(within)] if within is not None else []),
             )
             .order_by(col(Answer.id))
             .limit(per_question)

@@ -26,8 +26,11 @@ from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.answers import Response
 from models.base import TelegramId, UTCDateTime, table_of, utcnow
 from models.channels import Channel, channel_of
+from models.consultation import load_consultation
+from models.translation import complete_languages
 
 # Bump when the privacy notice changes in substance: everyone is asked again.
 PRIVACY_NOTICE_VERSION = "1"
@@ -254,6 +257,15 @@ def touch(participant: Participant, now: datetime) -> None:
 
 
 async def set_language(session: AsyncSession, participant: Participant, language: str) -> None:
-    """Remember the participant's language."""
+    """Remember the participant's language.
+
+    The consultation they are answering follows when it has that language (they asked for it);
+    one that lacks it stays in the language its response was begun in, never half in each.
+    """
     participant.language = language
+    if participant.active_response_id is not None:
+        response = await session.get(Response, participant.active_response_id)
+        view = await load_consultation(session, response.consultation_id) if response else None
+        if response and view and language in complete_languages(view):
+            response.language = language
     await session.flush()

@@ -35,6 +35,7 @@ from models.consultation import (
 from models.consultation_file import QuestionType
 from models.moderation import text_changed
 from models.participant import Participant
+from models.translation import complete_languages
 
 YES_WORDS = frozenset({"ja", "j", "jo", "yes", "y"})
 NO_WORDS = frozenset({"nei", "n", "no"})
@@ -120,11 +121,31 @@ class NotOpenYet(ConsultationNotOpen):
 
 
 class CodeRequired(FlowError):
-    """A closed consultation asks for a one-time code before its first question."""
+    """A closed consultation asks for a one-time code before its first question.
 
-    def __init__(self, consultation_id: int) -> None:
+    ``language`` is the consultation's language the person will answer in (kept with the
+    prompt, so the code leads straight to the questions in it).
+    """
+
+    def __init__(self, consultation_id: int, language: str) -> None:
         super().__init__("code required")
         self.consultation_id = consultation_id
+        self.language = language
+
+
+class ChooseLanguage(FlowError):
+    """The consultation is not in the person's language: they choose one of ``languages``.
+
+    Nothing is stored: the choice comes back as ``choice`` to :func:`start`.
+    """
+
+    def __init__(
+        self, consultation: Consultation, languages: list[str], source: str | None
+    ) -> None:
+        super().__init__("choose a language")
+        self.consultation = consultation
+        self.languages = languages
+        self.source = source
 
 
 class NotInConsultation(FlowError):
@@ -308,13 +329,45 @@ async def start(
     *,
     source: str | None,
     now: datetime,
+    reader: str | None = None,
+    choice: str | None = None,
     admitted: bool = False,
 ) -> Position:
     """Begin a consultation, or resume it where the person left off.
 
+    A new response is answered in ``choice`` (a language the person picked) or else in
+    ``reader`` (the language they read Medvirk in; their stored one when not given, and for
+    someone with none, as in scripts, the consultation's first) when the consultation has it;
+    otherwise :class:`ChooseLanguage` is raised and nothing is stored. A resumed response keeps
+    its language.
+
     A closed consultation (``access: code``) is begun only when ``admitted`` (a one-time code
     was used); otherwise :class:`CodeRequired` is raised. Resuming needs no code again.
     """
+    consultation = await _open_to_answer(session, consultation_id, now)
+    view = await VIEWS.view(session, consultation)
+    response = await find_response(session, participant, consultation_id)
+    if response is None:
+        reader = reader or participant.language or consultation.languages[0]
+        language = answering_language(view, reader, choice, source)
+        if view.consultation.access == Access.CODE and not admitted:
+            raise CodeRequired(consultation_id, language)
+        response = _new_response(view, participant, source, language, now)
+        session.add(response)
+        await session.flush()
+    elif response.language is None:
+        reader = reader or participant.language or consultation.languages[0]
+        response.language = answering_language(view, reader, choice, source)
+    participant.active_response_id = response.id
+    await forget_prompt(session, participant)
+    await session.flush()
+    return await _position(session, view, response)
+
+
+async def _open_to_answer(
+    session: AsyncSession, consultation_id: int, now: datetime
+) -> Consultation:
+    """The consultation, if it takes answers now; otherwise why not, as an error."""
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
         raise UnknownQuestion("no such consultation")
@@ -324,25 +377,44 @@ async def start(
         raise NotOpenYet(consultation, None)
     if not is_open(consultation, now):
         raise ConsultationNotOpen
-    view = await VIEWS.view(session, consultation)
-    response = await find_response(session, participant, consultation_id)
-    if response is None and view.consultation.access == Access.CODE and not admitted:
-        raise CodeRequired(consultation_id)
-    if response is None:
-        visible = visible_questions(view, {})
-        response = Response(
-            participant_id=participant.id or 0,
-            consultation_id=consultation_id,
-            source=source,
-            started_at=now,
-            current_question_id=visible[0].id if visible else None,
-        )
-        session.add(response)
-        await session.flush()
-    participant.active_response_id = response.id
-    await forget_prompt(session, participant)
-    await session.flush()
-    return await _position(session, view, response)
+    return consultation
+
+
+def _new_response(
+    view: ConsultationView,
+    participant: Participant,
+    source: str | None,
+    language: str,
+    now: datetime,
+) -> Response:
+    """A response at the consultation's first visible question, in ``language``."""
+    visible = visible_questions(view, {})
+    return Response(
+        participant_id=participant.id or 0,
+        consultation_id=view.consultation.id or 0,
+        source=source,
+        started_at=now,
+        current_question_id=visible[0].id if visible else None,
+        language=language,
+    )
+
+
+def answering_language(
+    view: ConsultationView, reader: str | None, choice: str | None, source: str | None
+) -> str:
+    """The language a new response is answered in: the one chosen, else the reader's.
+
+    Only a language every text of the consultation is in counts: a question is never shown
+    half in one language and half in another.
+
+    Raises:
+        ChooseLanguage: the consultation has neither; the person is to pick one of its own.
+    """
+    complete = complete_languages(view)
+    for language in (choice, reader):
+        if language is not None and language in complete:
+            return language
+    raise ChooseLanguage(view.consultation, complete, source)
 
 
 async def current_position(
@@ -462,27 +534,34 @@ async def _store(
             .values(**fields)
         )
         before = earlier.option_ids
-    gone = [o for o in before if o not in value.option_ids]
-    new = [o for o in value.option_ids if o not in before]
-    if gone:
-        await session.exec(
-            delete(AnswerChoice).where(  # type: ignore[call-overload]
-                col(AnswerChoice.answer_id) == value.answer_id,
-                col(AnswerChoice.option_id).in_(gone),
-            )
-        )
-    if new:
-        await session.exec(
-            insert(AnswerChoice).values(  # type: ignore[call-overload]
-                [{"answer_id": value.answer_id, "option_id": o} for o in new]
-            )
-        )
+    await _store_choices(session, value.answer_id, before, value.option_ids)
     located.answers[question_id] = value
     previous_text = earlier.text if earlier is not None else None
     if value.text != previous_text:
         # Moderation hook: a new or changed free text is queued for review (pending) in this
         # same transaction; a text replaced by a skip leaves the queue.
         await text_changed(session, value.answer_id, value.text, now)
+
+
+async def _store_choices(
+    session: AsyncSession, answer_id: int, before: list[int], after: list[int]
+) -> None:
+    """Untick the options no longer chosen and tick the new ones; the rest stay as they are."""
+    gone = [o for o in before if o not in after]
+    new = [o for o in after if o not in before]
+    if gone:
+        await session.exec(
+            delete(AnswerChoice).where(  # type: ignore[call-overload]
+                col(AnswerChoice.answer_id) == answer_id,
+                col(AnswerChoice.option_id).in_(gone),
+            )
+        )
+    if new:
+        await session.exec(
+            insert(AnswerChoice).values(  # type: ignore[call-overload]
+                [{"answer_id": answer_id, "option_id": o} for o in new]
+            )
+        )
 
 
 async def _answer(

@@ -44,9 +44,9 @@ class ResultFilter:
     """Which responses to count: all (the default), or those of one source, language or channel.
 
     ``source`` is a deep-link source (``direct`` for responses without one); ``language`` the
-    language the person uses Medvirk in (their stored choice); ``channel`` where they answer
-    (``telegram`` or ``web``). ``inverse`` counts the responses the filter leaves out instead
-    (see :func:`consultation_results`).
+    language people answered in (the response's, chosen when it was begun); ``channel`` where
+    they answer (``telegram`` or ``web``). ``inverse`` counts the responses the filter leaves
+    out instead (see :func:`consultation_results`).
     """
 
     source: str | None = None
@@ -57,12 +57,12 @@ class ResultFilter:
     @property
     def narrows(self) -> bool:
         """True when some responses are left out."""
-        return self.source is not None or self._by_person
+        return self.source is not None or self.language is not None or self._by_person
 
     @property
     def _by_person(self) -> bool:
-        """True when the filter looks at the participant row (language, channel)."""
-        return self.language is not None or self.channel is not None
+        """True when the filter looks at the participant row (the channel)."""
+        return self.channel is not None
 
     def _matches(self) -> ColumnElement[bool]:
         """The filter's test of a response (joined to its participant), never NULL."""
@@ -72,7 +72,7 @@ class ResultFilter:
         elif self.source is not None:
             tests.append(func.coalesce(col(Response.source), "") == self.source)
         if self.language is not None:
-            tests.append(func.coalesce(col(Participant.language), "") == self.language)
+            tests.append(func.coalesce(col(Response.language), "") == self.language)
         if self.channel is not None:
             tests.append(col(Participant.channel) == self.channel)
         test = and_(*tests)
@@ -188,6 +188,15 @@ class ChannelResult:
 
 
 @dataclass(frozen=True)
+class LanguageResult:
+    """Responses answered in one language of the consultation."""
+
+    language: str
+    responses: int
+    completed: int
+
+
+@dataclass(frozen=True)
 class ConsultationResults:
     """Everything counted about one consultation."""
 
@@ -202,6 +211,8 @@ class ConsultationResults:
     """Most responses first."""
     channels: list[ChannelResult] = field(default_factory=list)
     """Most responses first."""
+    answered_in: list[LanguageResult] = field(default_factory=list)
+    """The languages people answered in, most responses first."""
 
     @property
     def completion_rate(self) -> float:
@@ -229,7 +240,7 @@ async def consultation_results(
     view = await load_consultation(session, consultation_id)
     if view is None:
         return None
-    sources = await _sources(session, consultation_id, only)
+    sources, answered_in = await _sources(session, consultation_id, only)
     stopped = await _stopped_at(session, consultation_id, only)
     counted = await _tallies_for(session, view, only, sum(s.responses for s in sources))
     answered = {q: n - counted.skipped.get(q, 0) for q, n in counted.answers.items()}
@@ -251,6 +262,7 @@ async def consultation_results(
         questions=questions,
         sources=sources,
         channels=await _channels(session, consultation_id, only),
+        answered_in=answered_in,
     )
 
 
@@ -383,21 +395,30 @@ async def _narrowed_tallies(
 
 async def _sources(
     session: AsyncSession, consultation_id: int, only: ResultFilter = ALL
-) -> list[SourceResult]:
-    """Responses and completed ones by deep-link source, most responses first."""
-    query = select(Response.source, func.count(), func.count(col(Response.completed_at)))
-    by_source = (
-        await session.exec(only.responses(query, consultation_id).group_by(col(Response.source)))
+) -> tuple[list[SourceResult], list[LanguageResult]]:
+    """Responses and completed ones by deep-link source, and by the language answered in.
+
+    One query, grouped by both; each list has the most responses first.
+    """
+    language = func.coalesce(col(Response.language), "")
+    query = select(Response.source, language, func.count(), func.count(col(Response.completed_at)))
+    rows = (
+        await session.exec(
+            only.responses(query, consultation_id).group_by(col(Response.source), language)
+        )
     ).all()
     # NULL and a literal "direct" source are both shown as "direct": merge their groups.
-    merged: dict[str, tuple[int, int]] = {}
-    for source, n, done in by_source:
-        name = source or DIRECT
-        before = merged.get(name, (0, 0))
-        merged[name] = (before[0] + int(n), before[1] + int(done))
-    return sorted(
-        (SourceResult(name, n, done) for name, (n, done) in merged.items()),
-        key=lambda s: (-s.responses, s.source),
+    by_source: dict[str, tuple[int, int]] = {}
+    by_language: dict[str, tuple[int, int]] = {}
+    for source, code, n, done in rows:
+        for merged, name in ((by_source, source or DIRECT), (by_language, code)):
+            before = merged.get(name, (0, 0))
+            merged[name] = (before[0] + int(n), before[1] + int(done))
+    sources = [SourceResult(name, n, done) for name, (n, done) in by_source.items()]
+    languages = [LanguageResult(code, n, done) for code, (n, done) in by_language.items()]
+    return (
+        sorted(sources, key=lambda found: (-found.responses, found.source)),
+        sorted(languages, key=lambda found: (-found.responses, found.language)),
     )
 
 

@@ -108,14 +108,16 @@ async def upload(request: web.Request) -> web.Response:
 def _preview(view: ConsultationView) -> list[tuple[str, list[list[str]], str | None]]:
     """Chat's preview (every question in every language): text, button labels, language.
 
-    Chat's preview is, per language, a heading in the reader's language, the introduction and
-    each question; the page marks the latter with their language, for screen readers.
+    Chat's preview is which languages are complete, then per language a heading in the
+    reader's language, the introduction and each question; the page marks the latter with
+    their language, for screen readers.
     """
     per_language = 2 + len(view.questions)
     languages = view.consultation.languages
-    return [
+    complete, *messages = authoring.preview(view)
+    return [(complete.text, [], None)] + [
         (message.text, message_buttons(message), None if index % per_language == 0 else code)
-        for index, message in enumerate(authoring.preview(view))
+        for index, message in enumerate(messages)
         for code in [languages[min(index // per_language, len(languages) - 1)]]
     ]
 

@@ -13,12 +13,13 @@ from bot.dashboard.consultations import SOURCE, _consultation
 from bot.dashboard.desk import DESK
 from bot.dashboard.guard import page
 from bot.dashboard.render import bar_chart, show
-from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, current_language
+from handlers.i18n import current_language, own_name
 from handlers.views import moderation as views
 from handlers.views.charts import bar_labels
 from models import moderation as mod
 from models.base import localized
 from models.channels import Channel
+from models.consultation_file import LANGUAGES as CONTENT_LANGUAGES
 from models.consultation_file import QuestionType
 from models.masking import Part, render
 from models.results import ConsultationResults, ResultFilter, consultation_results, source_names
@@ -33,7 +34,7 @@ def _filter(request: web.Request) -> ResultFilter:
     channel = request.query.get("channel") or None
     return ResultFilter(
         source=source if source and SOURCE.match(source) else None,
-        language=language if language in LANGUAGES else None,
+        language=language if language in CONTENT_LANGUAGES else None,
         channel=channel if channel in {c.value for c in Channel} else None,
     )
 
@@ -68,8 +69,9 @@ async def results(request: web.Request) -> web.Response:
         "r": found,
         "only": only,
         "sources": sources,
-        "languages": LANGUAGES,
-        "language_names": LANGUAGE_NAMES,
+        # The languages people may have answered in: the consultation's, by their own names.
+        "languages": consultation.languages,
+        "language_names": {code: own_name(code) for code in consultation.languages},
         "charts": _charts(found),
         "texts": texts,
         "shown": [(qid, _masked(parts)) for qid, parts in texts.texts],

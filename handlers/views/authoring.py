@@ -7,13 +7,15 @@ from html import escape
 from telegram import InlineKeyboardMarkup
 
 from handlers import callbacks as cb
-from handlers.i18n import _, language
+from handlers.i18n import _
 from handlers.views import consultation as render
+from handlers.views.languages import reading
 from handlers.views.outgoing import Outgoing, inert, row
 from handlers.views.words import language_name
 from models.consultation import ConsultationView
 from models.consultation_file import MAX_FILE_BYTES
 from models.response import Position, Response
+from models.translation import complete_languages, coverage
 
 # How many problems of a refused file are listed.
 PROBLEMS_SHOWN = 30
@@ -24,14 +26,14 @@ def preview(view: ConsultationView) -> list[Outgoing]:
 
     The buttons look like the real ones but only say "preview" when pressed.
     """
-    messages: list[Outgoing] = []
-    dummy = Response(participant_id=0, consultation_id=view.id)
+    messages = [languages_line(view)]
     for code in view.consultation.languages:
         # The heading in the staff member's language, the consultation in the citizens'.
         messages.append(
             Outgoing(_("<b>Preview in {language}</b>").format(language=language_name(code)))
         )
-        with language(code):
+        dummy = Response(participant_id=0, consultation_id=view.id, language=code)
+        with reading(code):
             messages.append(render.intro_message(view))
             for question in view.questions:
                 message = render.question_message(Position(view, dummy, {}, question))
@@ -39,18 +41,41 @@ def preview(view: ConsultationView) -> list[Outgoing]:
     return messages
 
 
+def languages_line(view: ConsultationView) -> Outgoing:
+    """Which of the consultation's languages are complete; residents pick only those."""
+    parts = []
+    for code, found in coverage(view).items():
+        if found.complete:
+            parts.append(_("{language}: complete").format(language=language_name(code)))
+        else:
+            parts.append(
+                _("{language}: {done} of {total} texts").format(
+                    language=language_name(code), done=found.written, total=found.total
+                )
+            )
+    lines = [_("<b>Languages</b>"), *(f"• {part}" for part in parts)]
+    if len(complete_languages(view)) < len(view.consultation.languages):
+        lines.append(
+            _(
+                "Residents can only choose a complete language. Translate the rest with "
+                "<code>medvirk consultation translate {slug} --to LANGUAGE</code>."
+            ).format(slug=view.consultation.slug)
+        )
+    return Outgoing("\n".join(lines))
+
+
 def poll_preview(view: ConsultationView) -> list[Outgoing]:
     """A poll made with /newpoll as residents see it, labelled as a preview.
 
-    A poll is written in one language; readers of the others are told so when they open it.
+    A poll is written in one language; readers of others are offered it in that language.
     """
     code = view.consultation.languages[0]
     heading = _(
         "<b>Preview</b>: residents see the poll like this. It is in {language} only; residents "
-        "who read another language are told so."
+        "who read another language are asked whether to answer it in {language}."
     ).format(language=language_name(code))
-    dummy = Response(participant_id=0, consultation_id=view.id)
-    with language(code):
+    dummy = Response(participant_id=0, consultation_id=view.id, language=code)
+    with reading(code):
         message = render.question_message(Position(view, dummy, {}, view.questions[0]))
     return [Outgoing(heading), Outgoing(message.text, inert(message.keyboard, view.id))]
 

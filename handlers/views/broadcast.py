@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import callbacks as cb
 from handlers.context import Runtime
 from handlers.i18n import LANGUAGES, _, current_language, language, ngettext
+from handlers.views.languages import content_language, reading
 from handlers.views.outgoing import Outgoing, button, inert, row, yes_or_no
 from handlers.views.times import local_time, zone_name
 from handlers.views.words import language_name, shorten
@@ -48,22 +49,37 @@ def recipient_message(
 ) -> Outgoing:
     """The message one recipient gets, in their language ``code``.
 
-    A consultation's invitation (title, intro, a button to start) in the consultation's
-    language closest to ``code``; an announcement in ``code`` when staff wrote that version,
-    else in the language it was written in first.
+    A consultation's invitation (title, intro, a button to start) wholly in ``code`` when the
+    consultation is in it, else in its first language; an announcement in ``code`` when staff
+    wrote that version, else in the fallback they chose (at first the one written first).
     """
+    if consultation is not None:
+        with reading(sent_in(broadcast, consultation, code)):
+            return _invitation(consultation)
     with language(code):
-        if consultation is not None:
-            fallback = consultation.languages[0]
-            parts = [f"<b>{escape(localized(consultation.title, code, fallback))}</b>"]
-            if consultation.intro:
-                parts.append(escape(localized(consultation.intro, code, fallback)))
-            parts.append(_("We would like to hear what you think. It takes a few minutes."))
-            start = row(_("▶ Answer"), cb.OpenConsultation(consultation.id or 0))
-            return Outgoing("\n\n".join(parts), InlineKeyboardMarkup([start]))
         texts = broadcast.text or {}
         text = texts.get(code) or texts.get(broadcast.language or "") or ""
         return Outgoing(text or next(iter(texts.values()), ""))
+
+
+def sent_in(broadcast: Broadcast, consultation: Consultation | None, code: str) -> str:
+    """The language a recipient who reads ``code`` gets the broadcast in."""
+    if consultation is not None:
+        return code if code in consultation.languages else consultation.languages[0]
+    texts = broadcast.text or {}
+    if code in texts:
+        return code
+    return broadcast.language if broadcast.language in texts else next(iter(texts), code)
+
+
+def _invitation(consultation: Consultation) -> Outgoing:
+    code, first = content_language(), consultation.languages[0]
+    parts = [f"<b>{escape(localized(consultation.title, code, first))}</b>"]
+    if consultation.intro:
+        parts.append(escape(localized(consultation.intro, code, first)))
+    parts.append(_("We would like to hear what you think. It takes a few minutes."))
+    start = row(_("▶ Answer"), cb.OpenConsultation(consultation.id or 0))
+    return Outgoing("\n\n".join(parts), InlineKeyboardMarkup([start]))
 
 
 def recipient_payload(
@@ -433,12 +449,34 @@ def preview_messages(
             "<b>Preview in {language}</b> ({n} people):",
             count,
         ).format(language=language_name(code), n=count)
+        shown = sent_in(draft, consultation, code)
+        if shown != code:
+            heading = fallback_line(consultation, code, shown, count)
         message = recipient_message(draft, consultation, code)
         messages.append(Outgoing(heading))
         messages.append(
             Outgoing(message.text, inert(message.keyboard, draft.consultation_id or 0))
         )
     return messages
+
+
+def fallback_line(consultation: Consultation | None, missing: str, shown: str, count: int) -> str:
+    """Who gets the broadcast in another language than theirs, and why."""
+    if consultation is not None:
+        text = ngettext(
+            "<b>{n} person will get the invitation in {shown} because the consultation is not "
+            "in {missing}:</b>",
+            "<b>{n} people will get the invitation in {shown} because the consultation is not "
+            "in {missing}:</b>",
+            count,
+        )
+    else:
+        text = ngettext(
+            "<b>{n} person will get the {shown} text because there is no {missing} one:</b>",
+            "<b>{n} people will get the {shown} text because there is no {missing} one:</b>",
+            count,
+        )
+    return text.format(n=count, shown=language_name(shown), missing=language_name(missing))
 
 
 @dataclass(frozen=True)
@@ -476,6 +514,12 @@ def confirm_screen(summary: Summary, runtime: Runtime, now: datetime) -> Outgoin
     if draft.text:
         written = ", ".join(language_name(c) for c in draft.text)
         lines.append(_("Written in: {languages}").format(languages=written))
+        if len(draft.text) > 1 and draft.language in draft.text:
+            lines.append(
+                _("Readers of other languages get: {language}").format(
+                    language=language_name(draft.language)
+                )
+            )
     if not size:
         lines.append(_("Nobody is in this audience. Choose another."))
     return Outgoing("\n".join(lines), _confirm_keyboard(draft, size, when))
@@ -497,18 +541,35 @@ def _confirm_keyboard(draft: Broadcast, size: int, when: datetime | None) -> Inl
     )
     urgent = _("🚨 Urgent: on") if draft.urgent else _("🚨 Urgent: off")
     rows.append(_wizard_row(draft, urgent, "urgent"))
-    if draft.text:
-        missing = [code for code in LANGUAGES if code not in draft.text]
-        if missing:
-            rows.append(
-                [
-                    button(
-                        "+ " + language_name(code),
-                        cb.WizardButton(WIZARD_KEY, draft.id or 0, "lang", code),
-                    )
-                    for code in missing
-                ]
-            )
+    rows += _language_rows(draft)
     rows.append(_wizard_row(draft, _("👥 Change the audience"), "audience", ""))
     rows.append(_drop_row(draft))
     return InlineKeyboardMarkup(rows)
+
+
+def _language_rows(draft: Broadcast) -> list[list[InlineKeyboardButton]]:
+    """Which written text the others get, and a button to write each missing language.
+
+    Three buttons a row: nine languages fit on a phone.
+    """
+    if not draft.text:
+        return []
+    wizard = draft.id or 0
+    fallbacks = [
+        button(
+            _("↪ Others get {language}").format(language=language_name(code)),
+            cb.WizardButton(WIZARD_KEY, wizard, "fallback", code),
+        )
+        for code in draft.text
+        if code != draft.language and len(draft.text) > 1
+    ]
+    additions = [
+        button("+ " + language_name(code), cb.WizardButton(WIZARD_KEY, wizard, "lang", code))
+        for code in LANGUAGES
+        if code not in draft.text
+    ]
+    return [*_in_threes(fallbacks), *_in_threes(additions)]
+
+
+def _in_threes(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + 3] for i in range(0, len(buttons), 3)]

@@ -9,11 +9,12 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers import callbacks as cb
-from handlers.i18n import _, current_language, language, ngettext
+from handlers.i18n import _, current_language, ngettext, own_name
 from handlers.views.help import stale_button
+from handlers.views.languages import content_language, reading
 from handlers.views.outgoing import Outgoing, PollOut, button, keyboard, row
 from handlers.views.times import date_text, time_text
-from handlers.views.words import language_name, language_names, shorten
+from handlers.views.words import language_name, shorten
 from models.access_codes import CodeCheck
 from models.base import localized
 from models.consultation import Consultation, ConsultationView, QuestionView
@@ -22,6 +23,7 @@ from models.polls import can_be_poll
 from models.response import (
     AnswerRejected,
     AnswerValue,
+    ChooseLanguage,
     ConsultationNotOpen,
     FlowError,
     InAnotherConsultation,
@@ -31,40 +33,21 @@ from models.response import (
     Response,
     StaleQuestion,
 )
+from models.translation import BUTTON_TEXT_MAX
 
-BUTTON_TEXT_MAX = 60
+# Buttons show this much of a text whole (models.translation tells translators the same).
 # Six buttons fit a phone's width; a 0-10 scale takes two rows.
 SCALE_ROW = 6
 
 
 def text_of(view: ConsultationView, text: dict[str, str] | None) -> str:
-    """A consultation text in the reader's language, with fallback, escaped for HTML."""
-    return escape(localized(text, current_language(), view.consultation.languages[0]))
+    """A consultation text in the language being read (:func:`reading`), escaped for HTML."""
+    return escape(localized(text, content_language(), view.consultation.languages[0]))
 
 
-def content_language(view: ConsultationView) -> str:
-    """The language a consultation is shown in: the reader's, else its first one.
-
-    A question and its buttons are always in one language: when the consultation lacks the
-    reader's, the buttons and hints under its questions follow the questions' language.
-    """
-    languages = view.consultation.languages
-    return current_language() if current_language() in languages else languages[0]
-
-
-def language_note(view: ConsultationView) -> str | None:
-    """Tell a reader whose language the consultation lacks which language it is in."""
-    languages = view.consultation.languages
-    if current_language() in languages:
-        return None
-    if len(languages) == 1:
-        return _("This consultation is only in {language}.").format(
-            language=language_name(languages[0])
-        )
-    return _(
-        "This consultation is in {languages}; it is shown in {language}. Choose another with "
-        "/language."
-    ).format(languages=language_names(languages), language=language_name(languages[0]))
+def response_language(position: Position) -> str:
+    """The language a response is answered in: chosen when it was begun."""
+    return position.response.language or position.view.consultation.languages[0]
 
 
 def title_of(consultation: Consultation) -> str:
@@ -73,8 +56,8 @@ def title_of(consultation: Consultation) -> str:
 
 
 def plain_title(consultation: Consultation) -> str:
-    """The title in the reader's language, as plain text (for buttons and polls)."""
-    return localized(consultation.title, current_language(), consultation.languages[0])
+    """The title in the language being read, as plain text (for buttons and polls)."""
+    return localized(consultation.title, content_language(), consultation.languages[0])
 
 
 def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
@@ -101,6 +84,36 @@ def answer_text(view: ConsultationView, question: QuestionView, value: AnswerVal
     if value.number is not None:
         return str(value.number)
     return ", ".join(option_text(view, question, o) for o in value.option_ids) or _("(skipped)")
+
+
+# ---------------------------------------------------------------------- its language
+
+
+def choose_language(unspoken: ChooseLanguage) -> Outgoing:
+    """The consultation is not in the reader's language: its own, by their own names, to pick.
+
+    Said in the reader's interface language; each button opens the consultation in one of its
+    languages, carrying the deep link's source through.
+    """
+    consultation = unspoken.consultation
+    names = [own_name(code) for code in unspoken.languages]
+    reader = language_name(current_language())
+    if len(names) == 1:
+        question = _(
+            "This consultation is not in {language}; it is only in {other}. Would you like to "
+            "answer it in {other}?"
+        ).format(language=reader, other=names[0])
+    else:
+        question = _(
+            "This consultation is not in {language}. It is in: {languages}. Which language would "
+            "you like to answer in?"
+        ).format(language=reader, languages=", ".join(names))
+    text = f"<b>{title_of(consultation)}</b>\n\n{question}"
+    cid, source = consultation.id or 0, unspoken.source or ""
+    buttons = [button(own_name(code), cb.ReadIn(cid, code, source)) for code in unspoken.languages]
+    return Outgoing(
+        text, InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    )
 
 
 # ---------------------------------------------------------------------- the list
@@ -133,12 +146,19 @@ def consultation_list(
 
 
 def opened(position: Position, *, first_time: bool) -> list[Outgoing]:
-    """What opening a consultation shows: its intro and first question, or where one left off."""
+    """What opening a consultation shows: its intro and first question, or where one left off.
+
+    All of it in the response's language, Medvirk's words included.
+    """
+    with reading(response_language(position)):
+        return _opened(position, first_time=first_time)
+
+
+def _opened(position: Position, *, first_time: bool) -> list[Outgoing]:
     if position.view.consultation.as_poll and can_be_poll(position.view):
         if position.at_summary:
             return [summary_message(position)]
-        note = language_note(position.view)
-        return [*([Outgoing(note)] if note else []), poll_message(position)]
+        return [poll_message(position)]
     if first_time:
         # The intro stays in the chat to read again; the question's message moves on.
         return [intro_message(position.view), where_you_are(position)]
@@ -152,9 +172,6 @@ def intro_message(view: ConsultationView) -> Outgoing:
     parts = [f"<b>{text_of(view, view.consultation.title)}</b>"]
     if view.consultation.intro:
         parts.append(text_of(view, view.consultation.intro))
-    note = language_note(view)
-    if note:
-        parts.append(f"<i>{note}</i>")
     parts.append(_("You can take a break with /cancel and continue later."))
     return Outgoing("\n\n".join(parts))
 
@@ -192,7 +209,7 @@ def _hint(view: ConsultationView, question: QuestionView) -> str | None:
 
 def question_message(position: Position) -> Outgoing:
     """The message asking the current question, with its buttons, all in one language."""
-    with language(content_language(position.view)):
+    with reading(response_language(position)):
         return _question_message(position)
 
 
@@ -211,7 +228,7 @@ def poll_message(position: Position) -> Outgoing:
     """The current question as a native Telegram poll (plain text: polls take no HTML)."""
     question = position.question
     assert question is not None
-    reader, first = current_language(), position.view.consultation.languages[0]
+    reader, first = response_language(position), position.view.consultation.languages[0]
     return Outgoing(
         "",
         poll=PollOut(
@@ -278,7 +295,7 @@ def _question_keyboard(position: Position, question: QuestionView) -> InlineKeyb
 
 def answer_toast(position: Position, question_id: int) -> str | None:
     """The short toast on a pressed answer ("✓ Often"): the question itself moves on."""
-    with language(content_language(position.view)):
+    with reading(response_language(position)):
         return _answer_toast(position, question_id)
 
 
@@ -290,7 +307,7 @@ def _answer_toast(position: Position, question_id: int) -> str | None:
     if value.number is not None:
         return f"✓ {value.number}"
     labels = [
-        localized(o.text, current_language(), position.view.consultation.languages[0])
+        localized(o.text, content_language(), position.view.consultation.languages[0])
         if question.type != QuestionType.YES_NO
         else (_("Yes") if o.key == "yes" else _("No"))
         for o in question.options
@@ -304,7 +321,7 @@ def _answer_toast(position: Position, question_id: int) -> str | None:
 
 def summary_message(position: Position) -> Outgoing:
     """Every answer, with a button to change each while the consultation is open."""
-    with language(content_language(position.view)):
+    with reading(response_language(position)):
         return _summary_message(position)
 
 
@@ -320,7 +337,7 @@ def _summary_message(position: Position) -> Outgoing:
             f"→ {answer_text(view, question, position.answers.get(question.id))}"
         )
         text = localized(
-            question.question.text, current_language(), view.consultation.languages[0]
+            question.question.text, content_language(), view.consultation.languages[0]
         )
         label = short(_("✏️ Change {n}").format(n=number) + ": " + text, 40)
         rows.append(row(label, cb.Edit(question.id)))
@@ -340,9 +357,9 @@ def where_you_are(position: Position) -> Outgoing:
 def welcome_back(position: Position) -> Outgoing:
     """Where the person left off, in one message with a line saying so."""
     here = where_you_are(position)
-    return Outgoing(
-        _("Welcome back! Here is where you left off.") + "\n\n" + here.text, here.keyboard
-    )
+    with reading(response_language(position)):
+        back = _("Welcome back! Here is where you left off.")
+    return Outgoing(back + "\n\n" + here.text, here.keyboard)
 
 
 # ---------------------------------------------------------------------- what went wrong
@@ -456,8 +473,13 @@ def vote_taken(*, withdrawn: bool = False) -> list[Outgoing]:
 # ---------------------------------------------------------------------- one-time codes
 
 
-def code_prompt(consultation: Consultation) -> Outgoing:
-    """Ask for the one-time code of a closed consultation before its first question."""
+def code_prompt(consultation: Consultation, language_code: str) -> Outgoing:
+    """Ask for the one-time code of a closed consultation, in the language it is answered in."""
+    with reading(language_code):
+        return _code_prompt(consultation)
+
+
+def _code_prompt(consultation: Consultation) -> Outgoing:
     return Outgoing(
         f"<b>{title_of(consultation)}</b>\n\n"
         + _(

@@ -12,14 +12,23 @@ from telegram import InlineKeyboardMarkup
 from handlers import callbacks as cb
 from handlers.i18n import _
 from handlers.views.arenas import followup_offer, offer_message
-from handlers.views.consultation import summary_message
+from handlers.views.consultation import response_language, summary_message
+from handlers.views.languages import reading
 from handlers.views.outgoing import Outgoing
 from models.followups import Offers
 from models.response import Position
 
 
 def finished_message(position: Position, offers: Offers, *, thanks: bool) -> Outgoing:
-    """Thanks (on finishing), the summary with its change buttons, and the offers below."""
+    """Thanks (on finishing), the summary with its change buttons, and the offers below.
+
+    In the response's language, as its questions were: one message, one language.
+    """
+    with reading(response_language(position)):
+        return _finished_message(position, offers, thanks=thanks)
+
+
+def _finished_message(position: Position, offers: Offers, *, thanks: bool) -> Outgoing:
     summary = summary_message(position)
     cid = position.view.id
     parts = []

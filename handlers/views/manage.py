@@ -17,7 +17,7 @@ from handlers.views.links import link_line
 from handlers.views.moderation import label as moderation_label
 from handlers.views.outgoing import Outgoing, button, keyboard, row, yes_or_no
 from handlers.views.times import local_time, zone_name
-from handlers.views.words import decimal, shorten
+from handlers.views.words import decimal, language_name, shorten
 from models.base import localized
 from models.channels import Channel
 from models.consultation import Consultation, ConsultationView, Status, is_open
@@ -334,7 +334,46 @@ def results_text(results: ConsultationResults, texts: FreeTexts | None = None) -
         parts.append("\n".join([_("<b>Where people came from</b>"), *sources]))
     if any(c.channel != Channel.TELEGRAM for c in results.channels):
         parts.append(_channel_lines(results))
+    if len(results.answered_in) > 1:
+        parts.append(_language_lines(results))
     return "\n\n".join(parts)
+
+
+def _language_lines(results: ConsultationResults) -> str:
+    """Responses by the language they were answered in, and how to see one language's."""
+    lines = [
+        "  "
+        + _("{source}: {started} started, {completed} completed").format(
+            source=language_name(a.language) if a.language else "?",
+            started=a.responses,
+            completed=a.completed,
+        )
+        for a in results.answered_in
+    ]
+    hint = _("Results of one language: /results {slug} {code}").format(
+        slug=results.slug, code=results.answered_in[-1].language
+    )
+    return "\n".join([_("<b>By the language answered in</b>"), *lines, f"<i>{hint}</i>"])
+
+
+def not_a_language_of(consultation: Consultation) -> Outgoing:
+    """``/results SLUG xx`` with a language the consultation is not in."""
+    return Outgoing(
+        _(
+            "This consultation is in: {languages}. Write one of them, e.g. /results {slug} {code}."
+        ).format(
+            languages=", ".join(
+                f"{language_name(code)} ({code})" for code in consultation.languages
+            ),
+            slug=consultation.slug,
+            code=consultation.languages[0],
+        )
+    )
+
+
+def filtered_heading(language: str) -> str:
+    """The line above results narrowed to one language."""
+    return _("Only the responses in {language}:").format(language=language_name(language))
 
 
 def _channel_lines(results: ConsultationResults) -> str:

@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import callbacks as cb
 from handlers.i18n import _, current_language, ngettext
 from handlers.views.outgoing import Outgoing, button, keyboard, row
+from handlers.views.words import language_name
 from models.masking import Kind, render
 from models.moderation import NOTE_LIMIT, ItemView, Reason, Status
 
@@ -84,6 +85,10 @@ def _about(item: ItemView, heading: str) -> list[str]:
         f"<i>{escape(item.question(reader))}</i>",
         f"<blockquote>{shown_text(item)}</blockquote>",
     ]
+    if item.language is not None:
+        # The text stays as written; the moderator learns its language to read or pass it on.
+        written = language_name(item.language)
+        lines.append("🌐 " + _("Written in: {language}").format(language=written))
     if item.personal_data:
         kinds = ", ".join(sorted(label(k) for k in item.personal_data))
         lines.append("⚠️ " + _("Personal data hidden: {kinds}").format(kinds=kinds))

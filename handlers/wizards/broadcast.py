@@ -303,6 +303,14 @@ async def _later(turn: Draft, _arg: str) -> Result:
     return Go("schedule") if _ready(turn.subject) else Reply(notice=_gone())
 
 
+async def _fallback(turn: Draft, code: str) -> Result:
+    """Choose the text that readers of a language it was not written in get."""
+    if not turn.subject.text or code not in turn.subject.text:
+        raise cb.InvalidCallback("not a language of the announcement")
+    turn.subject.language = code
+    return Go("confirm", said=await _previews(turn))
+
+
 async def _another_language(turn: Draft, code: str) -> Result:
     if code not in LANGUAGES or not turn.subject.text:
         raise cb.InvalidCallback("not a language to add")
@@ -342,6 +350,7 @@ BROADCAST: Wizard[Broadcast] = Wizard(
                 "urgent": _urgent,
                 "schedule": _later,
                 "lang": _another_language,
+                "fallback": _fallback,
                 "audience": _audience,
             },
         ),

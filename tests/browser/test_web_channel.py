@@ -227,6 +227,9 @@ async def test_the_chat_passes_axe_in_every_language(
     await tab.page.get_by_role("link", name=re.compile("park", re.IGNORECASE)).click()
     await tab.page.locator("form.start button").click()
     await tab.press(_consent(language))
+    if language not in ("nb", "en"):
+        # The park is in Bokmål and English: any other reader picks one of them first.
+        await tab.press(re.compile("Norsk bokmål"))
     await tab.expect_text("1/5")
     await expect(tab.page.locator("#announcer")).not_to_be_empty()
     assert await _axe(tab.page) == []

@@ -75,7 +75,7 @@ arenas:
     assert problems == [
         "arenas[0].slug: use lowercase a-z, 0-9 and single hyphens, e.g. holmen-2027",
         "arenas[1].colour: unknown field",
-        "arenas[1].name.de: unknown language (use nb, nn, en)",
+        "arenas[1].name.de: unknown language (use nb, nn, en, pl, uk, lt, ar, so, ti)",
         "arenas[2].slug: 'ok' is used by arenas[1] too",
         "arenas[2].name: must not be empty",
         "arenas[2].description.en: must be text",

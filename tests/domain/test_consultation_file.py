@@ -115,7 +115,7 @@ def problems_of(data: bytes | str) -> list[str]:
         pytest.param({"title": {}}, "title: needs at least one language", id="title-no-language"),
         pytest.param(
             {"title": {"nb": "Tittel", "de": "Titel"}},
-            "title.de: unknown language (use nb, nn or en)",
+            "title.de: unknown language (use nb, nn, en, pl, uk, lt, ar, so or ti)",
             id="title-unknown-language",
         ),
         pytest.param(
@@ -511,7 +511,7 @@ questions:
 """
     assert problems_of(text) == [
         "slug: use lowercase a-z, 0-9 and single hyphens, e.g. holmen-2027",
-        "title.de: unknown language (use nb, nn or en)",
+        "title.de: unknown language (use nb, nn, en, pl, uk, lt, ar, so or ti)",
         "opens: needs a UTC offset, e.g. 2027-01-10T08:00:00+01:00",
         "questions[0].optoins: unknown field (did you mean options?)",
         "questions[0].options: required",
@@ -556,7 +556,7 @@ def test_show_if_on_a_broken_question_reports_only_that_question() -> None:
 def test_comma_inside_a_flow_mapping_gets_a_hint() -> None:
     text = "slug: a\ntitle: {nb: Hei, og velkommen}\nquestions: [{id: q, type: yes_no, text: Q}]\n"
     assert problems_of(text) == [
-        "title.og velkommen: unknown language (use nb, nn or en);"
+        "title.og velkommen: unknown language (use nb, nn, en, pl, uk, lt, ar, so or ti);"
         " put a text with a comma in quotes"
     ]
 

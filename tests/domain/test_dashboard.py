@@ -17,9 +17,10 @@ from models.dashboard import (
     redeem_login,
 )
 from models.moderation import Status, texts_for_staff
+from models.response import find_response
 from models.results import ResultFilter, consultation_results
 from models.roles import Role, grant
-from tests.auxil.answers import IDEA_ADA, build_sample
+from tests.auxil.answers import IDEA_ADA, Sample, build_sample
 
 pytestmark = pytest.mark.postgres
 
@@ -62,11 +63,18 @@ async def test_a_session_lasts_while_used_and_not_past_its_idle_time(
         assert await current_session(session, opened.id, NOW + timedelta(hours=13), idle) is None
 
 
+async def _answered_in_english(session: AsyncSession, sample: Sample) -> None:
+    """Ada answered the park in English (the language filter is the response's language)."""
+    response = await find_response(session, sample.people["ada"], sample.park_id)
+    assert response is not None
+    response.language = "en"
+    await session.commit()
+
+
 async def test_results_narrow_to_a_source_or_a_language(sessionmaker: Sessions) -> None:
     async with sessionmaker() as session:
         sample = await build_sample(session)
-        sample.people["ada"].language = "en"
-        await session.commit()
+        await _answered_in_english(session, sample)
     async with sessionmaker() as session:
         everyone = await consultation_results(session, sample.park_id)
         poster = await consultation_results(session, sample.park_id, ResultFilter(source="poster"))
@@ -97,9 +105,7 @@ async def test_a_filter_keeping_most_responses_counts_the_rest_and_subtracts_exa
 ) -> None:
     async with sessionmaker() as session:
         sample = await build_sample(session)
-        for name, person in sample.people.items():
-            person.language = "en" if name == "ada" else "nb"
-        await session.commit()
+        await _answered_in_english(session, sample)  # the others in Bokmål, the park's first
     async with sessionmaker() as session:
         everyone = await consultation_results(session, sample.park_id)
         bokmal = await consultation_results(session, sample.park_id, ResultFilter(language="nb"))

@@ -129,3 +129,65 @@ async def test_participant_ids_are_never_given_twice_after_the_upgrade(database_
             assert newest.scalar_one() > 4
     finally:
         await engine.dispose()
+
+
+RESPONSES_AT_0010 = """
+INSERT INTO consultation (id, slug, title, languages, status, as_poll, access, created_at,
+    updated_at)
+    VALUES (1, 'c', '{}', '["nb", "en"]', 'open', false, 'open', '2027-01-01 10:00:00',
+    '2027-01-01 10:00:00');
+INSERT INTO participant (id, telegram_user_id, chat_id, language, channel, created_at)
+    VALUES (1, 501, 501, 'en', 'telegram', '2027-01-01 10:00:00');
+INSERT INTO participant (id, telegram_user_id, chat_id, language, channel, created_at)
+    VALUES (2, 502, 502, 'nn', 'telegram', '2027-01-01 10:00:00');
+INSERT INTO participant (id, telegram_user_id, chat_id, channel, created_at)
+    VALUES (3, 503, 503, 'telegram', '2027-01-01 10:00:00');
+INSERT INTO response (id, participant_id, consultation_id, started_at, editing)
+    VALUES (1, 1, 1, '2027-01-02 10:00:00', false);
+INSERT INTO response (id, participant_id, consultation_id, started_at, editing)
+    VALUES (2, 2, 1, '2027-01-02 10:00:00', false);
+INSERT INTO response (id, participant_id, consultation_id, started_at, editing)
+    VALUES (3, 3, 1, '2027-01-02 10:00:00', false)
+"""
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
+    from bot.db import _alembic_config
+
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def test_responses_get_the_language_they_were_shown_in_and_the_downgrade_drops_it(
+    database_url: str,
+) -> None:
+    """English reader: English; Nynorsk reader and one without a language: the first, Bokmål."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(SQLModel.metadata.drop_all)
+            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await upgrade(engine, "0010")
+        async with engine.begin() as connection:
+            for statement in RESPONSES_AT_0010.split(";"):
+                await connection.execute(text(statement))
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT id, language FROM response ORDER BY id"))
+            assert [tuple(row) for row in rows] == [(1, "en"), (2, "nb"), (3, "nb")]
+        async with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await connection.commit()
+            async with connection.begin():
+                await connection.run_sync(_downgrade, "0010")
+        async with engine.connect() as connection:
+            count = await connection.execute(text("SELECT count(*) FROM response"))
+            assert count.scalar_one() == 3  # the rows stay; only the column goes
+            with pytest.raises(Exception, match="language"):
+                await connection.execute(text("SELECT language FROM response"))
+    finally:
+        await engine.dispose()

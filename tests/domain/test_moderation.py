@@ -324,6 +324,7 @@ async def test_what_a_moderator_gets_leads_to_nobody(session: AsyncSession) -> N
         "group_chat_id",
         "group_message_id",
         "handled_by",  # the staff member who dealt with a flag: staff, never the writer
+        "language",  # the language the text was written in: shared by everyone who wrote in it
     }
     shown = repr(view)
     assert str(KARI) not in shown

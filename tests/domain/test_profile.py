@@ -65,7 +65,7 @@ questions:
         "questions[0].type: background questions are single choice; leave type out",
         "questions[0].options: needs at least 2 options, each with id and text",
         "questions[1].id: use 1-32 characters: lowercase a-z, 0-9, _ or -",
-        "questions[1].text.se: unknown language (use nb, nn, en)",
+        "questions[1].text.se: unknown language (use nb, nn, en, pl, uk, lt, ar, so, ti)",
         "questions[1].options[1].id: 'a' is used twice in this question",
         'questions[1].options[2].id: Medvirk adds "prefer not to say" itself; leave it out',
         "questions[2].extra: unknown field (did you mean text?)",

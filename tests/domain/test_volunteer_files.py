@@ -54,7 +54,7 @@ centres:
         parse_centre_file(broken)
     assert refused.value.problems == [
         "centres[0].slug: use lowercase a-z, 0-9 and single hyphens, e.g. holmen-2027",
-        "centres[0].name.de: unknown language (use nb, nn, en)",
+        "centres[0].name.de: unknown language (use nb, nn, en, pl, uk, lt, ar, so, ti)",
         "centres[0].district: required: the district the centre serves",
         "centres[0].tags[1].id: 'transport' is used twice",
         "centres[1].adress: unknown field",

@@ -95,7 +95,10 @@ async def test_the_draft_takes_the_staff_members_text_and_citizens_answers_stay_
     await harness.press(staff, "Everyone who agreed")
     texts = harness.new_texts(staff)
     assert "That is 2 people now." in texts[-1]
-    assert any("Preview in Bokmål</b> (2 people)" in t for t in texts)
+    # Nobody reads English: the preview says who gets which text, and why.
+    assert any(
+        "2 people will get the English text because there is no Bokmål one" in t for t in texts
+    )
     # Without a draft waiting for text, staff's typing is ordinary input again.
     await harness.send(staff, "hello")
     assert "accept the privacy notice" in harness.last(staff)
@@ -249,3 +252,34 @@ def test_the_report_says_how_long_sending_took_and_when_it_finished_in_local_tim
     assert "It took less than a minute." in quick.text  # not the nine hours of quiet
     assert "Finished at 08:00 (Norwegian time)." in quick.text
     assert "It took 12 minutes." in slow.text
+
+
+async def test_the_preview_says_who_gets_the_fallback_text_and_staff_choose_it(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_people(session, [7320, 7321], language="nb")
+        await add_people(session, [7322], language="en")
+        await add_people(session, [7323, 7324, 7325], language="nn")
+        await session.commit()
+    staff = await _staff(harness, sessionmaker)
+    await harness.send(staff, "/broadcast")
+    await harness.press(staff, "Write an announcement")
+    await harness.send(staff, "Library closed on Friday")
+    await harness.press(staff, "Everyone who agreed")
+    await harness.press(staff, "+ Bokmål")
+    await harness.send(staff, "Biblioteket er stengt fredag")
+    texts = harness.new_texts(staff)
+    # Written in English first: the Nynorsk readers get it, and the preview says so.
+    assert any(
+        "3 people will get the English text because there is no Nynorsk one" in t for t in texts
+    )
+    assert any("Preview in Bokmål</b> (2 people)" in t for t in texts)
+    await harness.press(staff, "↪ Others get Bokmål")
+    texts = harness.new_texts(staff)
+    assert any(
+        "3 people will get the Bokmål text because there is no Nynorsk one" in t for t in texts
+    )
+    assert "Readers of other languages get: Bokmål" in texts[-1]
+    [draft] = await _drafts(sessionmaker)
+    assert draft.language == "nb"

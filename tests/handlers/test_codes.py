@@ -64,3 +64,22 @@ async def test_pausing_leaves_the_code_prompt(harness: Harness, sessionmaker: Se
     await harness.send(kari, "/cancel")
     await harness.send(kari, "hei")
     assert "Den koden stemmer ikke" not in harness.last(kari)
+
+
+async def test_a_resident_whose_language_it_lacks_picks_one_then_types_the_code(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    codes = await _closed_with_codes(sessionmaker)
+    ola = harness.citizen(7110, "nn")
+    await harness.send(ola, "/start c_skolevei__letter")
+    await harness.press(ola, "Ja, eg godtek")
+    # No Nynorsk: the choice comes first, and the code prompt follows in the language picked.
+    assert ola.buttons() == ["Norsk bokmål", "English"]
+    await harness.press(ola, "English")
+    assert "type the code from your letter" in harness.last(ola)
+    await harness.send(ola, codes[0])
+    assert "Is the way to school safe?" in harness.last(ola)
+    assert ola.buttons()[:2] == ["Yes", "No"]
+    async with sessionmaker() as session:
+        [response] = (await session.exec(select(Response))).all()
+    assert (response.language, response.source) == ("en", "letter")

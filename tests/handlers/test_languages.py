@@ -59,14 +59,20 @@ async def test_after_language_the_current_question_is_shown_again_in_the_new_lan
     assert "Done ✔" in kari.buttons()
 
 
-async def test_a_question_and_its_buttons_are_in_one_language_when_the_consultation_lacks_it(
+async def test_a_resident_whose_language_the_consultation_lacks_picks_one_of_its_own(
     harness: Harness, sessionmaker: Sessions
 ) -> None:
     async with sessionmaker() as session:
         await add_consultation(session, NB_EN)
     ola = await _joined(harness, 7602, "nn")
+    offer = harness.new_texts(ola)[-1]
+    # Told in Nynorsk which languages it has, by their own names; nothing is shown in another.
+    assert "Norsk bokmål, English" in offer
+    assert "Hvor vil du ha benker?" not in offer
+    assert ola.buttons() == ["Norsk bokmål", "English"]
+    await harness.press(ola, "Norsk bokmål")
     intro, question = harness.new_texts(ola)[-2:]
-    assert "Denne undersøkinga er på bokmål og engelsk; ho blir vist på bokmål." in intro
+    assert "Benker i parken" in intro
     assert "Hvor vil du ha benker?" in question
     # Bokmål's buttons and hint under a Bokmål question; no Nynorsk "Vel ..." mixed in.
     assert "Velg alle som passer, og trykk Ferdig." in question
@@ -83,7 +89,25 @@ async def test_a_question_and_its_buttons_are_in_one_language_when_the_consultat
     assert ola.buttons()[:2] == ["Ja", "Nei"]
 
 
-async def test_a_poll_is_previewed_as_a_preview_and_tells_readers_of_other_languages(
+async def test_the_language_picked_stays_with_the_response_when_the_resident_comes_back(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session, NB_EN)
+    ola = await _joined(harness, 7604, "nn")
+    await harness.press(ola, "English")
+    assert "Where do you want benches?" in harness.last(ola)
+    assert "Done ✔" in ola.buttons()
+    await harness.send(ola, "/cancel")
+    await harness.send(ola, "/start c_benk")
+    back = harness.last(ola)
+    # Resumed in English without being asked again; English words with English questions.
+    assert back.startswith("Welcome back!")
+    assert "Where do you want benches?" in back
+    assert ola.buttons() == ["⬜ By the pond", "⬜ By the playground", "Done ✔"]
+
+
+async def test_a_poll_is_previewed_as_a_preview_and_offered_to_readers_of_other_languages(
     harness: Harness, sessionmaker: Sessions
 ) -> None:
     async with sessionmaker() as session:
@@ -100,8 +124,10 @@ async def test_a_poll_is_previewed_as_a_preview_and_tells_readers_of_other_langu
     await harness.press(staff, "⚙")
     await harness.press(staff, "▶ Åpne")
     amina = await _resident(harness, 7603, "en")
-    intro = next(t for t in harness.new_texts(amina) if "only in" in t)
-    assert "This consultation is only in Bokmål." in intro
+    offer = harness.last(amina)
+    assert "This consultation is not in English; it is only in Norsk bokmål." in offer
+    assert amina.buttons() == ["Norsk bokmål"]
+    await harness.press(amina, "Norsk bokmål")
     # The poll's title is its question: no "?." where a sentence ends with it.
     await harness.press(amina, "Ved dammen")
     assert not any("?." in t or "??" in t for t in harness.new_texts(amina))

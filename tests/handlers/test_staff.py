@@ -131,7 +131,9 @@ async def test_an_uploaded_file_is_previewed_in_each_language_and_saved_as_draft
     await harness.sandbox.send_document(staff.id, HOLMEN.name, HOLMEN.read_bytes())
     await harness.process()
     texts = harness.new_texts(staff)
-    assert "Forhåndsvisning på bokmål" in texts[0]
+    # First which languages are complete (residents can choose only those), then each one.
+    assert texts[0] == "<b>Språk</b>\n• bokmål: komplett\n• engelsk: komplett"
+    assert "Forhåndsvisning på bokmål" in texts[1]
     english = texts.index("<b>Forhåndsvisning på engelsk</b>")
     assert "How often do you think" in "".join(texts[english:])
     assert "Hvor ofte tror du" in "".join(texts[:english])
