@@ -195,3 +195,55 @@ async def test_a_resident_picks_arabic_and_reads_numbers_isolated_in_it(
     assert f"{FSI}7613{PDI}" in harness.last(amal)
     await harness.send(amal, "/language")
     assert len(amal.buttons()) == 9
+
+
+# A consultation in Bokmål, Ukrainian, Somali and Arabic.
+LIBRARY = """
+slug: bibliotek
+title: {nb: Biblioteket, uk: Бібліотека, so: Maktabadda, ar: المكتبة}
+questions:
+  - id: visit
+    type: yes_no
+    text:
+      nb: Bruker du biblioteket?
+      uk: Ви користуєтеся бібліотекою?
+      so: Ma isticmaashaa maktabadda?
+      ar: هل تستخدم المكتبة؟
+"""
+
+
+async def test_three_residents_answer_in_their_language_and_pick_one_where_it_is_missing(
+    harness: Harness, sessionmaker: Sessions
+) -> None:
+    async with sessionmaker() as session:
+        await add_consultation(session, LIBRARY)
+        await add_consultation(session, NB_EN)
+    # (user, Telegram's language, the language button pressed first if any, the question)
+    residents = [
+        (7621, "uk", None, "Ви користуєтеся бібліотекою?"),
+        (7622, "en", "Soomaali", "Ma isticmaashaa maktabadda?"),
+        (7623, None, "العربية", "هل تستخدم المكتبة؟"),
+    ]
+    for user_id, phone, picked, question in residents:
+        person = harness.citizen(user_id, phone)
+        code = {"uk": "uk", "Soomaali": "so", "العربية": "ar"}[picked or phone or ""]
+        await harness.send(person, "/start c_bibliotek")
+        if picked is not None:
+            await harness.press(person, picked)
+        await harness.press(person, _in(code, "✅ Yes, I agree"))
+        # Their language is the consultation's: the question and its buttons are in it.
+        assert harness.last(person).endswith(question)
+        assert person.buttons()[:2] == [_in(code, "Yes"), _in(code, "No")]
+        await harness.press(person, _in(code, "Yes"))
+        assert _in(code, "Thank you! Your answers are saved.") in harness.last(person)
+
+        # A consultation without their language: told so in theirs, and they pick.
+        await harness.send(person, "/start c_benk")
+        offer = harness.last(person)
+        assert "Norsk bokmål, English" in offer
+        assert "Where do you want benches?" not in offer
+        assert person.buttons() == ["Norsk bokmål", "English"]
+        await harness.press(person, "English")
+        assert "Where do you want benches?" in harness.last(person)
+        assert person.buttons() == ["⬜ By the pond", "⬜ By the playground", "Done ✔"]
+        assert await _stored_language(sessionmaker, user_id) == code
