@@ -18,6 +18,7 @@ and cannot reorder the Arabic sentence around it (docs/languages.md).
 from __future__ import annotations
 
 import gettext as _gettext
+import re
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,8 +140,16 @@ class RightToLeftText(str):
         return _ISOLATING.vformat(str(self), (), mapping)
 
 
+#: A /command inside a sentence ("/privacy", not the "/b" of "</b>"): in right-to-left text its
+#: slash, a neutral character, would otherwise be drawn after the word ("privacy/").
+_COMMAND = re.compile(r"(?<![\w/<])/[a-z][a-z_]*")
+LRI = "\u2066"  # LEFT-TO-RIGHT ISOLATE (closed by PDI)
+
+
 def _written(text: str, code: str) -> str:
-    return RightToLeftText(text) if is_right_to_left(code) else text
+    if not is_right_to_left(code):
+        return text
+    return RightToLeftText(_COMMAND.sub(lambda found: LRI + found[0] + PDI, text))
 
 
 def gettext(message: str) -> str:

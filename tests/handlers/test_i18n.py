@@ -249,3 +249,15 @@ def test_a_new_language_is_one_command_and_one_file(tmp_path: Path) -> None:
         add_language("fa", locales)
     with pytest.raises(ValueError, match="not a language"):
         add_language("x1", locales)
+
+
+def test_a_command_in_an_arabic_text_keeps_its_slash_in_front() -> None:
+    message = "People find their number with /privacy in the bot."
+    with language("ar"):
+        arabic = _(message)
+    # Left to right inside the sentence: "/privacy", not "privacy/"; tags untouched.
+    assert "\u2066/privacy\u2069" in arabic
+    with language("ar"):
+        assert "</b>" in _("<b>What you can do</b>")
+    with language("nb"):
+        assert "\u2066" not in _(message)
