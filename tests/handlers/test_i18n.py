@@ -261,3 +261,11 @@ def test_a_command_in_an_arabic_text_keeps_its_slash_in_front() -> None:
         assert "</b>" in _("<b>What you can do</b>")
     with language("nb"):
         assert "\u2066" not in _(message)
+
+
+def test_a_consultation_can_be_written_in_every_interface_language_and_no_other() -> None:
+    from models.consultation_file import LANGUAGES as CONTENT_LANGUAGES
+
+    # A question's buttons and hints are always in the question's language: the content
+    # languages are the interface's (docs/languages.md, adding a language).
+    assert set(CONTENT_LANGUAGES) == set(LANGUAGES)
