@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
+if TYPE_CHECKING:
+    from icalendar import Calendar
 
 PRODUCT = "-//Medvirk//Medvirk events//EN"
 MIME_TYPE = "text/calendar"
@@ -54,6 +55,9 @@ def event_calendar(
         cancelled: write ``STATUS:CANCELLED`` (calendars then strike the entry out).
     """
     calendar = _calendar(cancelled)
+    # Imported here: icalendar is about 3 MB of an idle bot's memory, used only for invitations.
+    from icalendar import Event as CalendarEvent
+
     event = CalendarEvent()
     event.add("uid", _text(uid))
     event.add("dtstamp", _utc(stamp))
@@ -71,6 +75,8 @@ def event_calendar(
 
 def _calendar(cancelled: bool) -> Calendar:
     """An empty calendar that publishes its events, or cancels them."""
+    from icalendar import Calendar
+
     calendar = Calendar()
     calendar.add("version", "2.0")
     calendar.add("prodid", PRODUCT)

@@ -27,6 +27,7 @@ from handlers.i18n import (
     found_languages,
     guess_from_header,
     guess_language,
+    is_right_to_left,
     language,
     ngettext,
     own_name,
@@ -269,3 +270,16 @@ def test_a_consultation_can_be_written_in_every_interface_language_and_no_other(
     # A question's buttons and hints are always in the question's language: the content
     # languages are the interface's (docs/languages.md, adding a language).
     assert set(CONTENT_LANGUAGES) == set(LANGUAGES)
+
+
+def test_the_picker_names_each_language_and_its_direction_as_cldr_does() -> None:
+    from babel import Locale
+
+    from handlers.i18n import OWN_NAMES
+
+    for code, name in OWN_NAMES.items():
+        locale = Locale.parse(code)
+        cldr = locale.get_display_name(code) or code
+        assert name == cldr[:1].upper() + cldr[1:]
+        # And the direction known without CLDR is CLDR's.
+        assert is_right_to_left(code) == (locale.character_order == "right-to-left")
