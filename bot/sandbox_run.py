@@ -77,7 +77,8 @@ DASHBOARD_LOGINS = (
     SandboxLogin(MODERATOR_ID, "Mats", "moderator"),
 )
 DASHBOARD_LINK = Link("Staff dashboard (log in as Siri or Mats)", f"{PREFIX}/")
-#: The citizens of the page, one per supported language; more can be added in the page.
+#: The citizens of the page, with Bokmål, Nynorsk and English phones; anyone picks another of the
+#: nine languages in the first message, and more citizens can be added in the page.
 CITIZENS = (("Kari", "nb"), ("Ola", "nn"), ("Amina", "en"))
 #: A preview's citizens: one per language of the file, named for the language.
 PREVIEW_NAMES = {"nb": "Kari", "nn": "Ola", "en": "Amina"}
