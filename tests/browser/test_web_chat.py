@@ -265,3 +265,34 @@ async def test_staff_preview_a_consultation_file_in_each_language(
     await expect(consultations.get_by_role("button")).to_have_count(1, timeout=STEP_TIMEOUT)
     assert_offline(english)
     await english.screenshot("preview-english")
+
+
+async def test_a_resident_picks_polish_and_staff_read_the_answers_by_language(
+    sandbox: RunningSandbox, open_page: PageOpener
+) -> None:
+    from handlers.i18n import _, language
+
+    def polish(message: str) -> str:
+        with language("pl"):
+            return str(_(message))
+
+    # Amina's phone is in English; she finds Polish in the first message.
+    amina = await open_page(sandbox, citizen(sandbox, "en"))
+    await amina.page.get_by_role("button", name="Start", exact=True).click()
+    await amina.press("Polski")
+    await amina.press(polish("✅ Yes, I agree"))
+    await amina.press("Ny frivilligsentral på Holmen")
+    # The consultation is in Bokmål and English: she is told so in Polish and picks.
+    await amina.expect_text("Norsk bokmål, English")
+    await amina.screenshot("16-sandbox-resident-picks-a-language")
+    await amina.press("English")
+    await amina.expect_text("1/6")
+    await amina.press("Every week")
+    await amina.expect_text("2/6")
+
+    siri = await open_page(sandbox, STAFF_ID)
+    await siri.send("/results holmen-frivilligsentral en")
+    await siri.expect_text("Bare svarene på engelsk")
+    await siri.screenshot("16-staff-results-by-language")
+    assert_offline(amina)
+    assert_offline(siri)
