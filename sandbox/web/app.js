@@ -739,9 +739,11 @@
       event.preventDefault();
       const value = text.value.trim();
       if (!value || !state.current) return;
-      if (await sendText(state.current, value)) {
-        text.value = "";
-        text.style.height = "";
+      // Cleared now, not when the send returns: what the person types meanwhile is theirs.
+      text.value = "";
+      text.style.height = "";
+      if (!(await sendText(state.current, value)) && !text.value) {
+        text.value = value; // not sent: give it back to edit or send again
       }
     });
     text.addEventListener("keydown", (event) => {

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 from sqlmodel import col, select
 
 from bot.db import create_engine, create_sessionmaker
@@ -296,3 +296,25 @@ async def test_a_resident_picks_polish_and_staff_read_the_answers_by_language(
     await siri.screenshot("16-staff-results-by-language")
     assert_offline(amina)
     assert_offline(siri)
+
+
+async def test_what_is_typed_while_a_message_is_on_its_way_is_kept(
+    sandbox: RunningSandbox, open_page: PageOpener
+) -> None:
+    kari = await open_page(sandbox, citizen(sandbox, "nb"))
+    sent: list[str] = []
+
+    async def slow(route: Route) -> None:
+        sent.append(route.request.post_data or "")
+        await asyncio.sleep(1.0)  # a slow network
+        await route.continue_()
+
+    await kari.page.route("**/users/*/text", slow)
+    box = kari.page.get_by_label("Message to the bot")
+    await box.fill("/help")
+    await box.press("Enter")
+    await asyncio.sleep(0.2)
+    await box.fill("Hei")  # typed while /help is still on its way
+    await kari.expect_text("Medvirk")  # /help answered
+    await expect(box).to_have_value("Hei")
+    assert len(sent) == 1
