@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/medvirk run
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # Debian's Chromium, an emoji font (so the bot's buttons render) and Noto's core fonts (Arabic and
 # Ethiopic: Tigrinya's script has no glyph in Chromium's default fonts) for the browser tests;
@@ -40,7 +40,7 @@ browser:
 # The domain and end-to-end tests again, on PostgreSQL.
 test-postgres: $(STAMP)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
-		$(BIN)/python -m pytest -q -m postgres
+		$(BIN)/python -m pytest -q -n auto -m postgres
 
 # ruff, mypy, and the import contracts of pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -9,6 +10,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import SQLModel
@@ -21,7 +23,31 @@ from models.consultation import VIEWS
 from sandbox import Sandbox
 from tests.auxil.people import prepare_database
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """TEST_DATABASE_URL, or under pytest-xdist a database of this worker's own beside it.
+
+    Tests empty their database before they start; two workers on one would empty each other's.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or worker is None:
+        return url
+    server, _, name = url.rpartition("/")
+    own = f"{name}_{worker}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", own):
+                await connection.execute(f'CREATE DATABASE "{own}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return f"{server}/{own}"
+
+
+POSTGRES_URL = _database_of_this_worker(os.environ.get("TEST_DATABASE_URL"))
 IN_CI = bool(os.environ.get("CI"))
 
 
