@@ -39,7 +39,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.arenas import Arena
 from models.base import UTCDateTime, table_of, utcnow
-from models.drafts import start_draft
+from models.drafts import DraftProblem, start_draft
+from models.drafts import check_text as check_draft_text
 from models.lottery import (
     EVERYONE,
     apportion,
@@ -168,17 +169,12 @@ class FocusMessages(Protocol):
         ...
 
 
-class FocusProblem(ValueError):
+class FocusProblem(DraftProblem):
     """A focus group that cannot be saved or drawn as it is; ``code`` names the rule.
 
     Codes: ``empty``, ``too_long``, ``past``, ``seats``, ``incomplete``, ``not_draft``,
     ``quotas``.
     """
-
-    def __init__(self, code: str, limit: int | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.limit = limit
 
 
 class FocusRefused(Exception):
@@ -229,12 +225,7 @@ async def never_drawn(session: AsyncSession, participant_ids: list[int]) -> set[
 
 def check_text(text: str, limit: int) -> str:
     """A title or place as stored: stripped, not empty, within ``limit``."""
-    cleaned = text.strip()
-    if not cleaned:
-        raise FocusProblem("empty")
-    if len(cleaned) > limit:
-        raise FocusProblem("too_long", limit)
-    return cleaned
+    return check_draft_text(text, limit, FocusProblem)
 
 
 def check_seats(text: str) -> int:
